@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faaslab/faaslab/schema"
+)
+
+// Exit codes, decided in one place (exitCode).
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitBadStudy    = 2
+	exitOverBudget  = 3
+	exitInterrupted = 130
+)
+
+// errOverBudget marks a plan whose estimate exceeds the study's budget.
+var errOverBudget = errors.New("over budget")
+
+// State is the process state every command reads: nothing below the
+// command layer touches os.Stdout, os.Getenv or the working directory.
+type State struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	Cwd            string
+	HostArch       string
+}
+
+// Main runs faaslab with the process's arguments and returns the exit code.
+func Main() int {
+	cwd, _ := os.Getwd()
+	st := &State{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Cwd: cwd, HostArch: hostArch()}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, st, os.Args[1:])
+}
+
+// run executes one command line and prints its error once, at the top.
+func run(ctx context.Context, st *State, args []string) int {
+	root := &cobra.Command{
+		Use:           "faaslab",
+		Short:         "Run studies of LLM-generated serverless functions",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetOut(st.Stdout)
+	root.SetErr(st.Stderr)
+	root.SetArgs(args)
+	root.AddCommand(newPlanCmd(st), newSchemaCmd(st))
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(st.Stderr, errorText(err))
+	return exitCode(err)
+}
+
+func errorText(err error) string {
+	var es schema.Errors
+	if errors.As(err, &es) {
+		return es.Error()
+	}
+	return "faaslab: " + err.Error()
+}
+
+func exitCode(err error) int {
+	var es schema.Errors
+	switch {
+	case errors.As(err, &es):
+		return exitBadStudy
+	case errors.Is(err, errOverBudget):
+		return exitOverBudget
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
+	}
+	return exitFailure
+}
+
+// hostArch is the host's architecture in Lambda's words.
+func hostArch() string {
+	switch runtime.GOARCH {
+	case "amd64":
+		return "x86_64"
+	case "arm64":
+		return "arm64"
+	}
+	return runtime.GOARCH
+}
+
+// loadStudy loads the study named on the command line with the -t tags.
+func loadStudy(st *State, path string, tags []string) (*schema.Study, error) {
+	return schema.Load(path, schema.Options{Tags: tags, Cwd: st.Cwd, HostArch: st.HostArch})
+}

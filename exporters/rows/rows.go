@@ -1,0 +1,154 @@
+// Package rows defines the output tables of a study run: one Go type per
+// table, one value per row. Every exporter (Parquet, Arrow IPC, CSV) writes
+// these same types, so the tables agree column for column.
+//
+// Conventions: snake_case column names from the `parquet` struct tag; times
+// are UTC; durations are float64 milliseconds with the unit in the name;
+// pointer fields are nullable columns (null means "not measured", never 0).
+package rows
+
+import "time"
+
+// Generation is one generated artifact: one model's code for one task
+// variant and sample.
+type Generation struct {
+	Study        string    `parquet:"study,dict"`
+	RunID        string    `parquet:"run_id,dict"`
+	GenerationID string    `parquet:"generation_id"`
+	Model        string    `parquet:"model,dict"`
+	Provider     string    `parquet:"provider,dict"`
+	ModelName    string    `parquet:"model_name,dict"`
+	ModelVersion string    `parquet:"model_version,dict"` // as the API returned it
+	Task         string    `parquet:"task,dict"`
+	Variant      string    `parquet:"variant,dict"`
+	Sample       int32     `parquet:"sample"`
+	PromptSHA256 string    `parquet:"prompt_sha256"`
+	CodeSHA256   string    `parquet:"code_sha256"` // empty when generation failed
+	InputTokens  *int64    `parquet:"input_tokens,optional"`
+	OutputTokens *int64    `parquet:"output_tokens,optional"`
+	CostUSD      *float64  `parquet:"cost_usd,optional"`
+	LatencyMS    *float64  `parquet:"latency_ms,optional"`
+	Attempts     int32     `parquet:"attempts"`
+	Error        string    `parquet:"error"`
+	Class        string    `parquet:"class,dict"` // SE, INIT, FD, TIMEOUT, CRASH, OK
+	Cyclomatic   *float64  `parquet:"cyclomatic_complexity,optional"`
+	Halstead     *float64  `parquet:"halstead_difficulty,optional"`
+	Maintain     *float64  `parquet:"maintainability_index,optional"`
+	PylintScore  *float64  `parquet:"pylint_score,optional"`
+	MetricsNote  string    `parquet:"metrics_note"` // why a metric is null
+	CreatedAt    time.Time `parquet:"created_at,timestamp(microsecond)"`
+}
+
+// Check is one functional test of one artifact against the reference.
+type Check struct {
+	Study        string    `parquet:"study,dict"`
+	RunID        string    `parquet:"run_id,dict"`
+	GenerationID string    `parquet:"generation_id"`
+	Model        string    `parquet:"model,dict"`
+	Task         string    `parquet:"task,dict"`
+	Variant      string    `parquet:"variant,dict"`
+	Sample       int32     `parquet:"sample"`
+	Test         string    `parquet:"test,dict"`
+	Class        string    `parquet:"class,dict"`
+	Compare      string    `parquet:"compare,dict"`
+	DiffPath     string    `parquet:"diff_path"` // first differing JSON path, for FD
+	Detail       string    `parquet:"detail"`
+	DurationMS   *float64  `parquet:"duration_ms,optional"`
+	CheckedAt    time.Time `parquet:"checked_at,timestamp(microsecond)"`
+}
+
+// Invocation is one call of a deployed function.
+type Invocation struct {
+	Study           string    `parquet:"study,dict"`
+	RunID           string    `parquet:"run_id,dict"`
+	CellID          string    `parquet:"cell_id,dict"`
+	GenerationID    string    `parquet:"generation_id,dict"`
+	Model           string    `parquet:"model,dict"`
+	Task            string    `parquet:"task,dict"`
+	Variant         string    `parquet:"variant,dict"`
+	Sample          int32     `parquet:"sample"`
+	Platform        string    `parquet:"platform,dict"`
+	Arch            string    `parquet:"arch,dict"`
+	MemoryMB        int32     `parquet:"memory_mb"`
+	Seq             int32     `parquet:"seq"` // 0-based, warm-up calls first
+	Warmup          bool      `parquet:"warmup"`
+	Cold            bool      `parquet:"cold"`
+	Status          string    `parquet:"status,dict"`
+	StartedAt       time.Time `parquet:"started_at,timestamp(microsecond)"`
+	DurationMS      float64   `parquet:"duration_ms"`
+	RoundTripMS     float64   `parquet:"round_trip_ms"`
+	InitMS          *float64  `parquet:"init_ms,optional"`
+	BilledMS        *float64  `parquet:"billed_ms,optional"`
+	MaxMemoryUsedMB *int32    `parquet:"max_memory_used_mb,optional"`
+	MaxRSSKB        int64     `parquet:"max_rss_kb"`
+	MinorFaults     int64     `parquet:"minor_faults"`
+	MajorFaults     int64     `parquet:"major_faults"`
+	CPUUserS        float64   `parquet:"cpu_user_s"`
+	CPUSystemS      float64   `parquet:"cpu_system_s"`
+	CPUIdleS        float64   `parquet:"cpu_idle_s"`
+	CPUIOWaitS      float64   `parquet:"cpu_iowait_s"`
+	CPUStealS       float64   `parquet:"cpu_steal_s"`
+	ContainerID     string    `parquet:"container_id,dict"`
+	CPUModel        string    `parquet:"cpu_model,dict"`
+	CPUArch         string    `parquet:"cpu_arch,dict"`
+	Error           string    `parquet:"error"`
+}
+
+// Cell is the summary of one cell's measured (non-warm-up, successful)
+// invocations. Statistics are of DurationMS; they are null when N is 0.
+type Cell struct {
+	Study          string   `parquet:"study,dict"`
+	RunID          string   `parquet:"run_id,dict"`
+	CellID         string   `parquet:"cell_id"`
+	GenerationID   string   `parquet:"generation_id"`
+	Model          string   `parquet:"model,dict"`
+	Task           string   `parquet:"task,dict"`
+	Variant        string   `parquet:"variant,dict"`
+	Sample         int32    `parquet:"sample"`
+	Platform       string   `parquet:"platform,dict"`
+	Arch           string   `parquet:"arch,dict"`
+	MemoryMB       int32    `parquet:"memory_mb"`
+	Class          string   `parquet:"class,dict"`
+	N              int32    `parquet:"n"`
+	MeanMS         *float64 `parquet:"mean_ms,optional"`
+	SDMS           *float64 `parquet:"sd_ms,optional"`
+	CV             *float64 `parquet:"cv,optional"`
+	MedianMS       *float64 `parquet:"median_ms,optional"`
+	P95MS          *float64 `parquet:"p95_ms,optional"`
+	MinMS          *float64 `parquet:"min_ms,optional"`
+	MaxMS          *float64 `parquet:"max_ms,optional"`
+	CI95LowMS      *float64 `parquet:"ci95_low_ms,optional"`
+	CI95HighMS     *float64 `parquet:"ci95_high_ms,optional"`
+	RefMeanMS      *float64 `parquet:"reference_mean_ms,optional"`
+	PctDiffVsRef   *float64 `parquet:"pct_diff_vs_reference,optional"`
+	CostPer1MUSD   *float64 `parquet:"cost_per_1m_usd,optional"`
+	FilteredOutCPU int32    `parquet:"filtered_out_cpu"` // invocations dropped by the CPU-model filter
+}
+
+// Manifest describes one run: what ran, where, with which versions.
+type Manifest struct {
+	Study          string    `parquet:"study,dict"`
+	RunID          string    `parquet:"run_id"`
+	StudySHA256    string    `parquet:"study_sha256"`
+	FaaslabVersion string    `parquet:"faaslab_version"`
+	GitCommit      string    `parquet:"git_commit"`
+	Host           string    `parquet:"host"`
+	OS             string    `parquet:"os"`
+	HostArch       string    `parquet:"host_arch"`
+	CPUModel       string    `parquet:"cpu_model"`
+	CPUCount       int32     `parquet:"cpu_count"`
+	PythonVersion  string    `parquet:"python_version"`
+	ModelVersions  string    `parquet:"model_versions"` // JSON object: model -> versions the APIs returned
+	Tags           string    `parquet:"tags"`           // JSON object of -t overrides
+	StartedAt      time.Time `parquet:"started_at,timestamp(microsecond)"`
+	FinishedAt     time.Time `parquet:"finished_at,timestamp(microsecond)"`
+}
+
+// Tables is one run's results, every table at once.
+type Tables struct {
+	Generations []Generation
+	Checks      []Check
+	Invocations []Invocation
+	Cells       []Cell
+	Manifest    []Manifest
+}

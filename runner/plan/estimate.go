@@ -1,0 +1,88 @@
+package plan
+
+import (
+	"fmt"
+
+	"github.com/faaslab/faaslab/runner/pricing"
+	"github.com/faaslab/faaslab/schema"
+)
+
+// BytesPerToken is the rule of thumb that turns prompt bytes into tokens for
+// the estimate (English text and code average about four bytes per token).
+const BytesPerToken = 4
+
+// DefaultOutputTokens is the output assumed per generation when a model does
+// not set params.max_tokens.
+const DefaultOutputTokens = 1024
+
+// Estimate is what a plan is expected to cost before it runs.
+type Estimate struct {
+	InputTokens  int64   `json:"input_tokens"`
+	OutputTokens int64   `json:"output_tokens"`
+	LLMUSD       float64 `json:"llm_usd"`
+	LambdaUSD    float64 `json:"lambda_usd"`
+	TotalUSD     float64 `json:"total_usd"`
+	BudgetUSD    float64 `json:"budget_usd"`
+	// Notes say what the estimate could not price.
+	Notes []string `json:"notes"`
+}
+
+// OverBudget is how many dollars the estimate exceeds the budget by, or 0.
+func (e Estimate) OverBudget() float64 {
+	if e.TotalUSD > e.BudgetUSD {
+		return e.TotalUSD - e.BudgetUSD
+	}
+	return 0
+}
+
+// calls reports whether a provider calls a model API (and so costs tokens).
+func calls(provider string) bool { return provider != "reference" && provider != "files" }
+
+// Estimate prices the plan: model tokens from prompt sizes and the models'
+// prices, and AWS Lambda time for cells on aws platforms whose task gives
+// benchmark.expected_ms. Local cells cost nothing.
+func (p *Plan) Estimate() Estimate {
+	s := p.Study
+	e := Estimate{BudgetUSD: s.Budget.USD, Notes: []string{}}
+	unpriced := map[string]bool{}
+	for _, g := range p.Generations {
+		m := s.Models[g.Model]
+		if !calls(m.Provider) {
+			continue
+		}
+		in := int64((g.PromptBytes + BytesPerToken - 1) / BytesPerToken)
+		out := int64(DefaultOutputTokens)
+		if m.Params.MaxTokens != nil {
+			out = int64(*m.Params.MaxTokens)
+		}
+		e.InputTokens += in
+		e.OutputTokens += out
+		if m.Price == nil {
+			unpriced[g.Model] = true
+			continue
+		}
+		e.LLMUSD += pricing.Tokens(in, out, m.Price.InputPerMTok, m.Price.OutputPerMTok)
+	}
+	for _, id := range schema.SortedKeys(unpriced) {
+		if s.Models[id].Hosting != "local" {
+			e.Notes = append(e.Notes, fmt.Sprintf("model %s has no price: its tokens are not priced", id))
+		}
+	}
+	untimed := map[string]bool{}
+	for _, c := range p.Cells {
+		if s.Platforms[c.Platform].Kind != "aws" {
+			continue
+		}
+		exp := s.Tasks[c.Task].Benchmark.ExpectedMS
+		if exp == nil {
+			untimed[c.Task] = true
+			continue
+		}
+		e.LambdaUSD += float64(c.Invocations()) * pricing.LambdaInvocation(c.Arch, c.MemoryMB, *exp)
+	}
+	for _, t := range schema.SortedKeys(untimed) {
+		e.Notes = append(e.Notes, fmt.Sprintf("task %s has no benchmark.expected_ms: its Lambda time is not priced", t))
+	}
+	e.TotalUSD = e.LLMUSD + e.LambdaUSD
+	return e
+}

@@ -1,0 +1,326 @@
+// Package plan expands a study into its run matrix: the generations to make,
+// the cells to measure, with stable IDs, and what the study will cost.
+// Expansion is plain Go over the validated schema.Study, not CUE
+// comprehensions, so a million-invocation study plans in well under a second.
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/faaslab/faaslab/schema"
+)
+
+// IDVersion is part of every ID's hash input. Changing what goes into an ID
+// must bump it, so old results are never mistaken for new ones.
+const IDVersion = "faaslab.v1"
+
+// Generation is one artifact to produce: a model's code for one task variant
+// and sample. Cells that share it measure the same code.
+type Generation struct {
+	ID           string
+	Model        string
+	Task         string
+	Variant      string
+	Sample       int
+	PromptSHA256 string // of the system prompt and the variant's prompt text
+	// PromptBytes is the length of the text sent, the base of the estimate.
+	PromptBytes int
+}
+
+// Cell is one measured configuration: a generation on a platform, an
+// architecture and a memory size, invoked Warmup+Repetitions times.
+type Cell struct {
+	ID          string
+	Generation  int // index into Plan.Generations
+	Model       string
+	Task        string
+	Variant     string
+	Sample      int
+	Platform    string
+	Arch        string
+	MemoryMB    int
+	Repetitions int
+	Warmup      int
+}
+
+// Invocations is how many times the cell's function is called.
+func (c Cell) Invocations() int { return c.Warmup + c.Repetitions }
+
+// Plan is a study's run matrix. It is read-only once New returns, and safe
+// to share between goroutines.
+type Plan struct {
+	Study       *schema.Study
+	Generations []Generation
+	Cells       []Cell
+	// Prompts holds each generation's prompt text by PromptSHA256.
+	Prompts map[string]Prompt
+}
+
+// Prompt is the text sent to a model for one task variant.
+type Prompt struct {
+	System string
+	User   string
+}
+
+// Checks is the number of functional tests to run: one per generation and
+// test case of its task.
+func (p *Plan) Checks() int {
+	n := 0
+	for _, g := range p.Generations {
+		n += len(p.Study.Tasks[g.Task].Tests)
+	}
+	return n
+}
+
+// Invocations is the total number of function calls the plan makes.
+func (p *Plan) Invocations() int {
+	n := 0
+	for _, c := range p.Cells {
+		n += c.Invocations()
+	}
+	return n
+}
+
+// New expands s. It reads the prompt files (to hash them into IDs) and
+// fails only when one cannot be read.
+func New(s *schema.Study) (*Plan, error) {
+	p := &Plan{Study: s, Prompts: map[string]Prompt{}}
+	system, err := readSystemPrompt(s)
+	if err != nil {
+		return nil, err
+	}
+	m := s.Matrix
+	files := map[string]string{}
+	genIndex := map[genKey]int{}
+
+	// addGeneration returns the index of (model, task, variant, sample),
+	// creating it on first use.
+	addGeneration := func(model, task, variant string, sample int) (int, error) {
+		k := genKey{model, task, variant, sample}
+		if i, ok := genIndex[k]; ok {
+			return i, nil
+		}
+		path := s.Tasks[task].Variants[variant].Prompt
+		text, ok := files[path]
+		if !ok {
+			b, err := os.ReadFile(s.Path(path))
+			if err != nil {
+				return 0, fmt.Errorf("tasks.%s.variants.%s.prompt: %w", task, variant, err)
+			}
+			text = string(b)
+			files[path] = text
+		}
+		psum := hashOf("prompt", system, text)
+		p.Prompts[psum] = Prompt{System: system, User: text}
+		mod := s.Models[model]
+		g := Generation{
+			Model: model, Task: task, Variant: variant, Sample: sample,
+			PromptSHA256: psum, PromptBytes: len(system) + len(text),
+		}
+		g.ID = hashOf("generation", model, mod.Provider, mod.Model, mod.Version, mod.BaseURL,
+			paramsKey(mod.Params), psum, task, variant, strconv.Itoa(sample))[:20]
+		p.Generations = append(p.Generations, g)
+		genIndex[k] = len(p.Generations) - 1
+		return len(p.Generations) - 1, nil
+	}
+	addCell := func(c Cell) error {
+		gi, err := addGeneration(c.Model, c.Task, c.Variant, c.Sample)
+		if err != nil {
+			return err
+		}
+		c.Generation = gi
+		mod := s.Models[c.Model]
+		c.ID = hashOf("cell", c.Model, mod.Model, mod.Version, p.Generations[gi].PromptSHA256,
+			c.Task, c.Variant, strconv.Itoa(c.Sample), c.Platform, c.Arch, strconv.Itoa(c.MemoryMB))[:20]
+		p.Cells = append(p.Cells, c)
+		return nil
+	}
+
+	var err2 error
+	product(s, nil, func(c Cell) {
+		if err2 != nil {
+			return
+		}
+		for _, ex := range m.Exclude {
+			if matches(ex, c) {
+				return
+			}
+		}
+		c.Repetitions, c.Warmup = m.Repetitions, m.Warmup
+		err2 = addCell(c)
+	})
+	if err2 != nil {
+		return nil, err2
+	}
+	if err := p.include(addCell); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+type genKey struct {
+	model, task, variant string
+	sample               int
+}
+
+// product calls f for every combination of the matrix's dimensions that
+// agrees with the pattern fix (nil fixes nothing), in the plan's order:
+// model, task, variant, sample, platform, arch, memory.
+func product(s *schema.Study, fix *schema.Pattern, f func(Cell)) {
+	m := s.Matrix
+	ok := func(want *string, have string) bool { return want == nil || *want == have }
+	for _, model := range schema.SortedKeys(s.Models) {
+		if fix != nil && !ok(fix.Model, model) {
+			continue
+		}
+		for _, task := range schema.SortedKeys(s.Tasks) {
+			if fix != nil && !ok(fix.Task, task) {
+				continue
+			}
+			for _, variant := range schema.SortedKeys(s.Tasks[task].Variants) {
+				if fix != nil && !ok(fix.Variant, variant) {
+					continue
+				}
+				for sample := 0; sample < m.Samples; sample++ {
+					if fix != nil && fix.Sample != nil && *fix.Sample != sample {
+						continue
+					}
+					for _, pl := range m.Platforms {
+						if fix != nil && !ok(fix.Platform, pl) {
+							continue
+						}
+						for _, arch := range orOne(m.Arch, fix, func(p *schema.Pattern) *string { return p.Arch }) {
+							for _, mem := range orOneInt(m.MemoryMB, fix) {
+								f(Cell{Model: model, Task: task, Variant: variant, Sample: sample,
+									Platform: pl, Arch: arch, MemoryMB: mem})
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// orOne is the values of a dimension, or the single value an include fixes
+// (which may lie outside the matrix: that is how include adds new cells).
+func orOne(all []string, fix *schema.Pattern, get func(*schema.Pattern) *string) []string {
+	if fix != nil && get(fix) != nil {
+		return []string{*get(fix)}
+	}
+	return all
+}
+
+func orOneInt(all []int, fix *schema.Pattern) []int {
+	if fix != nil && fix.MemoryMB != nil {
+		return []int{*fix.MemoryMB}
+	}
+	return all
+}
+
+// include applies matrix.include as GitHub Actions does: an entry whose
+// coordinates all match existing cells merges its overrides into them;
+// an entry that matches no cell adds new cells, its own coordinates fixed and
+// every coordinate it leaves out taking each of the matrix's values.
+func (p *Plan) include(addCell func(Cell) error) error {
+	m := p.Study.Matrix
+	have := make(map[string]bool, len(p.Cells))
+	for _, c := range p.Cells {
+		have[c.ID] = true
+	}
+	for _, in := range m.Include {
+		matched := false
+		for i := range p.Cells {
+			if matches(in, p.Cells[i]) {
+				matched = true
+				override(&p.Cells[i], in)
+			}
+		}
+		if matched {
+			continue
+		}
+		var err error
+		product(p.Study, &in, func(c Cell) {
+			if err != nil {
+				return
+			}
+			if _, ok := p.Study.Tasks[c.Task].Variants[c.Variant]; !ok {
+				return
+			}
+			c.Repetitions, c.Warmup = m.Repetitions, m.Warmup
+			override(&c, in)
+			err = addCell(c)
+			if err == nil {
+				last := p.Cells[len(p.Cells)-1]
+				if have[last.ID] {
+					p.Cells = p.Cells[:len(p.Cells)-1]
+				}
+				have[last.ID] = true
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func override(c *Cell, in schema.Pattern) {
+	if in.Repetitions != nil {
+		c.Repetitions = *in.Repetitions
+	}
+	if in.Warmup != nil {
+		c.Warmup = *in.Warmup
+	}
+}
+
+// matches reports whether c agrees with every coordinate pat names.
+func matches(pat schema.Pattern, c Cell) bool {
+	eq := func(want *string, have string) bool { return want == nil || *want == have }
+	return eq(pat.Model, c.Model) && eq(pat.Task, c.Task) && eq(pat.Variant, c.Variant) &&
+		eq(pat.Platform, c.Platform) && eq(pat.Arch, c.Arch) &&
+		(pat.Sample == nil || *pat.Sample == c.Sample) &&
+		(pat.MemoryMB == nil || *pat.MemoryMB == c.MemoryMB)
+}
+
+func readSystemPrompt(s *schema.Study) (string, error) {
+	if s.SystemPromptFile == "" {
+		return s.SystemPrompt, nil
+	}
+	b, err := os.ReadFile(s.Path(s.SystemPromptFile))
+	if err != nil {
+		return "", fmt.Errorf("system_prompt_file: %w", err)
+	}
+	return string(b), nil
+}
+
+// paramsKey is a canonical text of the generation parameters for IDs.
+func paramsKey(p schema.Params) string {
+	f := func(x *float64) string {
+		if x == nil {
+			return "-"
+		}
+		return strconv.FormatFloat(*x, 'g', -1, 64)
+	}
+	i := func(x *int) string {
+		if x == nil {
+			return "-"
+		}
+		return strconv.Itoa(*x)
+	}
+	return fmt.Sprintf("t=%s p=%s m=%s s=%s stop=%q", f(p.Temperature), f(p.TopP), i(p.MaxTokens), i(p.Seed), p.Stop)
+}
+
+// hashOf is the hex sha256 of IDVersion, kind and parts, each length-prefixed
+// so that no two different part lists hash alike.
+func hashOf(kind string, parts ...string) string {
+	h := sha256.New()
+	for _, s := range append([]string{IDVersion, kind}, parts...) {
+		fmt.Fprintf(h, "%d:%s", len(s), s)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,115 @@
+package plan
+
+import (
+	"strconv"
+)
+
+// SummaryVersion is the version of the Summary JSON shape. Adding a field
+// keeps it; renaming or removing one bumps it (docs/plan-json.md).
+const SummaryVersion = 1
+
+// Summary is what `faaslab plan --json` prints: a stable, documented shape
+// that other tools read.
+type Summary struct {
+	Version     int    `json:"version"`
+	Study       string `json:"study"`
+	StudySHA256 string `json:"study_sha256"`
+	Counts      Counts `json:"counts"`
+	// Dimensions maps a dimension (model, task, variant, sample, platform,
+	// arch, memory_mb) to its values' counts, values in plan order.
+	Dimensions map[string][]DimensionCount `json:"dimensions"`
+	Estimate   Estimate                    `json:"estimate"`
+	// Cells lists every cell, only when asked for (it can be long).
+	Cells []CellSummary `json:"cells,omitempty"`
+}
+
+// Counts are the plan's totals.
+type Counts struct {
+	Generations int `json:"generations"`
+	Checks      int `json:"checks"`
+	Cells       int `json:"cells"`
+	Invocations int `json:"invocations"`
+}
+
+// DimensionCount is how much of the plan one value of a dimension holds.
+type DimensionCount struct {
+	Value       string `json:"value"`
+	Generations int    `json:"generations"`
+	Cells       int    `json:"cells"`
+	Invocations int    `json:"invocations"`
+}
+
+// CellSummary is one cell as JSON.
+type CellSummary struct {
+	ID           string `json:"id"`
+	GenerationID string `json:"generation_id"`
+	Model        string `json:"model"`
+	Task         string `json:"task"`
+	Variant      string `json:"variant"`
+	Sample       int    `json:"sample"`
+	Platform     string `json:"platform"`
+	Arch         string `json:"arch"`
+	MemoryMB     int    `json:"memory_mb"`
+	Repetitions  int    `json:"repetitions"`
+	Warmup       int    `json:"warmup"`
+}
+
+// Dimensions is the order in which dimensions are listed.
+var Dimensions = []string{"model", "task", "variant", "sample", "platform", "arch", "memory_mb"}
+
+// Summarize counts the plan. withCells adds the cell list.
+func (p *Plan) Summarize(withCells bool) Summary {
+	s := Summary{
+		Version:     SummaryVersion,
+		Study:       p.Study.Name,
+		StudySHA256: p.Study.Source.SHA256,
+		Counts: Counts{
+			Generations: len(p.Generations),
+			Checks:      p.Checks(),
+			Cells:       len(p.Cells),
+			Invocations: p.Invocations(),
+		},
+		Dimensions: map[string][]DimensionCount{},
+		Estimate:   p.Estimate(),
+	}
+	index := map[string]map[string]int{}
+	add := func(dim, value string, gens, cells, invs int) {
+		if index[dim] == nil {
+			index[dim] = map[string]int{}
+		}
+		i, ok := index[dim][value]
+		if !ok {
+			i = len(s.Dimensions[dim])
+			index[dim][value] = i
+			s.Dimensions[dim] = append(s.Dimensions[dim], DimensionCount{Value: value})
+		}
+		d := &s.Dimensions[dim][i]
+		d.Generations += gens
+		d.Cells += cells
+		d.Invocations += invs
+	}
+	for _, g := range p.Generations {
+		for dim, v := range map[string]string{"model": g.Model, "task": g.Task, "variant": g.Variant, "sample": strconv.Itoa(g.Sample)} {
+			add(dim, v, 1, 0, 0)
+		}
+	}
+	for _, c := range p.Cells {
+		n := c.Invocations()
+		add("model", c.Model, 0, 1, n)
+		add("task", c.Task, 0, 1, n)
+		add("variant", c.Variant, 0, 1, n)
+		add("sample", strconv.Itoa(c.Sample), 0, 1, n)
+		add("platform", c.Platform, 0, 1, n)
+		add("arch", c.Arch, 0, 1, n)
+		add("memory_mb", strconv.Itoa(c.MemoryMB), 0, 1, n)
+		if withCells {
+			s.Cells = append(s.Cells, CellSummary{
+				ID: c.ID, GenerationID: p.Generations[c.Generation].ID,
+				Model: c.Model, Task: c.Task, Variant: c.Variant, Sample: c.Sample,
+				Platform: c.Platform, Arch: c.Arch, MemoryMB: c.MemoryMB,
+				Repetitions: c.Repetitions, Warmup: c.Warmup,
+			})
+		}
+	}
+	return s
+}

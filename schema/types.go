@@ -1,0 +1,157 @@
+package schema
+
+// Study is a loaded, validated study file. The fields mirror #Study in
+// study.cue; Load fills defaults, so every field is concrete.
+type Study struct {
+	Name             string              `json:"name"`
+	Description      string              `json:"description,omitempty"`
+	Seed             int                 `json:"seed"`
+	SystemPrompt     string              `json:"system_prompt,omitempty"`
+	SystemPromptFile string              `json:"system_prompt_file,omitempty"`
+	Models           map[string]Model    `json:"models"`
+	Tasks            map[string]Task     `json:"tasks"`
+	Platforms        map[string]Platform `json:"platforms"`
+	Matrix           Matrix              `json:"matrix"`
+	Budget           Budget              `json:"budget"`
+
+	// Source is what Load read: the study file, its directory (the base of
+	// every relative path), its bytes' hash and the tags applied.
+	Source Source `json:"-"`
+	// positions maps field paths ("tasks.x.reference") to file:line:col.
+	positions map[string]string
+}
+
+// Source says where a Study came from.
+type Source struct {
+	File   string // as given to Load
+	Dir    string // absolute directory of File
+	SHA256 string // of the study file's bytes and the tags
+	Tags   []string
+}
+
+// Model is one code generator: an LLM behind an API, hand-written files, or
+// the task's reference implementation.
+type Model struct {
+	Provider      string  `json:"provider"`
+	Model         string  `json:"model,omitempty"`
+	Version       string  `json:"version,omitempty"`
+	BaseURL       string  `json:"base_url,omitempty"`
+	APIKeyEnv     string  `json:"api_key_env,omitempty"`
+	Class         string  `json:"class,omitempty"`
+	Hosting       string  `json:"hosting,omitempty"`
+	Style         string  `json:"style,omitempty"`
+	SizeB         float64 `json:"size_b,omitempty"`
+	ContextWindow int     `json:"context_window,omitempty"`
+	Params        Params  `json:"params"`
+	Price         *Price  `json:"price,omitempty"`
+	Dir           string  `json:"dir,omitempty"`
+}
+
+// Params are the generation parameters sent to the model API.
+type Params struct {
+	Temperature *float64 `json:"temperature,omitempty"`
+	TopP        *float64 `json:"top_p,omitempty"`
+	MaxTokens   *int     `json:"max_tokens,omitempty"`
+	Seed        *int     `json:"seed,omitempty"`
+	Stop        []string `json:"stop,omitempty"`
+}
+
+// Price is a model's token price in USD per million tokens.
+type Price struct {
+	InputPerMTok  float64 `json:"input_per_mtok"`
+	OutputPerMTok float64 `json:"output_per_mtok"`
+}
+
+// Task is one function to write: its prompt variants, its reference
+// implementation, the tests that decide correctness and the benchmark input.
+type Task struct {
+	Runtime   string             `json:"runtime"`
+	Handler   string             `json:"handler"`
+	Variants  map[string]Variant `json:"variants"`
+	Reference string             `json:"reference"`
+	Tests     []Test             `json:"tests"`
+	Benchmark Benchmark          `json:"benchmark"`
+	Packages  []string           `json:"packages"`
+	Inputs    []string           `json:"inputs"`
+	TimeoutS  int                `json:"timeout_s"`
+	Stages    []Stage            `json:"stages,omitempty"`
+}
+
+// Variant is one prompt for a task (long, short, nolib_long, ...).
+type Variant struct {
+	Prompt    string `json:"prompt"`
+	Libraries bool   `json:"libraries"`
+}
+
+// Test is one functional test: an event and how to compare the output with
+// the reference's output.
+type Test struct {
+	Name      string   `json:"name"`
+	Event     any      `json:"event"`
+	Compare   string   `json:"compare"`
+	Tolerance *float64 `json:"tolerance,omitempty"`
+	Threshold *float64 `json:"threshold,omitempty"`
+}
+
+// Benchmark is the event measured on the platform.
+type Benchmark struct {
+	Event      any      `json:"event"`
+	ExpectedMS *float64 `json:"expected_ms,omitempty"`
+}
+
+// Stage is one function of a pipeline task.
+type Stage struct {
+	Name    string `json:"name"`
+	Handler string `json:"handler"`
+}
+
+// Platform is where functions run: "local" (the sandbox) or "aws" (Lambda).
+type Platform struct {
+	Kind   string   `json:"kind"`
+	Region string   `json:"region,omitempty"`
+	Role   string   `json:"role,omitempty"`
+	Layers []string `json:"layers,omitempty"`
+}
+
+// Matrix lists the values of each dimension; the plan is their product,
+// less Exclude, plus Include.
+type Matrix struct {
+	MemoryMB    []int     `json:"memory_mb"`
+	Arch        []string  `json:"arch"`
+	Platforms   []string  `json:"platforms,omitempty"`
+	Samples     int       `json:"samples"`
+	Repetitions int       `json:"repetitions"`
+	Warmup      int       `json:"warmup"`
+	Mode        string    `json:"mode"`
+	CPUFilter   string    `json:"cpu_filter,omitempty"`
+	Exclude     []Pattern `json:"exclude"`
+	Include     []Pattern `json:"include"`
+}
+
+// Pattern names some coordinates of a cell; nil fields match anything.
+// Repetitions and Warmup are overrides that only an include carries.
+type Pattern struct {
+	Model       *string `json:"model,omitempty"`
+	Task        *string `json:"task,omitempty"`
+	Variant     *string `json:"variant,omitempty"`
+	Sample      *int    `json:"sample,omitempty"`
+	Platform    *string `json:"platform,omitempty"`
+	Arch        *string `json:"arch,omitempty"`
+	MemoryMB    *int    `json:"memory_mb,omitempty"`
+	Repetitions *int    `json:"repetitions,omitempty"`
+	Warmup      *int    `json:"warmup,omitempty"`
+}
+
+// Budget caps what a study may spend.
+type Budget struct {
+	USD float64 `json:"usd"`
+}
+
+// Pos returns "file:line:col" of the field at path (dot-separated, as in
+// "tasks.primes.reference"), or the path itself when it has no position.
+func (s *Study) Pos(path string) string {
+	if p, ok := s.positions[path]; ok {
+		return p
+	}
+	return path
+}

@@ -1,0 +1,226 @@
+package schema
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// validate checks what CUE cannot see: files on disk, names that refer to
+// other parts of the study, and what the host can run. It fills defaults
+// that depend on other fields (matrix.platforms).
+func validate(s *Study, opts Options) Errors {
+	v := validator{s: s}
+	if s.SystemPrompt != "" && s.SystemPromptFile != "" {
+		v.fail("system_prompt_file", "give system_prompt or system_prompt_file, not both")
+	}
+	if s.SystemPromptFile != "" {
+		v.file("system_prompt_file", s.SystemPromptFile)
+	}
+	v.nonEmpty("models", len(s.Models))
+	v.nonEmpty("tasks", len(s.Tasks))
+	v.nonEmpty("platforms", len(s.Platforms))
+	for _, id := range SortedKeys(s.Models) {
+		if m := s.Models[id]; m.Provider == "files" {
+			v.dir("models."+id+".dir", m.Dir)
+		}
+	}
+	for _, id := range SortedKeys(s.Tasks) {
+		t := s.Tasks[id]
+		at := "tasks." + id
+		v.nonEmpty(at+".variants", len(t.Variants))
+		for _, vn := range SortedKeys(t.Variants) {
+			v.file(at+".variants."+vn+".prompt", t.Variants[vn].Prompt)
+		}
+		v.file(at+".reference", t.Reference)
+		for i, in := range t.Inputs {
+			v.file(fmt.Sprintf("%s.inputs[%d]", at, i), in)
+		}
+		seen := map[string]bool{}
+		for i, test := range t.Tests {
+			if seen[test.Name] {
+				v.fail(fmt.Sprintf("%s.tests[%d].name", at, i), fmt.Sprintf("duplicate test name %q", test.Name))
+			}
+			seen[test.Name] = true
+		}
+		seen = map[string]bool{}
+		for i, st := range t.Stages {
+			if seen[st.Name] {
+				v.fail(fmt.Sprintf("%s.stages[%d].name", at, i), fmt.Sprintf("duplicate stage name %q", st.Name))
+			}
+			seen[st.Name] = true
+		}
+	}
+
+	m := &s.Matrix
+	v.nonEmpty("matrix.memory_mb", len(m.MemoryMB))
+	v.nonEmpty("matrix.arch", len(m.Arch))
+	v.unique("matrix.memory_mb", m.MemoryMB)
+	v.unique("matrix.arch", m.Arch)
+	if m.Platforms == nil {
+		m.Platforms = SortedKeys(s.Platforms)
+	} else {
+		v.nonEmpty("matrix.platforms", len(m.Platforms))
+		v.unique("matrix.platforms", m.Platforms)
+		for i, p := range m.Platforms {
+			if _, ok := s.Platforms[p]; !ok {
+				v.fail(fmt.Sprintf("matrix.platforms[%d]", i), fmt.Sprintf("no platform named %q (have %v)", p, SortedKeys(s.Platforms)))
+			}
+		}
+	}
+	if opts.HostArch != "" {
+		for _, p := range m.Platforms {
+			if s.Platforms[p].Kind != "local" {
+				continue
+			}
+			for i, a := range m.Arch {
+				if a != opts.HostArch {
+					v.fail(fmt.Sprintf("matrix.arch[%d]", i), fmt.Sprintf("platform %q is local and this host runs %s, not %s: drop %s or use an aws platform for it", p, opts.HostArch, a, a))
+				}
+			}
+		}
+	}
+	for i, p := range m.Exclude {
+		v.pattern(fmt.Sprintf("matrix.exclude[%d]", i), p)
+	}
+	for i, p := range m.Include {
+		v.pattern(fmt.Sprintf("matrix.include[%d]", i), p)
+	}
+	sortErrors(v.errs)
+	return v.errs
+}
+
+type validator struct {
+	s    *Study
+	errs Errors
+}
+
+func (v *validator) fail(path, msg string) {
+	pos := v.s.Pos(path)
+	if pos == path { // no position of its own: use the nearest parent's
+		pos = ""
+		for p := parent(path); p != ""; p = parent(p) {
+			if q := v.s.Pos(p); q != p {
+				pos = q
+				break
+			}
+		}
+	}
+	v.errs = append(v.errs, Error{Pos: pos, Path: path, Msg: msg})
+}
+
+func parent(path string) string {
+	for i := len(path) - 1; i >= 0; i-- {
+		if path[i] == '.' || path[i] == '[' {
+			return path[:i]
+		}
+	}
+	return ""
+}
+
+func (v *validator) nonEmpty(path string, n int) {
+	if n == 0 {
+		v.fail(path, "must not be empty")
+	}
+}
+
+func (v *validator) file(path, rel string) {
+	st, err := os.Stat(v.s.Path(rel))
+	switch {
+	case err != nil:
+		v.fail(path, fmt.Sprintf("file %s does not exist", rel))
+	case st.IsDir():
+		v.fail(path, fmt.Sprintf("%s is a directory, want a file", rel))
+	}
+}
+
+func (v *validator) dir(path, rel string) {
+	st, err := os.Stat(v.s.Path(rel))
+	switch {
+	case err != nil:
+		v.fail(path, fmt.Sprintf("directory %s does not exist", rel))
+	case !st.IsDir():
+		v.fail(path, fmt.Sprintf("%s is not a directory", rel))
+	}
+}
+
+func unique[T comparable](v *validator, path string, xs []T) {
+	seen := map[T]bool{}
+	for i, x := range xs {
+		if seen[x] {
+			v.fail(fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("duplicate value %v", x))
+		}
+		seen[x] = true
+	}
+}
+
+func (v *validator) unique(path string, xs any) {
+	switch xs := xs.(type) {
+	case []int:
+		unique(v, path, xs)
+	case []string:
+		unique(v, path, xs)
+	}
+}
+
+// pattern checks that an include or exclude names only things that exist.
+func (v *validator) pattern(at string, p Pattern) {
+	s := v.s
+	if p.Model != nil {
+		if _, ok := s.Models[*p.Model]; !ok {
+			v.fail(at+".model", fmt.Sprintf("no model named %q", *p.Model))
+		}
+	}
+	if p.Task != nil {
+		if _, ok := s.Tasks[*p.Task]; !ok {
+			v.fail(at+".task", fmt.Sprintf("no task named %q", *p.Task))
+		}
+	}
+	if p.Variant != nil && !v.hasVariant(p.Task, *p.Variant) {
+		v.fail(at+".variant", fmt.Sprintf("no task has a variant named %q", *p.Variant))
+	}
+	if p.Platform != nil {
+		if _, ok := s.Platforms[*p.Platform]; !ok {
+			v.fail(at+".platform", fmt.Sprintf("no platform named %q", *p.Platform))
+		}
+	}
+	if p.Sample != nil && *p.Sample >= s.Matrix.Samples {
+		v.fail(at+".sample", fmt.Sprintf("sample %d is out of range: matrix.samples is %d (samples count from 0)", *p.Sample, s.Matrix.Samples))
+	}
+	if p.Model == nil && p.Task == nil && p.Variant == nil && p.Sample == nil && p.Platform == nil && p.Arch == nil && p.MemoryMB == nil {
+		v.fail(at, "names no dimension: give at least one of model, task, variant, sample, platform, arch, memory_mb")
+	}
+}
+
+func (v *validator) hasVariant(task *string, variant string) bool {
+	for id, t := range v.s.Tasks {
+		if task != nil && *task != id {
+			continue
+		}
+		if _, ok := t.Variants[variant]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Path resolves a path written in the study relative to the study's
+// directory.
+func (s *Study) Path(rel string) string {
+	if filepath.IsAbs(rel) {
+		return rel
+	}
+	return filepath.Join(s.Source.Dir, rel)
+}
+
+// SortedKeys returns m's keys in order: every iteration over a study's maps
+// goes through it so plans and outputs are deterministic.
+func SortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
