@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -154,7 +155,57 @@ func convert(err error, cwd string, positions map[string]string) Errors {
 			out = append(out, ce)
 		}
 	}
+	out = collapseDisjunctions(out)
 	sortErrors(out)
+	return out
+}
+
+var conflicting = regexp.MustCompile(`^conflicting values (.+) and (.+?)( \(mismatched types .*\))?$`)
+
+// collapseDisjunctions rewrites CUE's "N errors in empty disjunction" (one
+// line per alternative, defaults included) as what the author needs: the
+// value given and the values allowed, or the one bound it broke.
+func collapseDisjunctions(es Errors) Errors {
+	type group struct {
+		allowed []string
+		given   string
+		pos     string
+		other   Errors
+	}
+	groups := map[string]*group{}
+	for _, e := range es {
+		if strings.HasSuffix(e.Msg, "errors in empty disjunction:") {
+			groups[e.Path] = &group{}
+		}
+	}
+	if len(groups) == 0 {
+		return es
+	}
+	var out Errors
+	for _, e := range es {
+		g, ok := groups[e.Path]
+		switch {
+		case !ok:
+			out = append(out, e)
+		case strings.HasSuffix(e.Msg, "errors in empty disjunction:"):
+		case conflicting.MatchString(e.Msg):
+			m := conflicting.FindStringSubmatch(e.Msg)
+			g.allowed = append(g.allowed, m[1])
+			g.given, g.pos = m[2], e.Pos
+		default:
+			g.other = append(g.other, e)
+		}
+	}
+	for _, path := range SortedKeys(groups) {
+		g := groups[path]
+		switch {
+		case len(g.other) > 0: // a bound broken: the default's conflict is noise
+			out = append(out, g.other...)
+		case g.given != "":
+			out = append(out, Error{Pos: g.pos, Path: path,
+				Msg: fmt.Sprintf("%s is not allowed: want one of %s", g.given, strings.Join(g.allowed, ", "))})
+		}
+	}
 	return out
 }
 

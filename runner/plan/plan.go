@@ -6,6 +6,7 @@ package plan
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -94,52 +95,65 @@ func New(s *schema.Study) (*Plan, error) {
 		return nil, err
 	}
 	m := s.Matrix
-	files := map[string]string{}
+	promptSums := map[string]string{} // by prompt file
 	genIndex := map[genKey]int{}
+	var cellPrefix [][]byte // by generation index
 
 	// addGeneration returns the index of (model, task, variant, sample),
 	// creating it on first use.
+	var last genKey
+	lastIndex := -1
 	addGeneration := func(model, task, variant string, sample int) (int, error) {
 		k := genKey{model, task, variant, sample}
+		if k == last && lastIndex >= 0 { // cells come in runs of one generation
+			return lastIndex, nil
+		}
 		if i, ok := genIndex[k]; ok {
+			last, lastIndex = k, i
 			return i, nil
 		}
 		path := s.Tasks[task].Variants[variant].Prompt
-		text, ok := files[path]
+		psum, ok := promptSums[path]
 		if !ok {
 			b, err := os.ReadFile(s.Path(path))
 			if err != nil {
 				return 0, fmt.Errorf("tasks.%s.variants.%s.prompt: %w", task, variant, err)
 			}
-			text = string(b)
-			files[path] = text
+			psum = hashOf("prompt", system, string(b))
+			promptSums[path] = psum
+			p.Prompts[psum] = Prompt{System: system, User: string(b)}
 		}
-		psum := hashOf("prompt", system, text)
-		p.Prompts[psum] = Prompt{System: system, User: text}
 		mod := s.Models[model]
 		g := Generation{
 			Model: model, Task: task, Variant: variant, Sample: sample,
-			PromptSHA256: psum, PromptBytes: len(system) + len(text),
+			PromptSHA256: psum, PromptBytes: len(system) + len(p.Prompts[psum].User),
 		}
 		g.ID = hashOf("generation", model, mod.Provider, mod.Model, mod.Version, mod.BaseURL,
-			paramsKey(mod.Params), psum, task, variant, strconv.Itoa(sample))[:20]
+			paramsKey(mod.Params), psum, task, variant, strconv.Itoa(sample))[:idLen]
 		p.Generations = append(p.Generations, g)
+		// A cell's ID input starts with its generation's coordinates;
+		// build that prefix once, not once per cell.
+		cellPrefix = append(cellPrefix, idInput(nil, "cell", model, mod.Model, mod.Version, psum,
+			task, variant, strconv.Itoa(sample)))
 		genIndex[k] = len(p.Generations) - 1
-		return len(p.Generations) - 1, nil
+		last, lastIndex = k, len(p.Generations)-1
+		return lastIndex, nil
 	}
+	var buf []byte
 	addCell := func(c Cell) error {
 		gi, err := addGeneration(c.Model, c.Task, c.Variant, c.Sample)
 		if err != nil {
 			return err
 		}
 		c.Generation = gi
-		mod := s.Models[c.Model]
-		c.ID = hashOf("cell", c.Model, mod.Model, mod.Version, p.Generations[gi].PromptSHA256,
-			c.Task, c.Variant, strconv.Itoa(c.Sample), c.Platform, c.Arch, strconv.Itoa(c.MemoryMB))[:20]
+		buf = append(buf[:0], cellPrefix[gi]...)
+		buf = idInput(buf, c.Platform, c.Arch, strconv.Itoa(c.MemoryMB))
+		c.ID = hashHex(buf)
 		p.Cells = append(p.Cells, c)
 		return nil
 	}
 
+	p.Cells = make([]Cell, 0, productSize(s))
 	var err2 error
 	product(s, nil, func(c Cell) {
 		if err2 != nil {
@@ -204,6 +218,16 @@ func product(s *schema.Study, fix *schema.Pattern, f func(Cell)) {
 			}
 		}
 	}
+}
+
+// productSize is the number of cells before exclude and include.
+func productSize(s *schema.Study) int {
+	variants := 0
+	for _, t := range s.Tasks {
+		variants += len(t.Variants)
+	}
+	m := s.Matrix
+	return len(s.Models) * variants * m.Samples * len(m.Platforms) * len(m.Arch) * len(m.MemoryMB)
 }
 
 // orOne is the values of a dimension, or the single value an include fixes
@@ -315,12 +339,33 @@ func paramsKey(p schema.Params) string {
 	return fmt.Sprintf("t=%s p=%s m=%s s=%s stop=%q", f(p.Temperature), f(p.TopP), i(p.MaxTokens), i(p.Seed), p.Stop)
 }
 
+// idLen is how many hex digits of the sha256 an ID keeps: 80 bits, so a
+// collision among a study's cells is out of reach.
+const idLen = 20
+
 // hashOf is the hex sha256 of IDVersion, kind and parts, each length-prefixed
 // so that no two different part lists hash alike.
 func hashOf(kind string, parts ...string) string {
-	h := sha256.New()
-	for _, s := range append([]string{IDVersion, kind}, parts...) {
-		fmt.Fprintf(h, "%d:%s", len(s), s)
+	sum := sha256.Sum256(idInput(nil, append([]string{kind}, parts...)...))
+	return hex.EncodeToString(sum[:])
+}
+
+// idInput appends the length-prefixed parts to buf, starting with IDVersion
+// when buf is empty.
+func idInput(buf []byte, parts ...string) []byte {
+	if len(buf) == 0 {
+		buf = binary.AppendUvarint(buf, uint64(len(IDVersion)))
+		buf = append(buf, IDVersion...)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	for _, s := range parts {
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		buf = append(buf, s...)
+	}
+	return buf
+}
+
+// hashHex is the ID of an idInput.
+func hashHex(in []byte) string {
+	sum := sha256.Sum256(in)
+	return hex.EncodeToString(sum[:idLen/2])
 }

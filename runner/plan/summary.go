@@ -72,15 +72,13 @@ func (p *Plan) Summarize(withCells bool) Summary {
 		Dimensions: map[string][]DimensionCount{},
 		Estimate:   p.Estimate(),
 	}
-	index := map[string]map[string]int{}
+	type key struct{ dim, value string }
+	index := map[key]int{}
 	add := func(dim, value string, gens, cells, invs int) {
-		if index[dim] == nil {
-			index[dim] = map[string]int{}
-		}
-		i, ok := index[dim][value]
+		i, ok := index[key{dim, value}]
 		if !ok {
 			i = len(s.Dimensions[dim])
-			index[dim][value] = i
+			index[key{dim, value}] = i
 			s.Dimensions[dim] = append(s.Dimensions[dim], DimensionCount{Value: value})
 		}
 		d := &s.Dimensions[dim][i]
@@ -88,20 +86,29 @@ func (p *Plan) Summarize(withCells bool) Summary {
 		d.Cells += cells
 		d.Invocations += invs
 	}
-	for _, g := range p.Generations {
-		for dim, v := range map[string]string{"model": g.Model, "task": g.Task, "variant": g.Variant, "sample": strconv.Itoa(g.Sample)} {
-			add(dim, v, 1, 0, 0)
+	itoa := map[int]string{}
+	str := func(n int) string {
+		if s, ok := itoa[n]; ok {
+			return s
 		}
+		itoa[n] = strconv.Itoa(n)
+		return itoa[n]
+	}
+	for _, g := range p.Generations {
+		add("model", g.Model, 1, 0, 0)
+		add("task", g.Task, 1, 0, 0)
+		add("variant", g.Variant, 1, 0, 0)
+		add("sample", str(g.Sample), 1, 0, 0)
 	}
 	for _, c := range p.Cells {
 		n := c.Invocations()
 		add("model", c.Model, 0, 1, n)
 		add("task", c.Task, 0, 1, n)
 		add("variant", c.Variant, 0, 1, n)
-		add("sample", strconv.Itoa(c.Sample), 0, 1, n)
+		add("sample", str(c.Sample), 0, 1, n)
 		add("platform", c.Platform, 0, 1, n)
 		add("arch", c.Arch, 0, 1, n)
-		add("memory_mb", strconv.Itoa(c.MemoryMB), 0, 1, n)
+		add("memory_mb", str(c.MemoryMB), 0, 1, n)
 		if withCells {
 			s.Cells = append(s.Cells, CellSummary{
 				ID: c.ID, GenerationID: p.Generations[c.Generation].ID,
