@@ -1,0 +1,196 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/faaslab/faaslab/exporters/rows"
+)
+
+// Record is one line of the journal: a finished unit of work, or a failure
+// worth reporting. Exactly one of the pointers is set.
+type Record struct {
+	Time       time.Time         `json:"time"`
+	Generation *GenerationRecord `json:"generation,omitempty"`
+	Check      *CheckRecord      `json:"check,omitempty"`
+	Invocation *rows.Invocation  `json:"invocation,omitempty"`
+	// CellEnd closes a cell early: its function failed during measurement,
+	// so the remaining invocations are not made (and not retried).
+	CellEnd *CellEndRecord `json:"cell_end,omitempty"`
+	// Failure is an infrastructure failure that exhausted its retries. It
+	// marks nothing done: the next run tries the unit again.
+	Failure *FailureRecord `json:"failure,omitempty"`
+}
+
+// GenerationRecord is a finished generation; its code is in the artifact
+// store under Key.
+type GenerationRecord struct {
+	ID           string    `json:"id"`
+	Key          string    `json:"key"`
+	CodeSHA256   string    `json:"code_sha256"`
+	ModelVersion string    `json:"model_version"`
+	InputTokens  int       `json:"input_tokens"`
+	OutputTokens int       `json:"output_tokens"`
+	LatencyMS    float64   `json:"latency_ms"`
+	Attempts     int       `json:"attempts"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// CheckRecord is a finished check of one generation: its class, its static
+// metrics and one row per test.
+type CheckRecord struct {
+	ID          string       `json:"id"` // the generation's
+	Class       string       `json:"class"`
+	Detail      string       `json:"detail"`
+	Cyclomatic  *float64     `json:"cyclomatic,omitempty"`
+	Halstead    *float64     `json:"halstead,omitempty"`
+	Maintain    *float64     `json:"maintainability,omitempty"`
+	PylintScore *float64     `json:"pylint,omitempty"`
+	MetricsNote string       `json:"metrics_note"`
+	Tests       []rows.Check `json:"tests"`
+}
+
+// CellEndRecord ends a cell's measurement before its planned count.
+type CellEndRecord struct {
+	CellID string `json:"cell_id"`
+	Reason string `json:"reason"`
+}
+
+// FailureRecord is a unit that failed for reasons outside the function.
+type FailureRecord struct {
+	Unit     string `json:"unit"` // generation, check, cell
+	ID       string `json:"id"`
+	Attempts int    `json:"attempts"`
+	Error    string `json:"error"`
+}
+
+// Journal is the append-only record of a run. A record counts once Append
+// returns: it is written whole and fsync'd. A crash can only leave a torn
+// last line, which Open drops. Journal is safe for concurrent use.
+type Journal struct {
+	mu   sync.Mutex
+	f    *os.File
+	path string
+	// State is what the journal held at Open plus everything appended since.
+	state State
+}
+
+// State indexes a journal's records by unit.
+type State struct {
+	Generations map[string]GenerationRecord // by generation ID
+	Checks      map[string]CheckRecord      // by generation ID
+	// Invocations holds each cell's invocations in the order made; their
+	// Seq is 0..len-1, so a resumed cell continues at len.
+	Invocations map[string][]rows.Invocation
+	CellEnds    map[string]string // reason by cell ID
+	Failures    []FailureRecord
+	Started     time.Time // of the first record
+}
+
+// OpenJournal opens (creating) the journal at path and reads what it holds.
+func OpenJournal(path string) (*Journal, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	j := &Journal{f: f, path: path, state: State{
+		Generations: map[string]GenerationRecord{},
+		Checks:      map[string]CheckRecord{},
+		Invocations: map[string][]rows.Invocation{},
+		CellEnds:    map[string]string{},
+	}}
+	good, err := j.read()
+	if err == nil {
+		// Drop a torn last line, so the next record starts on a line of its own.
+		if err = f.Truncate(good); err == nil {
+			_, err = f.Seek(good, io.SeekStart)
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	return j, nil
+}
+
+// read applies every complete line and returns the offset after the last.
+func (j *Journal) read() (int64, error) {
+	r := bufio.NewReaderSize(j.f, 1<<20)
+	var off int64
+	for line := 1; ; line++ {
+		b, err := r.ReadBytes('\n')
+		if err == io.EOF {
+			return off, nil // a line without its newline is torn: dropped
+		}
+		if err != nil {
+			return 0, err
+		}
+		var rec Record
+		if err := json.Unmarshal(bytes.TrimSpace(b), &rec); err != nil {
+			return 0, fmt.Errorf("line %d: %w (the journal is damaged; move it away to start the run afresh)", line, err)
+		}
+		j.apply(rec)
+		off += int64(len(b))
+	}
+}
+
+func (j *Journal) apply(rec Record) {
+	s := &j.state
+	if s.Started.IsZero() {
+		s.Started = rec.Time
+	}
+	switch {
+	case rec.Generation != nil:
+		s.Generations[rec.Generation.ID] = *rec.Generation
+	case rec.Check != nil:
+		s.Checks[rec.Check.ID] = *rec.Check
+	case rec.Invocation != nil:
+		inv := *rec.Invocation
+		if int(inv.Seq) == len(s.Invocations[inv.CellID]) { // never twice
+			s.Invocations[inv.CellID] = append(s.Invocations[inv.CellID], inv)
+		}
+	case rec.CellEnd != nil:
+		s.CellEnds[rec.CellEnd.CellID] = rec.CellEnd.Reason
+	case rec.Failure != nil:
+		s.Failures = append(s.Failures, *rec.Failure)
+	}
+}
+
+// Append writes rec durably and then applies it to the state.
+func (j *Journal) Append(rec Record) error {
+	if rec.Time.IsZero() {
+		rec.Time = time.Now().UTC()
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, err := j.f.Write(b); err != nil {
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	j.apply(rec)
+	return nil
+}
+
+// View calls f with the state under the journal's lock; f must not keep
+// references to the maps past its return.
+func (j *Journal) View(f func(*State)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	f(&j.state)
+}
+
+// Close closes the journal file.
+func (j *Journal) Close() error { return j.f.Close() }

@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/faaslab/faaslab/exporters/rows"
+)
+
+func TestJournalResumeDropsTornLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	j, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := 0; seq < 3; seq++ {
+		if err := j.Append(Record{Invocation: &rows.Invocation{CellID: "c1", Seq: int32(seq)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Append(Record{Generation: &GenerationRecord{ID: "g1", Key: "k"}}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	// A crash in the middle of a write leaves a torn last line.
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"time":"2026-01-01T00:00:00Z","invocation":{"CellID":"c1","Se`)
+	f.Close()
+
+	j, err = OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.View(func(s *State) {
+		if len(s.Invocations["c1"]) != 3 || s.Generations["g1"].Key != "k" {
+			t.Errorf("state after reopen: %d invocations, generation %+v", len(s.Invocations["c1"]), s.Generations["g1"])
+		}
+	})
+	if err := j.Append(Record{Invocation: &rows.Invocation{CellID: "c1", Seq: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 5 || strings.Contains(string(b), `"Se`+"\n") {
+		t.Fatalf("journal after resume has %d lines:\n%s", len(lines), b)
+	}
+	j, _ = OpenJournal(path)
+	defer j.Close()
+	j.View(func(s *State) {
+		if len(s.Invocations["c1"]) != 4 {
+			t.Errorf("%d invocations after append, want 4", len(s.Invocations["c1"]))
+		}
+	})
+}
+
+func TestJournalNeverCountsAnInvocationTwice(t *testing.T) {
+	j, err := OpenJournal(filepath.Join(t.TempDir(), "journal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	for _, seq := range []int32{0, 1, 1, 3, 2} {
+		j.Append(Record{Invocation: &rows.Invocation{CellID: "c", Seq: seq}})
+	}
+	j.View(func(s *State) {
+		if n := len(s.Invocations["c"]); n != 3 {
+			t.Errorf("%d invocations, want 3 (0, 1, 2)", n)
+		}
+	})
+}
+
+func TestJournalDamagedLineIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	os.WriteFile(path, []byte("{\"time\":\"2026-01-01T00:00:00Z\"}\nnot json\n{}\n"), 0o644)
+	_, err := OpenJournal(path)
+	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), path) {
+		t.Fatalf("err = %v, want one naming %s line 2", err, path)
+	}
+}
+
+var statsTests = []struct {
+	name                  string
+	ms                    []float64
+	mean, sd, median, p95 float64
+}{
+	{"one", []float64{5}, 5, 0, 5, 5},
+	{"two", []float64{1, 3}, 2, 1.4142135623730951, 2, 2.9},
+	{"ten", []float64{10, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 5.5, 3.0276503540974917, 5.5, 9.55},
+}
+
+func TestSummarize(t *testing.T) {
+	for _, tt := range statsTests {
+		var c rows.Cell
+		summarize(&c, tt.ms)
+		if int(c.N) != len(tt.ms) || *c.MeanMS != tt.mean || *c.SDMS != tt.sd || *c.MedianMS != tt.median || abs(*c.P95MS-tt.p95) > 1e-12 {
+			t.Errorf("%s: n %d mean %v sd %v median %v p95 %v", tt.name, c.N, *c.MeanMS, *c.SDMS, *c.MedianMS, *c.P95MS)
+		}
+	}
+	var empty rows.Cell
+	summarize(&empty, nil)
+	if empty.N != 0 || empty.MeanMS != nil {
+		t.Errorf("no measurements must leave nulls, got %+v", empty)
+	}
+}
+
+func TestTQuantile(t *testing.T) {
+	// Exact values of Student's t 0.975 quantile.
+	for df, want := range map[int]float64{1: 12.706, 9: 2.262, 30: 2.042, 40: 2.021, 60: 2.000, 99: 1.984, 1000: 1.962} {
+		if got := tQuantile975(df); abs(got-want) > 0.0015 {
+			t.Errorf("df %d: %v, want %v", df, got, want)
+		}
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

@@ -1,0 +1,441 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/faaslab/faaslab/exporters/rows"
+	"github.com/faaslab/faaslab/runner/check"
+	"github.com/faaslab/faaslab/runner/llm"
+	"github.com/faaslab/faaslab/runner/plan"
+	"github.com/faaslab/faaslab/runner/platform"
+	"github.com/faaslab/faaslab/schema"
+)
+
+// ---- generate ----
+
+// request is the llm.Request of generation g.
+func (e *Engine) request(g plan.Generation) llm.Request {
+	s := e.Plan.Study
+	m := s.Models[g.Model]
+	t := s.Tasks[g.Task]
+	pr := e.Plan.Prompts[g.PromptSHA256]
+	req := llm.Request{
+		Model: g.Model, Provider: m.Provider, ModelName: m.Model, BaseURL: m.BaseURL, APIKeyEnv: m.APIKeyEnv,
+		Params: llm.Params{Temperature: m.Params.Temperature, TopP: m.Params.TopP, MaxTokens: m.Params.MaxTokens,
+			Seed: m.Params.Seed, Stop: m.Params.Stop},
+		System: pr.System, Prompt: pr.User, Task: g.Task, Variant: g.Variant, Sample: g.Sample,
+		Handler: t.Handler, ReferenceFile: s.Path(t.Reference),
+	}
+	if m.Dir != "" {
+		req.FilesDir = s.Path(m.Dir)
+	}
+	return req
+}
+
+// local reports whether a provider reads code from disk: its results are
+// keyed by their content, not cached by request (the files may change).
+func local(provider string) bool { return provider == "reference" || provider == "files" }
+
+func (e *Engine) generate(ctx context.Context) (int, error) {
+	gens := e.Plan.Generations
+	bar := e.Progress.Stage(StageGenerate, len(gens))
+	defer bar.Done()
+	return forEach(ctx, len(gens), e.GenerateParallel, func(ctx context.Context, i int) (bool, error) {
+		g := gens[i]
+		var done bool
+		e.journal.View(func(s *State) { _, done = s.Generations[g.ID] })
+		if done {
+			bar.Skip()
+			return false, nil
+		}
+		req := e.request(g)
+		gen, err := e.Generators(req.Provider)
+		if err != nil {
+			return true, e.fail(StageGenerate, g.ID, 0, err)
+		}
+		key := llm.CacheKey(req)
+		res, cached, err := llm.Result{}, false, error(nil)
+		if !local(req.Provider) {
+			res, cached, err = e.Store.Get(ctx, key)
+			if err != nil {
+				return true, e.fail(StageGenerate, g.ID, 0, err)
+			}
+		}
+		attempts := 0
+		if !cached {
+			attempts, err = e.retry(ctx, func(err error) bool { return errors.Is(err, llm.ErrRetryable) }, func() error {
+				res, err = gen.Generate(ctx, req)
+				return err
+			})
+			if err != nil {
+				if ctx.Err() != nil {
+					return false, ctx.Err()
+				}
+				bar.Fail()
+				return true, e.fail(StageGenerate, g.ID, attempts, err)
+			}
+			if local(req.Provider) {
+				key = llm.CodeHash(res.Files)
+			}
+			if err := e.Store.Put(ctx, key, res); err != nil {
+				return true, e.fail(StageGenerate, g.ID, attempts, err)
+			}
+		}
+		rec := &GenerationRecord{ID: g.ID, Key: key, CodeSHA256: llm.CodeHash(res.Files), ModelVersion: res.ModelVersion,
+			InputTokens: res.InputTokens, OutputTokens: res.OutputTokens,
+			LatencyMS: float64(res.Latency) / float64(time.Millisecond), Attempts: attempts, CreatedAt: time.Now().UTC()}
+		if err := e.journal.Append(Record{Generation: rec}); err != nil {
+			return false, err
+		}
+		e.Log.Info("generated", "generation", g.ID, "model", g.Model, "task", g.Task, "variant", g.Variant,
+			"sample", g.Sample, "cached", cached, "attempts", attempts)
+		bar.Add()
+		return false, nil
+	})
+}
+
+// ---- functions on disk ----
+
+// functionDir returns the directory holding generation g's code and its
+// task's inputs, making it from the artifact store on first use.
+func (e *Engine) functionDir(ctx context.Context, g plan.Generation, rec GenerationRecord) (string, error) {
+	dir := filepath.Join(e.Dir, "functions", g.ID)
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	res, ok, err := e.Store.Get(ctx, rec.Key)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", fmt.Errorf("generation %s: artifact %s is missing from %s", g.ID, rec.Key, e.Store.Dir)
+	}
+	return dir, e.writeFunction(dir, res.Files, e.Plan.Study.Tasks[g.Task])
+}
+
+// referenceDir returns the directory of task's reference implementation.
+func (e *Engine) referenceDir(task string) (string, error) {
+	t := e.Plan.Study.Tasks[task]
+	dir := filepath.Join(e.Dir, "functions", "reference-"+task)
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	code, err := os.ReadFile(e.Plan.Study.Path(t.Reference))
+	if err != nil {
+		return "", fmt.Errorf("tasks.%s.reference: %w", task, err)
+	}
+	file, err := llm.HandlerFile(t.Handler)
+	if err != nil {
+		return "", fmt.Errorf("tasks.%s.handler: %w", task, err)
+	}
+	return dir, e.writeFunction(dir, map[string][]byte{file: code}, t)
+}
+
+// writeFunction lays files and the task's inputs out in dir, atomically:
+// a half-written function directory is never seen.
+func (e *Engine) writeFunction(dir string, files map[string][]byte, t schema.Task) error {
+	tmp, err := os.MkdirTemp(filepath.Dir(mkdirAll(dir)), ".tmp-function-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	put := func(name string, b []byte) error {
+		p := filepath.Join(tmp, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(p, b, 0o644)
+	}
+	for name, b := range files {
+		if err := put(name, b); err != nil {
+			return err
+		}
+	}
+	for _, in := range t.Inputs {
+		b, err := os.ReadFile(e.Plan.Study.Path(in))
+		if err != nil {
+			return fmt.Errorf("input %s: %w", in, err)
+		}
+		if err := put(in, b); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil && !os.IsExist(err) {
+		if _, statErr := os.Stat(dir); statErr == nil {
+			return nil // another worker made it first
+		}
+		return err
+	}
+	return nil
+}
+
+func mkdirAll(dir string) string {
+	os.MkdirAll(filepath.Dir(dir), 0o755)
+	return dir
+}
+
+// ---- check ----
+
+func (e *Engine) check(ctx context.Context) (int, error) {
+	gens := e.Plan.Generations
+	bar := e.Progress.Stage(StageCheck, len(gens))
+	defer bar.Done()
+	defer e.Checker.Close(context.WithoutCancel(ctx))
+	return forEach(ctx, len(gens), e.CheckParallel, func(ctx context.Context, i int) (bool, error) {
+		g := gens[i]
+		var gen GenerationRecord
+		var generated, done bool
+		e.journal.View(func(s *State) {
+			gen, generated = s.Generations[g.ID]
+			_, done = s.Checks[g.ID]
+		})
+		if done {
+			bar.Skip()
+			return false, nil
+		}
+		if !generated { // its generation failed: counted there
+			bar.Fail()
+			return false, nil
+		}
+		t := e.Plan.Study.Tasks[g.Task]
+		candDir, err := e.functionDir(ctx, g, gen)
+		if err != nil {
+			return true, e.fail(StageCheck, g.ID, 0, err)
+		}
+		refDir, err := e.referenceDir(g.Task)
+		if err != nil {
+			return true, e.fail(StageCheck, g.ID, 0, err)
+		}
+		tests, err := checkTests(t)
+		if err != nil {
+			return true, e.fail(StageCheck, g.ID, 0, err)
+		}
+		cand := e.checkFunction(candDir, t)
+		ref := e.checkFunction(refDir, t)
+		start := time.Now()
+		var rep check.Report
+		attempts, err := e.retry(ctx, isInfrastructure, func() error {
+			rep, err = e.Checker.Check(ctx, cand, ref, tests)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			bar.Fail()
+			return true, e.fail(StageCheck, g.ID, attempts, err)
+		}
+		m := check.StaticMetrics(ctx, candDir)
+		rec := &CheckRecord{ID: g.ID, Class: string(rep.Class), Detail: rep.Detail,
+			Cyclomatic: m.Cyclomatic, Halstead: m.Halstead, Maintain: m.Maintainability, PylintScore: m.PylintScore,
+			MetricsNote: m.Note}
+		now := time.Now().UTC()
+		for i, tr := range rep.Tests {
+			ms := float64(tr.Duration) / float64(time.Millisecond)
+			rec.Tests = append(rec.Tests, rows.Check{GenerationID: g.ID, Model: g.Model, Task: g.Task, Variant: g.Variant,
+				Sample: int32(g.Sample), Test: tr.Name, Class: string(tr.Class), Compare: tests[i].Compare.Rule,
+				DiffPath: tr.Path, Detail: tr.Detail, DurationMS: &ms, CheckedAt: now})
+		}
+		if err := e.journal.Append(Record{Check: rec}); err != nil {
+			return false, err
+		}
+		e.Log.Info("checked", "generation", g.ID, "model", g.Model, "task", g.Task, "variant", g.Variant,
+			"class", rep.Class, "detail", rep.Detail, "seconds", time.Since(start).Seconds())
+		bar.Add()
+		return false, nil
+	})
+}
+
+func isInfrastructure(err error) bool { return errors.Is(err, platform.ErrInfrastructure) }
+
+// checkFunction is the function a check deploys: on the local platform, at
+// the check memory size, with the task's timeout.
+func (e *Engine) checkFunction(dir string, t schema.Task) platform.Function {
+	return platform.Function{CodeDir: dir, Handler: t.Handler, Runtime: t.Runtime, MemoryMB: e.CheckMemoryMB,
+		Arch: e.CheckArch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages}
+}
+
+// checkTests converts a task's tests to the checker's.
+func checkTests(t schema.Task) ([]check.Test, error) {
+	out := make([]check.Test, len(t.Tests))
+	for i, tt := range t.Tests {
+		ev, err := json.Marshal(tt.Event)
+		if err != nil {
+			return nil, fmt.Errorf("test %s: event: %w", tt.Name, err)
+		}
+		c := check.Compare{Rule: tt.Compare, FoldCase: tt.FoldCase, Field: tt.Field, Metric: tt.Metric}
+		if tt.Tolerance != nil {
+			c.Tolerance = *tt.Tolerance
+		}
+		if tt.RelTolerance != nil {
+			c.RelTolerance = *tt.RelTolerance
+		}
+		if tt.Threshold != nil {
+			c.Threshold = *tt.Threshold
+		}
+		out[i] = check.Test{Name: tt.Name, Event: ev, Compare: c}
+	}
+	return out, nil
+}
+
+// ---- measure ----
+
+func (e *Engine) measure(ctx context.Context) (int, error) {
+	cells := e.Plan.Cells
+	bar := e.Progress.Stage(StageMeasure, e.Plan.Invocations())
+	defer bar.Done()
+	return forEach(ctx, len(cells), e.MeasureParallel, func(ctx context.Context, i int) (bool, error) {
+		return e.measureCell(ctx, cells[i], bar)
+	})
+}
+
+// measureCell makes the cell's remaining invocations, one at a time on one
+// deployment, journaling each as it finishes.
+func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, error) {
+	g := e.Plan.Generations[c.Generation]
+	var (
+		gen     GenerationRecord
+		chk     CheckRecord
+		checked bool
+		done    int
+		ended   bool
+	)
+	e.journal.View(func(s *State) {
+		gen = s.Generations[g.ID]
+		chk, checked = s.Checks[g.ID]
+		done = len(s.Invocations[c.ID])
+		_, ended = s.CellEnds[c.ID]
+	})
+	total := c.Invocations()
+	switch {
+	case done >= total || ended:
+		bar.SkipN(total)
+		return false, nil
+	case !checked || chk.Class != string(check.ClassOK):
+		// Only correct code is measured, as in the studies faaslab
+		// reproduces; a failed check was counted in its stage.
+		bar.SkipN(total)
+		return false, nil
+	}
+	bar.SkipN(done)
+	s := e.Plan.Study
+	t := s.Tasks[c.Task]
+	pl, err := e.Platforms(c.Platform)
+	if err != nil {
+		bar.FailN(total - done)
+		return true, e.fail(StageMeasure, c.ID, 0, err)
+	}
+	dir, err := e.functionDir(ctx, g, gen)
+	if err != nil {
+		return true, e.fail(StageMeasure, c.ID, 0, err)
+	}
+	event, err := json.Marshal(t.Benchmark.Event)
+	if err != nil {
+		return true, e.fail(StageMeasure, c.ID, 0, fmt.Errorf("tasks.%s.benchmark.event: %w", c.Task, err))
+	}
+	fn := platform.Function{Name: c.ID, CodeDir: dir, Handler: t.Handler, Runtime: t.Runtime, MemoryMB: c.MemoryMB,
+		Arch: c.Arch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages, Cold: s.Matrix.Mode == "cold"}
+
+	var dep platform.Deployment
+	deploy := func() error {
+		if dep != nil {
+			dep.Close(context.WithoutCancel(ctx))
+			dep = nil
+		}
+		d, err := pl.Deploy(ctx, fn)
+		if err == nil {
+			dep = d
+		}
+		return err
+	}
+	defer func() {
+		if dep != nil {
+			dep.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if attempts, err := e.retry(ctx, isInfrastructure, deploy); err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		bar.FailN(total - done)
+		return true, e.fail(StageMeasure, c.ID, attempts, err)
+	}
+	if done > 0 && !fn.Cold && done >= c.Warmup {
+		// A resumed warm cell starts in a new container: warm it once
+		// (unrecorded) so the next recorded call is warm, as planned.
+		if _, err := dep.Invoke(ctx, event); err != nil && ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+	}
+	for seq := done; seq < total; seq++ {
+		var inv platform.Invocation
+		attempts, err := e.retry(ctx, isInfrastructure, func() error {
+			var err error
+			inv, err = dep.Invoke(ctx, event)
+			if isInfrastructure(err) {
+				if derr := deploy(); derr != nil {
+					return derr
+				}
+			}
+			return err
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			bar.FailN(total - seq)
+			return true, e.fail(StageMeasure, c.ID, attempts, err)
+		}
+		row := invocationRow(c, g, seq, seq < c.Warmup, inv)
+		if err := e.journal.Append(Record{Invocation: &row}); err != nil {
+			return false, err
+		}
+		bar.Add()
+		if inv.Status != platform.StatusOK {
+			// The code passed its checks but fails on the benchmark input:
+			// further calls would fail alike (and may each run to timeout).
+			reason := fmt.Sprintf("invocation %d: %s: %s", seq, inv.Status, inv.ErrorMessage)
+			e.Log.Warn("cell ended early", "cell", c.ID, "reason", reason)
+			bar.SkipN(total - seq - 1)
+			return false, e.journal.Append(Record{CellEnd: &CellEndRecord{CellID: c.ID, Reason: reason}})
+		}
+	}
+	e.Log.Info("measured", "cell", c.ID, "model", c.Model, "task", c.Task, "variant", c.Variant,
+		"platform", c.Platform, "arch", c.Arch, "memory_mb", c.MemoryMB, "invocations", total-done)
+	return false, nil
+}
+
+// invocationRow is the table row of one measured invocation.
+func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv platform.Invocation) rows.Invocation {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	r := rows.Invocation{
+		CellID: c.ID, GenerationID: g.ID, Model: c.Model, Task: c.Task, Variant: c.Variant, Sample: int32(c.Sample),
+		Platform: c.Platform, Arch: c.Arch, MemoryMB: int32(c.MemoryMB), Seq: int32(seq), Warmup: warmup, Cold: inv.Cold,
+		Status: string(inv.Status), StartedAt: inv.Start.UTC(), DurationMS: ms(inv.Duration), RoundTripMS: ms(inv.RoundTrip),
+		MaxRSSKB: inv.MaxRSSKB, MinorFaults: inv.MinorFaults, MajorFaults: inv.MajorFaults,
+		CPUUserS: inv.CPUUser, CPUSystemS: inv.CPUSystem, CPUIdleS: inv.CPUIdle, CPUIOWaitS: inv.CPUIOWait, CPUStealS: inv.CPUSteal,
+		ContainerID: inv.ContainerID, CPUModel: inv.CPUModel, CPUArch: inv.CPUArch,
+	}
+	if inv.Cold && inv.InitDuration > 0 {
+		v := ms(inv.InitDuration)
+		r.InitMS = &v
+	}
+	if inv.BilledDuration > 0 {
+		v := ms(inv.BilledDuration)
+		r.BilledMS = &v
+	}
+	if inv.MaxMemoryUsedMB > 0 {
+		v := int32(inv.MaxMemoryUsedMB)
+		r.MaxMemoryUsedMB = &v
+	}
+	if inv.Status != platform.StatusOK {
+		r.Error = inv.ErrorType + ": " + inv.ErrorMessage
+	}
+	return r
+}

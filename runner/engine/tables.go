@@ -1,0 +1,260 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/faaslab/faaslab/exporters"
+	"github.com/faaslab/faaslab/exporters/rows"
+	"github.com/faaslab/faaslab/runner/plan"
+	"github.com/faaslab/faaslab/runner/pricing"
+)
+
+// Tables builds the run's tables from the plan and the journal's state:
+// one generation row per planned generation, one check row per test run,
+// every invocation made, one summary row per planned cell, and manifest.
+func Tables(p *plan.Plan, st *State, runID string, manifest rows.Manifest) *rows.Tables {
+	s := p.Study
+	t := &rows.Tables{}
+	lastFailure := map[string]string{}
+	for _, f := range st.Failures {
+		lastFailure[f.ID] = f.Error
+	}
+	for _, g := range p.Generations {
+		m := s.Models[g.Model]
+		r := rows.Generation{Study: s.Name, RunID: runID, GenerationID: g.ID, Model: g.Model, Provider: m.Provider,
+			ModelName: m.Model, Task: g.Task, Variant: g.Variant, Sample: int32(g.Sample), PromptSHA256: g.PromptSHA256}
+		if rec, ok := st.Generations[g.ID]; ok {
+			r.CodeSHA256, r.ModelVersion, r.Attempts = rec.CodeSHA256, rec.ModelVersion, int32(rec.Attempts)
+			r.CreatedAt = rec.CreatedAt
+			if calls(m.Provider) {
+				in, out, lat := int64(rec.InputTokens), int64(rec.OutputTokens), rec.LatencyMS
+				r.InputTokens, r.OutputTokens, r.LatencyMS = &in, &out, &lat
+				if m.Price != nil {
+					c := pricing.Tokens(in, out, m.Price.InputPerMTok, m.Price.OutputPerMTok)
+					r.CostUSD = &c
+				}
+			}
+		} else {
+			r.Error = lastFailure[g.ID]
+			r.Class = "ERROR"
+		}
+		if chk, ok := st.Checks[g.ID]; ok {
+			r.Class = chk.Class
+			r.Cyclomatic, r.Halstead, r.Maintain, r.PylintScore = chk.Cyclomatic, chk.Halstead, chk.Maintain, chk.PylintScore
+			r.MetricsNote = chk.MetricsNote
+			if r.Error == "" && chk.Class != "OK" {
+				r.Error = chk.Detail
+			}
+			for _, c := range chk.Tests {
+				c.Study, c.RunID = s.Name, runID
+				t.Checks = append(t.Checks, c)
+			}
+		}
+		t.Generations = append(t.Generations, r)
+	}
+
+	cells := make([]rows.Cell, len(p.Cells))
+	for i, c := range p.Cells {
+		g := p.Generations[c.Generation]
+		invs := st.Invocations[c.ID]
+		for _, inv := range invs {
+			inv.Study, inv.RunID = s.Name, runID
+			t.Invocations = append(t.Invocations, inv)
+		}
+		r := rows.Cell{Study: s.Name, RunID: runID, CellID: c.ID, GenerationID: g.ID, Model: c.Model, Task: c.Task,
+			Variant: c.Variant, Sample: int32(c.Sample), Platform: c.Platform, Arch: c.Arch, MemoryMB: int32(c.MemoryMB)}
+		if chk, ok := st.Checks[g.ID]; ok {
+			r.Class = chk.Class
+		} else if _, ok := st.Generations[g.ID]; !ok {
+			r.Class = "ERROR"
+		}
+		if reason, ok := st.CellEnds[c.ID]; ok {
+			r.Class = endClass(reason)
+		}
+		var ms []float64
+		var billed []float64
+		for _, inv := range invs {
+			if inv.Warmup || inv.Status != "ok" {
+				continue
+			}
+			if f := s.Matrix.CPUFilter; f != "" && !strings.Contains(inv.CPUModel, f) {
+				r.FilteredOutCPU++
+				continue
+			}
+			ms = append(ms, inv.DurationMS)
+			if inv.BilledMS != nil {
+				billed = append(billed, *inv.BilledMS)
+			}
+		}
+		summarize(&r, ms)
+		if r.MeanMS != nil {
+			d := *r.MeanMS
+			if len(billed) == len(ms) && len(billed) > 0 {
+				d = mean(billed) // Lambda bills its own rounding of duration
+			}
+			cost := pricing.PerMillion(c.Arch, c.MemoryMB, d)
+			r.CostPer1MUSD = &cost
+		}
+		cells[i] = r
+	}
+	compareWithReference(p, cells)
+	t.Cells = cells
+	manifest.Study, manifest.RunID = s.Name, runID
+	manifest.ModelVersions = modelVersions(p, st)
+	t.Manifest = []rows.Manifest{manifest}
+	return t
+}
+
+// modelVersions is a JSON object of each model's versions as the APIs
+// returned them, sorted.
+func modelVersions(p *plan.Plan, st *State) string {
+	seen := map[string][]string{}
+	for _, g := range p.Generations {
+		if rec, ok := st.Generations[g.ID]; ok && rec.ModelVersion != "" && !slices.Contains(seen[g.Model], rec.ModelVersion) {
+			seen[g.Model] = append(seen[g.Model], rec.ModelVersion)
+		}
+	}
+	for _, v := range seen {
+		slices.Sort(v)
+	}
+	b, _ := json.Marshal(seen) // maps marshal with sorted keys
+	return string(b)
+}
+
+// calls reports whether a provider calls a model API.
+func calls(provider string) bool { return !local(provider) }
+
+// endClass names the class of a cell whose benchmark call failed.
+func endClass(reason string) string {
+	switch {
+	case strings.Contains(reason, ": timeout:"):
+		return "TIMEOUT"
+	case strings.Contains(reason, ": crash:"):
+		return "CRASH"
+	}
+	return "FD"
+}
+
+// compareWithReference sets each cell's reference mean and % difference:
+// against the reference model's cells of the same task on the same
+// platform, architecture and memory (Table 4 of the WoSC '25 study).
+func compareWithReference(p *plan.Plan, cells []rows.Cell) {
+	type key struct {
+		task, platform, arch string
+		mem                  int32
+	}
+	sum := map[key]float64{}
+	n := map[key]int{}
+	for _, c := range cells {
+		if p.Study.Models[c.Model].Provider != "reference" || c.MeanMS == nil {
+			continue
+		}
+		k := key{c.Task, c.Platform, c.Arch, c.MemoryMB}
+		sum[k] += *c.MeanMS * float64(c.N)
+		n[k] += int(c.N)
+	}
+	for i := range cells {
+		c := &cells[i]
+		k := key{c.Task, c.Platform, c.Arch, c.MemoryMB}
+		if n[k] == 0 || c.MeanMS == nil {
+			continue
+		}
+		ref := sum[k] / float64(n[k])
+		pct := (*c.MeanMS - ref) / ref * 100
+		c.RefMeanMS, c.PctDiffVsRef = &ref, &pct
+	}
+}
+
+// summarize fills a cell's statistics of ms (function time, milliseconds).
+func summarize(r *rows.Cell, ms []float64) {
+	r.N = int32(len(ms))
+	if len(ms) == 0 {
+		return
+	}
+	s := slices.Clone(ms)
+	slices.Sort(s)
+	m := mean(s)
+	sd := 0.0
+	if len(s) > 1 {
+		for _, x := range s {
+			sd += (x - m) * (x - m)
+		}
+		sd = math.Sqrt(sd / float64(len(s)-1))
+	}
+	f := func(x float64) *float64 { return &x }
+	r.MeanMS, r.SDMS = f(m), f(sd)
+	if m != 0 {
+		r.CV = f(sd / m)
+	}
+	r.MedianMS, r.P95MS = f(quantile(s, 0.5)), f(quantile(s, 0.95))
+	r.MinMS, r.MaxMS = f(s[0]), f(s[len(s)-1])
+	if len(s) > 1 {
+		half := tQuantile975(len(s)-1) * sd / math.Sqrt(float64(len(s)))
+		r.CI95LowMS, r.CI95HighMS = f(m-half), f(m+half)
+	}
+}
+
+func mean(xs []float64) float64 {
+	t := 0.0
+	for _, x := range xs {
+		t += x
+	}
+	return t / float64(len(xs))
+}
+
+// quantile of sorted xs by linear interpolation between closest ranks
+// (numpy's and pandas' default, R's type 7).
+func quantile(sorted []float64, q float64) float64 {
+	h := q * float64(len(sorted)-1)
+	lo := int(math.Floor(h))
+	if lo+1 >= len(sorted) {
+		return sorted[len(sorted)-1]
+	}
+	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
+}
+
+// tQuantile975 is Student's t 0.975 quantile for df degrees of freedom, for
+// a two-sided 95% confidence interval of the mean.
+func tQuantile975(df int) float64 {
+	table := []float64{0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+		2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+		2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042}
+	if df < len(table) {
+		return table[df]
+	}
+	// Cornish-Fisher expansion around the normal quantile; at df >= 30 it
+	// is within 1e-4 of the exact value.
+	const z = 1.959963984540054
+	d := float64(df)
+	return z + (z*z*z+z)/(4*d) + (5*math.Pow(z, 5)+16*z*z*z+3*z)/(96*d*d)
+}
+
+// Export writes the run's tables to Dir/tables in every format of exps,
+// from the journal as it stands. manifest's run-independent fields come
+// from the caller; its times span the journal's first record to now.
+func (e *Engine) Export(ctx context.Context, manifest rows.Manifest, exps []exporters.Exporter) error {
+	j, err := OpenJournal(filepath.Join(e.Dir, "journal.jsonl"))
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	var t *rows.Tables
+	j.View(func(s *State) {
+		manifest.StartedAt = s.Started
+		manifest.FinishedAt = time.Now().UTC()
+		t = Tables(e.Plan, s, filepath.Base(e.Dir), manifest)
+	})
+	dir := filepath.Join(e.Dir, "tables")
+	for _, x := range exps {
+		if err := x.Export(ctx, dir, exporters.FromTables(t)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+package llm
+
+import (
+	"regexp"
+	"strings"
+)
+
+// ExtractCode returns the Python code in a model's response text.
+//
+// The rule, applied after CRLF line ends become LF and <think>…</think>
+// sections of reasoning models are dropped:
+//
+//  1. the largest fenced block (```) whose language tag is python, py,
+//     python3 or py3 (case-insensitive);
+//  2. else the largest fenced block without a language tag;
+//  3. else the whole text.
+//
+// Among blocks of equal size the first wins. The largest, not the first,
+// block is taken because models often show a short usage example or a
+// command before or after the function itself. A block that is never closed
+// (a response cut at the token limit) runs to the end of the text. A fence
+// indented by n spaces has up to n spaces removed from its lines. The code
+// ends with exactly one newline; it is "" when the text holds no code.
+func ExtractCode(text string) string {
+	text = strings.ReplaceAll(text, "\r\n", "\n")
+	text = thinkSection.ReplaceAllString(text, "")
+	var python, untagged *fencedBlock
+	for _, b := range fencedBlocks(text) {
+		switch {
+		case isPythonTag(b.lang):
+			if python == nil || len(b.body) > len(python.body) {
+				python = &b
+			}
+		case b.lang == "":
+			if untagged == nil || len(b.body) > len(untagged.body) {
+				untagged = &b
+			}
+		}
+	}
+	code := text
+	switch {
+	case python != nil:
+		code = python.body
+	case untagged != nil:
+		code = untagged.body
+	}
+	return tidy(code)
+}
+
+// thinkSection matches the reasoning a model such as DeepSeek-R1 emits
+// before its answer.
+var thinkSection = regexp.MustCompile(`(?s)<think>.*?</think>`)
+
+// fencedBlock is one fenced code block of a Markdown text.
+type fencedBlock struct {
+	lang string // the first word of the info string, lower case
+	body string
+}
+
+// fencedBlocks returns the backtick-fenced code blocks of text, which has
+// LF line ends.
+func fencedBlocks(text string) []fencedBlock {
+	var blocks []fencedBlock
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines); i++ {
+		indent, ticks, info, ok := openingFence(lines[i])
+		if !ok {
+			continue
+		}
+		var body []string
+		for i++; i < len(lines) && !isClosingFence(lines[i], ticks); i++ {
+			body = append(body, dedent(lines[i], indent))
+		}
+		lang := ""
+		if f := strings.Fields(info); len(f) > 0 {
+			lang = strings.ToLower(f[0])
+		}
+		blocks = append(blocks, fencedBlock{lang: lang, body: strings.Join(body, "\n")})
+	}
+	return blocks
+}
+
+// openingFence parses a line that opens a code block: up to three spaces,
+// three or more backticks, then an info string without backticks.
+func openingFence(line string) (indent, ticks int, info string, ok bool) {
+	rest := strings.TrimLeft(line, " ")
+	indent = len(line) - len(rest)
+	ticks = len(rest) - len(strings.TrimLeft(rest, "`"))
+	if indent > 3 || ticks < 3 {
+		return 0, 0, "", false
+	}
+	info = strings.TrimSpace(rest[ticks:])
+	if strings.Contains(info, "`") {
+		return 0, 0, "", false
+	}
+	return indent, ticks, info, true
+}
+
+// isClosingFence reports whether line closes a block opened by ticks
+// backticks.
+func isClosingFence(line string, ticks int) bool {
+	rest := strings.TrimSpace(line)
+	return len(rest) >= ticks && strings.Trim(rest, "`") == "" && len(line)-len(strings.TrimLeft(line, " ")) <= 3
+}
+
+// dedent removes up to n leading spaces from line.
+func dedent(line string, n int) string {
+	for i := 0; i < n && strings.HasPrefix(line, " "); i++ {
+		line = line[1:]
+	}
+	return line
+}
+
+// isPythonTag reports whether a fence's language tag names Python.
+func isPythonTag(lang string) bool {
+	switch lang {
+	case "python", "py", "python3", "py3":
+		return true
+	}
+	return false
+}
+
+// tidy drops blank lines before the code and white space after it, and ends
+// non-empty code with one newline.
+func tidy(code string) string {
+	code = strings.TrimRight(code, " \t\n")
+	for {
+		line, rest, found := strings.Cut(code, "\n")
+		if !found || strings.TrimSpace(line) != "" {
+			break
+		}
+		code = rest
+	}
+	if strings.TrimSpace(code) == "" {
+		return ""
+	}
+	return code + "\n"
+}
