@@ -86,11 +86,15 @@ type Variant struct {
 // Test is one functional test: an event and how to compare the output with
 // the reference's output.
 type Test struct {
-	Name      string   `json:"name"`
-	Event     any      `json:"event"`
-	Compare   string   `json:"compare"`
-	Tolerance *float64 `json:"tolerance,omitempty"`
-	Threshold *float64 `json:"threshold,omitempty"`
+	Name         string   `json:"name"`
+	Event        any      `json:"event"`
+	Compare      string   `json:"compare"`
+	Tolerance    *float64 `json:"tolerance,omitempty"`
+	RelTolerance *float64 `json:"rel_tolerance,omitempty"`
+	FoldCase     bool     `json:"fold_case,omitempty"`
+	Field        string   `json:"field,omitempty"`
+	Metric       string   `json:"metric,omitempty"`
+	Threshold    *float64 `json:"threshold,omitempty"`
 }
 
 // Benchmark is the event measured on the platform.

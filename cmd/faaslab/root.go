@@ -56,7 +56,10 @@ func run(ctx context.Context, st *State, args []string) int {
 	root.SetOut(st.Stdout)
 	root.SetErr(st.Stderr)
 	root.SetArgs(args)
-	root.AddCommand(newPlanCmd(st), newSchemaCmd(st))
+	root.AddCommand(newPlanCmd(st), newSchemaCmd(st), newRunCmd(st), newExportCmd(st),
+		newStageCmd(st, "generate", "Generate (or import) the code of every generation"),
+		newStageCmd(st, "check", "Generate, then check every generation against the reference"),
+		newStageCmd(st, "measure", "Generate, check, then measure every cell, without exporting tables"))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK

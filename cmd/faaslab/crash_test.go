@@ -1,0 +1,141 @@
+package main
+
+import (
+	"encoding/csv"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCrashResume kills `faaslab run` with SIGKILL at random moments, runs
+// the same command again each time, and checks that the final tables hold
+// exactly the planned rows: nothing lost, nothing done twice.
+func TestCrashResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a study a dozen times")
+	}
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Skip("no bubblewrap: the local platform cannot run")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "faaslab")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	study, err := filepath.Abs("testdata/crash/study.cue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "results")
+	run := func() *exec.Cmd {
+		cmd := exec.Command(bin, "run", study, "--out", out, "--quiet")
+		cmd.Dir = dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		return cmd
+	}
+
+	// One uninterrupted run elsewhere times the study, so kills land
+	// across all of it.
+	start := time.Now()
+	ref := run()
+	ref.Args[4] = filepath.Join(dir, "timing")
+	if b, err := ref.CombinedOutput(); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, b)
+	}
+	span := time.Since(start)
+	t.Logf("uninterrupted run took %v", span)
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	for i := 0; i < 12; i++ {
+		cmd := run()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Later kills wait less: resumed runs have less left to do.
+		wait := time.Duration(rng.Int64N(int64(span)))
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-time.After(wait):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+			t.Logf("kill %d after %v", i+1, wait.Round(time.Millisecond))
+		case err := <-done:
+			t.Logf("run %d finished before its kill at %v (err %v)", i+1, wait.Round(time.Millisecond), err)
+		}
+	}
+	if b, err := run().CombinedOutput(); err != nil {
+		t.Fatalf("final run: %v\n%s", err, b)
+	}
+
+	tables, _ := filepath.Glob(filepath.Join(out, "crash", "*", "tables"))
+	if len(tables) != 1 {
+		t.Fatalf("tables dirs: %v", tables)
+	}
+	invs := readCSV(t, filepath.Join(tables[0], "invocations.csv"))
+	// 3 generations (reference long, hand long, hand short) x 2 memory
+	// sizes = 6 cells of 21 invocations.
+	if len(invs) != 6*21 {
+		t.Errorf("%d invocation rows, want %d", len(invs), 6*21)
+	}
+	seen := map[string]bool{}
+	perCell := map[string]int{}
+	for _, r := range invs {
+		k := r["cell_id"] + "/" + r["seq"]
+		if seen[k] {
+			t.Errorf("invocation %s twice", k)
+		}
+		seen[k] = true
+		perCell[r["cell_id"]]++
+		if r["status"] != "ok" {
+			t.Errorf("invocation %s: status %s (%s)", k, r["status"], r["error"])
+		}
+	}
+	for c, n := range perCell {
+		for seq := 0; seq < n; seq++ {
+			if !seen[fmt.Sprintf("%s/%d", c, seq)] {
+				t.Errorf("cell %s misses invocation %d", c, seq)
+			}
+		}
+	}
+	if n := len(readCSV(t, filepath.Join(tables[0], "generations.csv"))); n != 3 {
+		t.Errorf("%d generation rows, want 3", n)
+	}
+	if n := len(readCSV(t, filepath.Join(tables[0], "checks.csv"))); n != 6 {
+		t.Errorf("%d check rows, want 6", n)
+	}
+	cells := readCSV(t, filepath.Join(tables[0], "cells.csv"))
+	for _, c := range cells {
+		if c["n"] != "20" || c["class"] != "OK" {
+			t.Errorf("cell %s: n %s class %s", c["cell_id"], c["n"], c["class"])
+		}
+	}
+}
+
+// readCSV reads a CSV table as one map per row.
+func readCSV(t *testing.T, path string) []map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var out []map[string]string
+	for _, r := range recs[1:] {
+		m := map[string]string{}
+		for i, h := range recs[0] {
+			m[h] = r[i]
+		}
+		out = append(out, m)
+	}
+	return out
+}

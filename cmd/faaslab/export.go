@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faaslab/faaslab/exporters"
+	"github.com/faaslab/faaslab/exporters/rows"
+	"github.com/faaslab/faaslab/runner/engine"
+	"github.com/faaslab/faaslab/runner/plan"
+	"github.com/faaslab/faaslab/schema"
+)
+
+func newExportCmd(st *State) *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "export STUDY.cue",
+		Short: "Write a run's tables again from its journal (Parquet, Arrow IPC, CSV)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := loadStudy(st, args[0], o.tags)
+			if err != nil {
+				return err
+			}
+			p, err := plan.New(s)
+			if err != nil {
+				return err
+			}
+			out := o.out
+			if !filepath.IsAbs(out) {
+				out = filepath.Join(st.Cwd, out)
+			}
+			dir := runDir(out, s.Name, s.Source.SHA256)
+			if _, err := os.Stat(filepath.Join(dir, "journal.jsonl")); err != nil {
+				return fmt.Errorf("no run of %s in %s: run it first", args[0], relPath(st.Cwd, dir))
+			}
+			e := &engine.Engine{Plan: p, Dir: dir}
+			if err := exportRun(cmd.Context(), e, s, st); err != nil {
+				return err
+			}
+			fmt.Fprintf(st.Stdout, "%s\n", relPath(st.Cwd, filepath.Join(dir, "tables")))
+			return nil
+		},
+	}
+	addRunFlags(cmd, &o)
+	return cmd
+}
+
+// exportRun writes the run's tables in every format with a manifest of
+// this host and build.
+func exportRun(ctx context.Context, e *engine.Engine, s *schema.Study, st *State) error {
+	host, _ := os.Hostname()
+	tags, _ := json.Marshal(tagMap(s.Source.Tags))
+	m := rows.Manifest{
+		StudySHA256:    s.Source.SHA256,
+		FaaslabVersion: version(),
+		GitCommit:      gitCommit(ctx, s.Source.Dir),
+		Host:           host,
+		OS:             runtime.GOOS,
+		HostArch:       st.HostArch,
+		CPUModel:       cpuModel(),
+		CPUCount:       int32(runtime.NumCPU()),
+		PythonVersion:  pythonVersion(ctx),
+		Tags:           string(tags),
+	}
+	return e.Export(ctx, m, exporters.All())
+}
+
+func tagMap(tags []string) map[string]string {
+	m := map[string]string{}
+	for _, t := range tags {
+		k, v, _ := strings.Cut(t, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// version is faaslab's module version, or the VCS revision of a source build.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			v += "+" + s.Value[:min(12, len(s.Value))]
+		}
+	}
+	return v
+}
+
+// gitCommit is the commit of the repository holding the study, if any.
+func gitCommit(ctx context.Context, dir string) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func pythonVersion(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "/usr/bin/python3", "--version").CombinedOutput()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}

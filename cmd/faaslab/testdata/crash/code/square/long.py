@@ -1,0 +1,3 @@
+def handler(event, context):
+    x = event["x"]
+    return {"square": x ** 2}

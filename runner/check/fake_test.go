@@ -1,0 +1,148 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/faaslab/faaslab/runner/platform"
+)
+
+// hostPython is the interpreter that has Pillow, radon and pylint.
+const hostPython = "/usr/bin/python3"
+
+// fakeFunc is a fake function's behaviour: the invocation for an event.
+type fakeFunc func(event []byte) platform.Invocation
+
+// fakePlatform runs functions given as Go funcs, by Handler. Deploying
+// an unknown handler succeeds, and its invocations are init errors, as a
+// real platform's are for a missing module. The checker's own tools run
+// for real, with the host's Python outside any sandbox: tests give them
+// only trusted code and images.
+type fakePlatform struct {
+	t     testing.TB
+	funcs map[string]fakeFunc
+
+	mu        sync.Mutex
+	deploys   map[string]int // by Handler
+	invokes   map[string]int // by Handler
+	live      int            // deployments not yet closed
+	invokeErr error          // returned by every Invoke of a non-tools function when set
+}
+
+func newFakePlatform(t testing.TB, funcs map[string]fakeFunc) *fakePlatform {
+	return &fakePlatform{t: t, funcs: funcs, deploys: map[string]int{}, invokes: map[string]int{}}
+}
+
+func (p *fakePlatform) Name() string { return "fake" }
+
+func (p *fakePlatform) Deploy(ctx context.Context, fn platform.Function) (platform.Deployment, error) {
+	if fn.Name == "" {
+		p.t.Errorf("Deploy %s: empty Name", fn.Handler)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.deploys[fn.Handler]++
+	p.live++
+	f := p.funcs[fn.Handler]
+	if fn.Handler == toolsModule+".handler" {
+		f = func(event []byte) platform.Invocation { return runToolsOnHost(p.t, fn.CodeDir, event) }
+	}
+	if f == nil {
+		f = func([]byte) platform.Invocation {
+			return platform.Invocation{Status: platform.StatusInitError, ErrorType: "Runtime.ImportModuleError", ErrorMessage: "no module for " + fn.Handler}
+		}
+	}
+	return &fakeDeployment{p: p, fn: fn, f: f}, nil
+}
+
+type fakeDeployment struct {
+	p      *fakePlatform
+	fn     platform.Function
+	f      fakeFunc
+	closed bool
+}
+
+func (d *fakeDeployment) Invoke(ctx context.Context, event []byte) (platform.Invocation, error) {
+	d.p.mu.Lock()
+	d.p.invokes[d.fn.Handler]++
+	err := d.p.invokeErr
+	d.p.mu.Unlock()
+	if d.closed {
+		d.p.t.Errorf("Invoke %s after Close", d.fn.Handler)
+	}
+	if err != nil && d.fn.Handler != toolsModule+".handler" {
+		return platform.Invocation{}, err
+	}
+	if !json.Valid(event) {
+		d.p.t.Errorf("Invoke %s: invalid event %s", d.fn.Handler, event)
+	}
+	return d.f(event), nil
+}
+
+func (d *fakeDeployment) Close(ctx context.Context) error {
+	d.p.mu.Lock()
+	defer d.p.mu.Unlock()
+	if !d.closed {
+		d.closed = true
+		d.p.live--
+	}
+	return nil
+}
+
+// runToolsOnHost runs the tools module in dir with the host's Python,
+// isolated (-I) and with an empty environment.
+func runToolsOnHost(t testing.TB, dir string, event []byte) platform.Invocation {
+	if _, err := os.Stat(hostPython); err != nil {
+		t.Skipf("no %s: %v", hostPython, err)
+	}
+	script := `import json, sys
+sys.path.insert(0, sys.argv[1])
+import faaslab_check
+json.dump(faaslab_check.handler(json.load(sys.stdin), None), sys.stdout)`
+	cmd := exec.Command(hostPython, "-I", "-c", script, dir)
+	cmd.Env = []string{}
+	cmd.Stdin = bytes.NewReader(event)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return platform.Invocation{Status: platform.StatusError, ErrorType: "HostPython", ErrorMessage: err.Error() + ": " + stderr.String()}
+	}
+	return platform.Invocation{Status: platform.StatusOK, Result: out}
+}
+
+// returns is a fake function that always returns result.
+func returns(result string) fakeFunc {
+	return func([]byte) platform.Invocation {
+		return platform.Invocation{Status: platform.StatusOK, Result: json.RawMessage(result)}
+	}
+}
+
+// fails is a fake function that always ends with status.
+func fails(status platform.Status, errorType, message string) fakeFunc {
+	return func([]byte) platform.Invocation {
+		return platform.Invocation{Status: status, ErrorType: errorType, ErrorMessage: message}
+	}
+}
+
+// writeCode writes files into a new directory and returns it.
+func writeCode(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}

@@ -1,0 +1,334 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/faaslab/faaslab/runner/platform"
+)
+
+// toolsSource is the trusted function that compiles candidates' code and
+// compares images inside the platform's sandbox.
+//
+//go:embed tools/faaslab_check.py
+var toolsSource []byte
+
+const (
+	toolsModule  = "faaslab_check"
+	toolsTimeout = time.Minute
+	toolsMemory  = 1024
+	// maxSourceBytes keeps a compile request well under Lambda's 6 MB
+	// payload limit after base64 encoding.
+	maxSourceBytes = 4 << 20
+)
+
+// toolsPackages are the Python packages the tools import.
+var toolsPackages = []string{"pillow"}
+
+// toolDeployment is the tools function deployed for one runtime and
+// architecture. mu serialises its invocations, as Deployment requires.
+type toolDeployment struct {
+	mu  sync.Mutex
+	dep platform.Deployment
+	dir string
+}
+
+// invokeTools runs one request through the tools function for like's
+// runtime and architecture, deploying it on first use. It decodes a
+// successful result into out and returns the invocation either way.
+func (c *Checker) invokeTools(ctx context.Context, like platform.Function, req any, out any) (platform.Invocation, error) {
+	td, err := c.toolsFor(ctx, like)
+	if err != nil {
+		return platform.Invocation{}, err
+	}
+	event, err := json.Marshal(req)
+	if err != nil {
+		return platform.Invocation{}, fmt.Errorf("check tools: encode request: %w", err)
+	}
+	td.mu.Lock()
+	inv, err := td.dep.Invoke(ctx, event)
+	td.mu.Unlock()
+	if err != nil {
+		return inv, fmt.Errorf("check tools: invoke: %w", err)
+	}
+	if inv.Status == platform.StatusOK {
+		if err := json.Unmarshal(inv.Result, out); err != nil {
+			return inv, fmt.Errorf("check tools: decode result: %w", err)
+		}
+	}
+	return inv, nil
+}
+
+// toolsFor returns the tools deployment for like's runtime and
+// architecture.
+func (c *Checker) toolsFor(ctx context.Context, like platform.Function) (*toolDeployment, error) {
+	c.toolsMu.Lock()
+	defer c.toolsMu.Unlock()
+	key := like.Runtime + "/" + like.Arch
+	if td := c.tools[key]; td != nil {
+		return td, nil
+	}
+	dir, err := os.MkdirTemp("", "faaslab-check-tools-")
+	if err != nil {
+		return nil, fmt.Errorf("check tools: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, toolsModule+".py"), toolsSource, 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("check tools: %w", err)
+	}
+	dep, err := c.Platform.Deploy(ctx, platform.Function{
+		Name:     uniqueName("check-tools"),
+		CodeDir:  dir,
+		Handler:  toolsModule + ".handler",
+		Runtime:  like.Runtime,
+		Arch:     like.Arch,
+		MemoryMB: toolsMemory,
+		Timeout:  toolsTimeout,
+		Packages: toolsPackages,
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("check tools: deploy: %w", err)
+	}
+	if c.tools == nil {
+		c.tools = map[string]*toolDeployment{}
+	}
+	td := &toolDeployment{dep: dep, dir: dir}
+	c.tools[key] = td
+	return td, nil
+}
+
+// Close tears down the tools the Checker deployed. The Checker may be
+// used again afterwards; it then deploys them anew.
+func (c *Checker) Close(ctx context.Context) error {
+	c.toolsMu.Lock()
+	defer c.toolsMu.Unlock()
+	var errs []error
+	for key, td := range c.tools {
+		td.mu.Lock()
+		if err := td.dep.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("check tools %s: close: %w", key, err))
+		}
+		td.mu.Unlock()
+		os.RemoveAll(td.dir)
+		delete(c.tools, key)
+	}
+	return errors.Join(errs...)
+}
+
+// compileResult is the tools' answer to a compile request.
+type compileResult struct {
+	OK      bool   `json:"ok"`
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+// syntaxError compiles every Python file of fn's code, without running
+// it, with fn's runtime inside the platform. It returns the first syntax
+// error as "file:line:column: type: message", or "" when all compile.
+func (c *Checker) syntaxError(ctx context.Context, fn platform.Function) (string, error) {
+	files, err := readSources(fn.CodeDir)
+	if err != nil {
+		return "", err
+	}
+	if len(files) == 0 {
+		return "", nil // nothing to compile; the import will say what is missing
+	}
+	var res compileResult
+	inv, err := c.invokeTools(ctx, fn, map[string]any{"op": "compile", "files": files}, &res)
+	if err != nil {
+		return "", err
+	}
+	switch inv.Status {
+	case platform.StatusOK:
+	case platform.StatusTimeout, platform.StatusCrash:
+		// The compiler itself gave up on this code: it cannot run.
+		return failure("the compiler "+string(inv.Status), inv), nil
+	default:
+		return "", fmt.Errorf("check tools: compile: %s", failure(string(inv.Status), inv))
+	}
+	if res.OK {
+		return "", nil
+	}
+	return fmt.Sprintf("%s:%d:%d: %s: %s", res.File, res.Line, res.Column, res.Type, res.Message), nil
+}
+
+// readSources returns every .py file under dir, base64-encoded, by
+// slash-separated relative path.
+func readSources(dir string) (map[string]string, error) {
+	files := map[string]string{}
+	total := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "__pycache__" {
+			return filepath.SkipDir
+		}
+		if !d.Type().IsRegular() || !strings.HasSuffix(d.Name(), ".py") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if total += len(data); total > maxSourceBytes {
+			return fmt.Errorf("more than %d bytes of Python source", maxSourceBytes)
+		}
+		rel, _ := filepath.Rel(dir, path)
+		files[filepath.ToSlash(rel)] = base64.StdEncoding.EncodeToString(data)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("check: read code in %s: %w", dir, err)
+	}
+	return files, nil
+}
+
+// imageResult is the tools' answer to an image request.
+type imageResult struct {
+	Error    string   `json:"error"`
+	GotSize  []int    `json:"got_size"`
+	WantSize []int    `json:"want_size"`
+	GotMode  string   `json:"got_mode"`
+	WantMode string   `json:"want_mode"`
+	MSE      *float64 `json:"mse"`
+	MAD      *float64 `json:"mad"`
+}
+
+// compareImages compares the images at cmp.Field in two outputs. Both
+// are decoded with Pillow in the tools function, since images are
+// untrusted data; identical bytes are equal without decoding.
+func (c *Checker) compareImages(ctx context.Context, cand platform.Function, cmp Compare, got, want json.RawMessage) (bool, string, string, error) {
+	path := cmp.Field
+	if path == "" {
+		path = "$"
+	}
+	gotImg, detail := imageAt(got, path)
+	if detail != "" {
+		return false, path, "output: " + detail, nil
+	}
+	wantImg, detail := imageAt(want, path)
+	if detail != "" {
+		return false, path, "reference output: " + detail, nil
+	}
+	if bytes.Equal(gotImg, wantImg) {
+		return true, "", "", nil
+	}
+	req := map[string]any{
+		"op":   "image",
+		"got":  base64.StdEncoding.EncodeToString(gotImg),
+		"want": base64.StdEncoding.EncodeToString(wantImg),
+	}
+	var res imageResult
+	inv, err := c.invokeTools(ctx, cand, req, &res)
+	if err != nil {
+		return false, "", "", err
+	}
+	switch inv.Status {
+	case platform.StatusOK:
+	case platform.StatusTimeout, platform.StatusCrash:
+		// Decoding a hostile image (a decompression bomb, say) ran out of
+		// time or memory: the output is not the reference's image.
+		return false, path, failure("decoding the images "+string(inv.Status), inv), nil
+	default:
+		return false, "", "", fmt.Errorf("check tools: image: %s", failure(string(inv.Status), inv))
+	}
+	return judgeImages(cmp, path, res)
+}
+
+// judgeImages applies cmp's metric and threshold to a measurement.
+func judgeImages(cmp Compare, path string, res imageResult) (bool, string, string, error) {
+	switch {
+	case res.Error != "":
+		return false, path, res.Error, nil
+	case fmt.Sprint(res.GotSize) != fmt.Sprint(res.WantSize):
+		return false, path, fmt.Sprintf("image size: got %s, want %s", size(res.GotSize), size(res.WantSize)), nil
+	case res.GotMode != res.WantMode:
+		return false, path, fmt.Sprintf("image mode: got %s, want %s", res.GotMode, res.WantMode), nil
+	case res.MSE == nil || res.MAD == nil:
+		return false, "", "", errors.New("check tools: image: incomplete measurement")
+	}
+	switch cmp.Metric {
+	case MetricMAD:
+		limit := cmp.Threshold
+		if limit == 0 {
+			limit = DefaultMADThreshold
+		}
+		if *res.MAD <= limit {
+			return true, "", "", nil
+		}
+		return false, path, fmt.Sprintf("mean absolute difference %.4g > %g", *res.MAD, limit), nil
+	default:
+		limit := cmp.Threshold
+		if limit == 0 {
+			limit = DefaultPSNRThreshold
+		}
+		psnr := math.Inf(1)
+		if *res.MSE > 0 {
+			psnr = 10 * math.Log10(255*255 / *res.MSE)
+		}
+		if psnr >= limit {
+			return true, "", "", nil
+		}
+		return false, path, fmt.Sprintf("PSNR %.4g dB < %g dB", psnr, limit), nil
+	}
+}
+
+func size(wh []int) string {
+	if len(wh) != 2 {
+		return "?"
+	}
+	return fmt.Sprintf("%dx%d", wh[0], wh[1])
+}
+
+// imageAt returns the decoded bytes of the base64 image string at path,
+// or a detail saying why there is none. A data: URL prefix is accepted.
+func imageAt(output []byte, path string) ([]byte, string) {
+	v, err := parseValue(output)
+	if err != nil {
+		return nil, err.Error()
+	}
+	if v, err = lookup(v, path); err != nil {
+		return nil, err.Error()
+	}
+	s, ok := v.(string)
+	if !ok {
+		return nil, fmt.Sprintf("want a base64 image string, got %s", kind(v))
+	}
+	if strings.HasPrefix(s, "data:") {
+		if i := strings.Index(s, ","); i >= 0 {
+			s = s[i+1:]
+		}
+	}
+	s = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == ' ' || r == '\t' {
+			return -1
+		}
+		return r
+	}, s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			if len(b) == 0 {
+				return nil, "empty image string"
+			}
+			return b, ""
+		}
+	}
+	return nil, "image string is not base64"
+}

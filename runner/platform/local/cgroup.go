@@ -1,0 +1,436 @@
+package local
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Controllers faaslab needs (memory, cpu, pids) and uses when the host has
+// them (cpuacct for accounting, freezer to stop a container atomically,
+// both between invocations and before killing it).
+var (
+	requiredControllers = []string{"memory", "cpu", "pids"}
+	optionalControllers = []string{"cpuacct", "freezer"}
+)
+
+// cgroupHost knows where the host mounts each cgroup v1 controller.
+type cgroupHost struct {
+	// mounts maps a controller to its hierarchy's mount.
+	mounts map[string]cgroupMount
+	// parent is the group, relative to each hierarchy's root, that holds
+	// faaslab's per-container groups.
+	parent string
+}
+
+type cgroupMount struct {
+	point string // where the hierarchy is mounted
+	root  string // the hierarchy's path that is mounted there
+}
+
+// findCgroups reads /proc/self/mountinfo for cgroup v1 hierarchies. It
+// returns errUnavailable when a required controller is not mounted.
+func findCgroups(parent string) (*cgroupHost, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("find cgroups: %w", err)
+	}
+	defer f.Close()
+	h := &cgroupHost{mounts: map[string]cgroupMount{}, parent: parent}
+	s := bufio.NewScanner(f)
+	s.Buffer(make([]byte, 64*1024), 1<<20)
+	for s.Scan() {
+		// id parent major:minor root point options [optional...] - fstype source superoptions
+		before, after, ok := strings.Cut(s.Text(), " - ")
+		fields, tail := strings.Fields(before), strings.Fields(after)
+		if !ok || len(fields) < 5 || len(tail) < 3 || tail[0] != "cgroup" {
+			continue
+		}
+		m := cgroupMount{point: unescapeMountPath(fields[4]), root: unescapeMountPath(fields[3])}
+		for _, opt := range strings.Split(tail[2], ",") {
+			if _, seen := h.mounts[opt]; !seen {
+				h.mounts[opt] = m
+			}
+		}
+	}
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("find cgroups: read mountinfo: %w", err)
+	}
+	var missing []string
+	for _, c := range requiredControllers {
+		if _, ok := h.mounts[c]; !ok {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: cgroup v1 controllers %s are not mounted (cgroup v2-only hosts are not supported)",
+			errUnavailable, strings.Join(missing, ", "))
+	}
+	return h, nil
+}
+
+// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountPath(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// dir is the directory of group (relative to the hierarchy's root) in
+// controller's hierarchy.
+func (h *cgroupHost) dir(controller, group string) string {
+	m := h.mounts[controller]
+	rel := strings.TrimPrefix(group, m.root)
+	return filepath.Join(m.point, rel)
+}
+
+// controllers lists the controllers in use, required first.
+func (h *cgroupHost) controllers() []string {
+	cs := append([]string(nil), requiredControllers...)
+	for _, c := range optionalControllers {
+		if _, ok := h.mounts[c]; ok {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
+// checkParent creates the parent group in every hierarchy, which proves
+// that this process may manage cgroups.
+func (h *cgroupHost) checkParent() error {
+	for _, c := range h.controllers() {
+		if err := os.MkdirAll(h.dir(c, "/"+h.parent), 0o755); err != nil {
+			return fmt.Errorf("create cgroup parent for %s (the local platform must run as root): %w", c, err)
+		}
+	}
+	return nil
+}
+
+// limits are one container's resource limits.
+type limits struct {
+	memoryBytes int64
+	cpuQuotaUS  int64 // per cpuPeriodUS
+	// initCPUQuotaUS applies until init is done.
+	initCPUQuotaUS int64
+	pidsMax        int
+}
+
+// cpuPeriodUS is the CFS period: a container with v vCPUs may run v×period
+// of CPU time per period.
+const cpuPeriodUS = 100000
+
+// cgroup is one container's group in every hierarchy faaslab uses. Its
+// methods are not safe for concurrent use.
+type cgroup struct {
+	// dirs maps each controller to the group's directory; co-mounted
+	// controllers share one.
+	dirs map[string]string
+}
+
+// create makes the group name under the parent in every hierarchy and sets
+// lim. On error nothing is left behind.
+func (h *cgroupHost) create(name string, lim limits) (*cgroup, error) {
+	cg := &cgroup{dirs: map[string]string{}}
+	for _, c := range h.controllers() {
+		dir := h.dir(c, "/"+h.parent+"/"+name)
+		if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+			cg.remove()
+			return nil, fmt.Errorf("create cgroup %s: %w", dir, err)
+		}
+		cg.dirs[c] = dir
+	}
+	mem := strconv.FormatInt(lim.memoryBytes, 10)
+	settings := []struct {
+		controller, file, value string
+		optional                bool
+	}{
+		{"memory", "memory.limit_in_bytes", mem, false},
+		// memsw bounds memory plus swap, so swapping cannot stretch the limit.
+		{"memory", "memory.memsw.limit_in_bytes", mem, true},
+		{"memory", "memory.swappiness", "0", true},
+		{"cpu", "cpu.cfs_period_us", strconv.Itoa(cpuPeriodUS), false},
+		{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(lim.initCPUQuotaUS, 10), false},
+		{"pids", "pids.max", strconv.Itoa(lim.pidsMax), false},
+	}
+	for _, s := range settings {
+		path := filepath.Join(cg.dirs[s.controller], s.file)
+		if s.optional {
+			if _, err := os.Stat(path); err != nil {
+				continue
+			}
+		}
+		if err := writeFile(path, s.value); err != nil {
+			cg.remove()
+			return nil, fmt.Errorf("set cgroup limit: %w", err)
+		}
+	}
+	return cg, nil
+}
+
+func writeFile(path, value string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(value)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %q to %s: %w", value, path, err)
+	}
+	return nil
+}
+
+// setCPUQuota sets the group's CPU time per cpuPeriodUS.
+func (cg *cgroup) setCPUQuota(us int64) error {
+	return writeFile(filepath.Join(cg.dirs["cpu"], "cpu.cfs_quota_us"), strconv.FormatInt(us, 10))
+}
+
+// hierarchies returns one directory per hierarchy.
+func (cg *cgroup) hierarchies() []string {
+	seen := map[string]bool{}
+	var dirs []string
+	for _, c := range append(append([]string(nil), requiredControllers...), optionalControllers...) {
+		if d, ok := cg.dirs[c]; ok && !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+// start starts cmd inside the group, so that its first instruction already
+// runs under the limits.
+//
+// cgroup v1 has no way to fork straight into a group (CLONE_INTO_CGROUP is
+// v2 only), but it lets a single thread change groups through the tasks
+// file, and a child starts in the groups of the thread that forks it. So
+// start locks a goroutine to its OS thread, moves that thread into the
+// group, starts cmd from it (Go forks on the calling thread) and moves the
+// thread back. The Go runtime never clones new threads from a locked
+// thread, so no runtime thread is born inside the group. If the thread
+// cannot be moved back it is left locked, and the runtime destroys it when
+// the goroutine exits.
+func (cg *cgroup) start(h *cgroupHost, cmd *exec.Cmd) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		tid := strconv.Itoa(syscall.Gettid())
+		home, err := threadGroups(h, cg)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		var moved []string
+		for _, dir := range cg.hierarchies() {
+			if err = writeFile(filepath.Join(dir, "tasks"), tid); err != nil {
+				break
+			}
+			moved = append(moved, dir)
+		}
+		if err == nil {
+			err = cmd.Start()
+		}
+		var backErr error
+		for _, dir := range moved {
+			if werr := writeFile(filepath.Join(home[dir], "tasks"), tid); werr != nil {
+				backErr = werr
+			}
+		}
+		if backErr != nil {
+			// Leave the thread locked: it dies with this goroutine.
+			errc <- errors.Join(err, fmt.Errorf("move starter thread back: %w", backErr))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- err
+	}()
+	return <-errc
+}
+
+// threadGroups maps each of cg's hierarchy directories to the directory of
+// the calling thread's group in that hierarchy.
+func threadGroups(h *cgroupHost, cg *cgroup) (map[string]string, error) {
+	data, err := os.ReadFile("/proc/thread-self/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("read thread cgroups: %w", err)
+	}
+	byController := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			byController[c] = parts[2]
+		}
+	}
+	home := map[string]string{}
+	for c, dir := range cg.dirs {
+		group, ok := byController[c]
+		if !ok {
+			return nil, fmt.Errorf("thread has no %s cgroup", c)
+		}
+		home[dir] = h.dir(c, group)
+	}
+	return home, nil
+}
+
+// procs lists the processes in the group.
+func (cg *cgroup) procs() ([]int, error) {
+	data, err := os.ReadFile(filepath.Join(cg.dirs["pids"], "cgroup.procs"))
+	if err != nil {
+		return nil, fmt.Errorf("list cgroup processes: %w", err)
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// setFrozen freezes or thaws the group; freezing completes
+// asynchronously. It does nothing without the freezer controller.
+func (cg *cgroup) setFrozen(frozen bool) error {
+	dir, ok := cg.dirs["freezer"]
+	if !ok {
+		return nil
+	}
+	state := "THAWED"
+	if frozen {
+		state = "FROZEN"
+	}
+	return writeFile(filepath.Join(dir, "freezer.state"), state)
+}
+
+// waitFrozen reports whether the group reached FROZEN within d.
+func (cg *cgroup) waitFrozen(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		data, err := os.ReadFile(filepath.Join(cg.dirs["freezer"], "freezer.state"))
+		if err != nil {
+			return false
+		}
+		if strings.TrimSpace(string(data)) == "FROZEN" {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// kill kills every process in the group and waits until it is empty.
+//
+// With the freezer, the group is frozen first: frozen processes can
+// neither fork nor exit, so the list of pids is complete and no pid can be
+// recycled by an unrelated process before it is signalled. SIGKILL takes
+// effect when the group is thawed. Without the freezer, kill repeats until
+// the group stays empty.
+func (cg *cgroup) kill(timeout time.Duration) error {
+	_, haveFreezer := cg.dirs["freezer"]
+	frozen := haveFreezer && cg.setFrozen(true) == nil && cg.waitFrozen(timeout/4)
+	deadline := time.Now().Add(timeout)
+	self := os.Getpid()
+	for pause := 100 * time.Microsecond; ; pause = min(2*pause, 20*time.Millisecond) {
+		pids, err := cg.procs()
+		if err != nil {
+			return err
+		}
+		for _, pid := range pids {
+			if pid != self {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		if haveFreezer {
+			if err := cg.setFrozen(false); err != nil {
+				return fmt.Errorf("thaw cgroup: %w", err)
+			}
+			frozen = false
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes %v still alive %v after SIGKILL", pids, timeout)
+		}
+		time.Sleep(pause)
+		if haveFreezer && !frozen {
+			frozen = cg.setFrozen(true) == nil && cg.waitFrozen(pause)
+		}
+	}
+}
+
+// oomKills returns how many processes the kernel killed for exceeding the
+// group's memory limit.
+func (cg *cgroup) oomKills() int {
+	data, err := os.ReadFile(filepath.Join(cg.dirs["memory"], "memory.oom_control"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}
+
+// maxMemoryBytes returns the group's peak memory use.
+func (cg *cgroup) maxMemoryBytes() int64 {
+	data, err := os.ReadFile(filepath.Join(cg.dirs["memory"], "memory.max_usage_in_bytes"))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	return n
+}
+
+// remove deletes the group from every hierarchy. The group must be empty;
+// remove retries briefly while the kernel finishes tearing processes down.
+func (cg *cgroup) remove() error {
+	var errs []error
+	for _, dir := range cg.hierarchies() {
+		var err error
+		for i := 0; i < 100; i++ {
+			if err = syscall.Rmdir(dir); err == nil || errors.Is(err, syscall.ENOENT) {
+				err = nil
+				break
+			}
+			if !errors.Is(err, syscall.EBUSY) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", dir, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,213 @@
+package local
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/faaslab/faaslab/runner/harness"
+)
+
+// killTimeout bounds how long tearing a container down may take before
+// faaslab reports processes that it could not kill.
+const killTimeout = 5 * time.Second
+
+// container is one execution environment: a sandboxed runtime and every
+// process it forks, in one cgroup. Its deployment's lock serialises its
+// use.
+type container struct {
+	cmd      *exec.Cmd
+	cg       *cgroup
+	requests *os.File // faaslab's end of the runtime's fd 3
+	replies  *os.File // faaslab's end of the runtime's fd 4
+	messages chan received
+	log      *logSink
+	stop     chan struct{} // closed by destroy; ends readMessages
+	read     chan struct{} // closed when readMessages returns
+	exited   chan struct{} // closed when cmd.Wait returns, with waitErr set
+	waitErr  error
+	started  time.Time
+	// initTook is the time from start to the runtime's first next; zero
+	// until then.
+	initTook time.Duration
+}
+
+// sandboxArgs returns bubblewrap's arguments, up to the command, for a
+// sandbox with taskDir at /var/task, a /tmp of tmpBytes and exactly env.
+func (p *Platform) sandboxArgs(taskDir string, tmpBytes int64, env []string) []string {
+	args := []string{
+		// New user, pid, network, IPC, UTS and cgroup namespaces; no
+		// further user namespaces inside.
+		"--unshare-all", "--unshare-user", "--disable-userns",
+		"--uid", strconv.Itoa(p.opts.UID), "--gid", strconv.Itoa(p.opts.GID),
+		"--hostname", "localhost",
+		// Die with faaslab; no controlling terminal to inject input into.
+		"--die-with-parent", "--new-session",
+		"--clearenv",
+	}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		args = append(args, "--setenv", k, v)
+	}
+	args = append(args, p.fsArgs...)
+	return append(args,
+		"--ro-bind", taskDir, taskMount,
+		"--size", strconv.FormatInt(tmpBytes, 10), "--tmpfs", "/tmp",
+		"--proc", "/proc",
+		"--dev", "/dev",
+		"--chdir", taskMount,
+		"--")
+}
+
+// sysProcAttr runs bubblewrap as the sandbox's unprivileged user, so that
+// its user namespace maps to that user and not to root, in its own process
+// group, away from the runner's terminal signals.
+func (p *Platform) sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{
+		Credential: &syscall.Credential{Uid: uint32(p.opts.UID), Gid: uint32(p.opts.GID), Groups: []uint32{}},
+		Setpgid:    true,
+		Pdeathsig:  syscall.SIGKILL,
+	}
+}
+
+// startContainer starts a container for d inside a new cgroup. The
+// runtime begins its init at once; its first next says when it is done.
+func (d *deployment) startContainer() (c *container, err error) {
+	p := d.p
+	cg, err := p.cgroups.create(p.id+"-"+strconv.FormatUint(p.seq.Add(1), 10), d.limits)
+	if err != nil {
+		return nil, err
+	}
+	var files []*os.File
+	defer func() {
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			err = errors.Join(err, cg.kill(killTimeout), cg.remove())
+		}
+	}()
+	pipe := func() (r, w *os.File) {
+		if err != nil {
+			return nil, nil
+		}
+		if r, w, err = os.Pipe(); err == nil {
+			files = append(files, r, w)
+		}
+		return r, w
+	}
+	requestsR, requestsW := pipe()
+	repliesR, repliesW := pipe()
+	logR, logW := pipe()
+	if err != nil {
+		return nil, fmt.Errorf("create pipes: %w", err)
+	}
+
+	log, err := newLogSink(logR, p.opts.MaxLogBytes)
+	if err != nil {
+		return nil, err
+	}
+
+	args := p.sandboxArgs(d.taskDir, int64(d.fn.EphemeralMB)<<20, d.env)
+	args = append(args, p.opts.Python, "-B", "-u", path.Join(runtimeMount, harness.BootstrapFile))
+	cmd := exec.Command(p.opts.Bwrap, args...)
+	cmd.Env = d.env
+	cmd.Stdout, cmd.Stderr = logW, logW
+	cmd.ExtraFiles = []*os.File{requestsR, repliesW} // fds 3 and 4
+	cmd.SysProcAttr = p.sysProcAttr()
+	if err = cg.start(p.cgroups, cmd); err != nil {
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	// The sandbox holds its ends now.
+	requestsR.Close()
+	repliesW.Close()
+	logW.Close()
+	files = nil
+
+	c = &container{
+		cmd: cmd, cg: cg, requests: requestsW, replies: repliesR,
+		messages: make(chan received), stop: make(chan struct{}), read: make(chan struct{}),
+		exited: make(chan struct{}), log: log, started: time.Now(),
+	}
+	go func() {
+		c.waitErr = cmd.Wait()
+		close(c.exited)
+	}()
+	go func() {
+		readMessages(repliesR, c.messages, c.stop)
+		close(c.read)
+	}()
+	return c, nil
+}
+
+// exitDescription says how the runtime ended, in Lambda's words: bwrap
+// reports a child killed by signal n as exit status 128+n.
+func (c *container) exitDescription() string {
+	select {
+	case <-c.exited:
+	default:
+		return "Runtime closed its connection to the Runtime API"
+	}
+	var exitErr *exec.ExitError
+	if !errors.As(c.waitErr, &exitErr) {
+		if c.waitErr != nil {
+			return "Runtime exited with error: " + c.waitErr.Error()
+		}
+		return "Runtime exited without providing a reason: exit status 0"
+	}
+	ws, _ := exitErr.Sys().(syscall.WaitStatus)
+	code := ws.ExitStatus()
+	switch {
+	case ws.Signaled():
+		return "Runtime exited with error: signal: " + ws.Signal().String()
+	case code > 128 && code <= 128+64:
+		return "Runtime exited with error: signal: " + syscall.Signal(code-128).String()
+	}
+	return fmt.Sprintf("Runtime exited with error: exit status %d", code)
+}
+
+// waitExit waits up to d for the sandbox to exit.
+func (c *container) waitExit(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.exited:
+	case <-t.C:
+	}
+}
+
+// destroy kills every process of the container, waits for its goroutines
+// and removes its cgroup. Only destroy's error says that something
+// survived.
+func (c *container) destroy() error {
+	killErr := c.cg.kill(killTimeout)
+	close(c.stop)
+	c.requests.Close()
+	// With every process gone the pipes are at end of file and the
+	// goroutines end; the timer only guards against a kernel that lags.
+	t := time.NewTimer(killTimeout)
+	defer t.Stop()
+	var leakErr error
+	for _, done := range []chan struct{}{c.exited, c.read, c.log.done} {
+		select {
+		case <-done:
+		case <-t.C:
+			leakErr = fmt.Errorf("container goroutines still running %v after kill", killTimeout)
+		}
+		if leakErr != nil {
+			break
+		}
+	}
+	c.replies.Close()
+	c.log.file.Close()
+	if killErr != nil || leakErr != nil {
+		return errors.Join(killErr, leakErr)
+	}
+	return c.cg.remove()
+}

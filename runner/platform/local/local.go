@@ -1,0 +1,291 @@
+// Package local runs generated functions on this machine in sandboxes that
+// behave like AWS Lambda execution environments.
+//
+// A deployed function's execution environment (a container) is a
+// /usr/bin/python3 process running faaslab's bootstrap inside bubblewrap:
+// its own user, pid, network, IPC, UTS and cgroup namespaces, an
+// unprivileged uid, read-only /usr, the code read-only at /var/task, a
+// private tmpfs /tmp and nothing of the runner's environment. Each
+// container has its own cgroup v1 groups that give it Lambda's resources:
+// the memory size as a hard limit, CPU in proportion to memory (a full
+// vCPU at 1,769 MB), 1,024 processes. The bootstrap speaks the Lambda
+// Runtime API's operations to faaslab over pipes (see transport.go).
+//
+// As on Lambda, the first invocation of a container is cold and later
+// ones reuse it, with /tmp and the module's globals intact; between
+// invocations the container is frozen. A timeout, crash or protocol
+// violation discards the container, and the next invocation starts a new
+// one.
+//
+// The generated code is untrusted. What it can do is bounded by the
+// sandbox and the cgroups; what it reports about itself is checked (see
+// harness.Record.Validate) but can be forged, since the measurement
+// wrapper shares its process. Status, round trip, cold starts, logs and
+// resource limits are faaslab's own observations.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+
+	"github.com/faaslab/faaslab/runner/harness"
+	"github.com/faaslab/faaslab/runner/platform"
+)
+
+// Options configure a local Platform. The zero value is ready to use.
+type Options struct {
+	// WorkDir holds deployed code and the harness; default
+	// os.TempDir()/faaslab-local. The sandbox's uid must be able to
+	// traverse it.
+	WorkDir string
+	// Python is the interpreter that runs functions; default
+	// /usr/bin/python3. It must live under /usr, which is all of the
+	// host's file system that a sandbox sees besides a few files of /etc.
+	Python string
+	// Bwrap is the bubblewrap binary; default /usr/bin/bwrap.
+	Bwrap string
+	// CgroupParent is the group, in every cgroup hierarchy, under which
+	// containers get their groups; default "faaslab".
+	CgroupParent string
+	// UID and GID run the sandbox; default 65534 (nobody).
+	UID, GID int
+	// InitTimeout bounds a container's start and init phase, as Lambda's
+	// 10 s; default 10 s.
+	InitTimeout time.Duration
+	// MaxLogBytes is how much output an invocation keeps; default 1 MiB.
+	MaxLogBytes int
+	// PidsMax caps a container's processes and threads; default 1024.
+	PidsMax int
+	// HostCPUs caps a container's vCPUs; default runtime.NumCPU().
+	HostCPUs int
+	// StrictInitCPU throttles the init phase (interpreter start and the
+	// handler's import) like invocations. By default init gets at least
+	// one vCPU: Lambda is reported to give init more CPU than small memory
+	// sizes buy, and a throttled interpreter start would dominate cold
+	// starts at 128 MB (half a second at 0.07 vCPU).
+	StrictInitCPU bool
+	// Region appears in AWS_REGION and function ARNs; default us-east-1.
+	Region string
+}
+
+// withDefaults fills in o's zero fields.
+func (o Options) withDefaults() Options {
+	if o.WorkDir == "" {
+		o.WorkDir = filepath.Join(os.TempDir(), "faaslab-local")
+	}
+	if o.Python == "" {
+		o.Python = "/usr/bin/python3"
+	}
+	if o.Bwrap == "" {
+		o.Bwrap = "/usr/bin/bwrap"
+	}
+	if o.CgroupParent == "" {
+		o.CgroupParent = "faaslab"
+	}
+	if o.UID == 0 {
+		o.UID = 65534
+	}
+	if o.GID == 0 {
+		o.GID = 65534
+	}
+	if o.InitTimeout == 0 {
+		o.InitTimeout = 10 * time.Second
+	}
+	if o.MaxLogBytes == 0 {
+		o.MaxLogBytes = 1 << 20
+	}
+	if o.PidsMax == 0 {
+		o.PidsMax = 1024
+	}
+	if o.HostCPUs == 0 {
+		o.HostCPUs = runtime.NumCPU()
+	}
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	return o
+}
+
+// errUnavailable marks a host that lacks what the local platform needs
+// (bubblewrap, cgroup v1 controllers), as opposed to one that has them
+// but fails.
+var errUnavailable = errors.New("local platform unavailable")
+
+// IsUnavailable reports whether err from New means that the host lacks
+// bubblewrap or cgroup v1, so that callers (and tests) can tell a missing
+// feature from a broken one.
+func IsUnavailable(err error) bool { return errors.Is(err, errUnavailable) }
+
+// Platform is the local platform. It is safe for concurrent use.
+type Platform struct {
+	opts    Options
+	cgroups *cgroupHost
+	// runtimeDir holds the harness, mounted at /var/runtime.
+	runtimeDir string
+	// deployDir holds one directory per deployment.
+	deployDir string
+	// fsArgs are the bubblewrap arguments that build the sandbox's file
+	// system from the host's, the same for every container.
+	fsArgs []string
+	// id distinguishes this Platform's cgroups from other runners'.
+	id  string
+	seq atomic.Uint64
+}
+
+var _ platform.Platform = (*Platform)(nil)
+
+// New checks that the host can run sandboxes (root, bubblewrap, user
+// namespaces, cgroup v1 memory, cpu and pids) by starting one, and returns
+// a Platform. IsUnavailable tells whether an error means that bubblewrap or
+// cgroups are missing.
+func New(opts Options) (*Platform, error) {
+	opts = opts.withDefaults()
+	if _, err := exec.LookPath(opts.Bwrap); err != nil {
+		return nil, fmt.Errorf("%w: bubblewrap: %w", errUnavailable, err)
+	}
+	if !strings.HasPrefix(filepath.Clean(opts.Python), "/usr/") {
+		return nil, fmt.Errorf("local platform: Python %s must live under /usr", opts.Python)
+	}
+	if _, err := os.Stat(opts.Python); err != nil {
+		return nil, fmt.Errorf("local platform: Python: %w", err)
+	}
+	cgroups, err := findCgroups(opts.CgroupParent)
+	if err != nil {
+		return nil, err
+	}
+	if err := cgroups.checkParent(); err != nil {
+		return nil, fmt.Errorf("local platform: %w", err)
+	}
+	p := &Platform{opts: opts, cgroups: cgroups, id: randomHex(4)}
+	if err := p.prepareWorkDir(); err != nil {
+		return nil, fmt.Errorf("local platform: %w", err)
+	}
+	p.fsArgs = p.fileSystemArgs()
+	if err := p.probe(); err != nil {
+		return nil, fmt.Errorf("local platform: %w", err)
+	}
+	return p, nil
+}
+
+// prepareWorkDir creates the work directory, writes the harness into a
+// directory named by its hash (so that concurrent runners of different
+// versions never share one) and the sandbox's /etc files.
+func (p *Platform) prepareWorkDir() error {
+	// 0711: the sandbox's uid may traverse the directories but not list them.
+	if err := os.MkdirAll(p.opts.WorkDir, 0o711); err != nil {
+		return fmt.Errorf("create work dir: %w", err)
+	}
+	if err := os.Chmod(p.opts.WorkDir, 0o711); err != nil {
+		return fmt.Errorf("create work dir: %w", err)
+	}
+	sum := sha256.New()
+	sum.Write(harness.Wrapper)
+	sum.Write(harness.Bootstrap)
+	p.runtimeDir = filepath.Join(p.opts.WorkDir, "runtime-"+hex.EncodeToString(sum.Sum(nil))[:12])
+	p.deployDir = filepath.Join(p.opts.WorkDir, "deployments")
+	// Python lists the directories it imports from: the harness directory
+	// must be readable.
+	for dir, perm := range map[string]os.FileMode{p.runtimeDir: 0o755, p.deployDir: 0o711} {
+		if err := os.Mkdir(dir, perm); err != nil && !os.IsExist(err) {
+			return fmt.Errorf("create work dir: %w", err)
+		}
+		if err := os.Chmod(dir, perm); err != nil {
+			return fmt.Errorf("create work dir: %w", err)
+		}
+	}
+	if err := harness.WriteDir(p.runtimeDir); err != nil {
+		return err
+	}
+	etc := map[string]string{
+		"passwd": fmt.Sprintf("root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:%d:%d:nobody:/tmp:/usr/sbin/nologin\n", p.opts.UID, p.opts.GID),
+		"group":  fmt.Sprintf("root:x:0:\nnogroup:x:%d:\n", p.opts.GID),
+		"hosts":  "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
+	}
+	for name, content := range etc {
+		path := filepath.Join(p.runtimeDir, "etc-"+name)
+		err := os.WriteFile(path, []byte(content), 0o644)
+		if err == nil {
+			err = os.Chmod(path, 0o644)
+		}
+		if err != nil {
+			return fmt.Errorf("write sandbox /etc/%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// fileSystemArgs returns the bubblewrap arguments that give a sandbox the
+// host's /usr (and the top-level links into it), the few files of /etc
+// that Python and Debian's packages read, and the harness.
+func (p *Platform) fileSystemArgs() []string {
+	args := []string{"--ro-bind", "/usr", "/usr"}
+	for _, top := range []string{"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"} {
+		fi, err := os.Lstat(top)
+		switch {
+		case err != nil:
+		case fi.Mode()&os.ModeSymlink != 0:
+			if target, err := os.Readlink(top); err == nil {
+				args = append(args, "--symlink", target, top)
+			}
+		case fi.IsDir():
+			args = append(args, "--ro-bind", top, top)
+		}
+	}
+	for _, name := range []string{"passwd", "group", "hosts"} {
+		args = append(args, "--ro-bind", filepath.Join(p.runtimeDir, "etc-"+name), "/etc/"+name)
+	}
+	// ld.so.cache speeds up loading; alternatives resolves Debian's
+	// libblas for numpy; python3* holds Debian's sitecustomize.
+	etc := []string{"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
+		"/etc/localtime", "/etc/mime.types", "/etc/ssl", "/etc/matplotlibrc"}
+	pythonEtc, _ := filepath.Glob("/etc/python3*")
+	for _, path := range append(etc, pythonEtc...) {
+		args = append(args, "--ro-bind-try", path, path)
+	}
+	return append(args, "--ro-bind", p.runtimeDir, runtimeMount)
+}
+
+// Paths inside the sandbox, as on Lambda.
+const (
+	taskMount    = "/var/task"
+	runtimeMount = "/var/runtime"
+)
+
+// probe runs Python once in a sandbox like a container's, without
+// cgroups, to turn a host that cannot build one into an error now.
+func (p *Platform) probe() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The harness directory stands in for the code.
+	args := append(p.sandboxArgs(p.runtimeDir, 1<<20, nil), p.opts.Python, "-c", "import json, resource")
+	cmd := exec.CommandContext(ctx, p.opts.Bwrap, args...)
+	cmd.Env = []string{}
+	cmd.SysProcAttr = p.sysProcAttr()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("sandbox probe (%s as uid %d) failed: %w: %s", p.opts.Bwrap, p.opts.UID, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Name returns "local".
+func (p *Platform) Name() string { return "local" }
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,276 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faaslab/faaslab/runner/platform"
+	"github.com/faaslab/faaslab/runner/platform/platformtest"
+)
+
+// TestMain checks, after all tests, that the package left no goroutine
+// and no pipe behind in the runner.
+func TestMain(m *testing.M) {
+	pipes := openPipes()
+	code := m.Run()
+	if code == 0 {
+		if err := checkRunnerClean(pipes); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// openPipes counts the runner's open pipe descriptors.
+func openPipes() int {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	n := 0
+	for _, e := range entries {
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(target, "pipe:") {
+			n++
+		}
+	}
+	return n
+}
+
+func checkRunnerClean(pipesBefore int) error {
+	var stacks string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		buf := make([]byte, 1<<20)
+		stacks = string(buf[:runtime.Stack(buf, true)])
+		leaked := false
+		for _, g := range strings.Split(stacks, "\n\n") {
+			if strings.Contains(g, "platform/local.") && !strings.Contains(g, "local.TestMain") && !strings.Contains(g, "local.checkRunnerClean") {
+				leaked = true
+			}
+		}
+		if !leaked && openPipes() <= pipesBefore {
+			return nil
+		}
+	}
+	return fmt.Errorf("leaked goroutines or pipes (pipes %d, before %d):\n%s", openPipes(), pipesBefore, stacks)
+}
+
+// newPlatform returns a platform for one test and checks, when the test
+// ends, that none of its cgroups or processes survive.
+func newPlatform(t *testing.T, opts Options) *Platform {
+	t.Helper()
+	if opts.InitTimeout == 0 {
+		opts.InitTimeout = 5 * time.Second
+	}
+	p, err := New(opts)
+	if IsUnavailable(err) {
+		t.Skipf("local platform unavailable: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { checkNoLeftovers(t, p) })
+	return p
+}
+
+// checkNoLeftovers fails t if a cgroup of p, or a process in one, remains.
+func checkNoLeftovers(t *testing.T, p *Platform) {
+	t.Helper()
+	prefix := "/" + p.opts.CgroupParent + "/" + p.id + "-"
+	for _, c := range p.cgroups.controllers() {
+		matches, _ := filepath.Glob(p.cgroups.dir(c, prefix+"*"))
+		if len(matches) > 0 {
+			t.Errorf("cgroups left behind: %v", matches)
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cgroup")
+	for _, path := range procs {
+		data, err := os.ReadFile(path)
+		if err == nil && strings.Contains(string(data), prefix) {
+			t.Errorf("process left behind: %s: %s", path, data)
+		}
+	}
+}
+
+// deployDir deploys the function in testdata/<dir> and closes it when the
+// test ends.
+func deployDir(t *testing.T, p *Platform, dir string, change func(*platform.Function)) platform.Deployment {
+	t.Helper()
+	fn := platform.Function{
+		Name: strings.ReplaceAll(dir, "/", "-"), CodeDir: filepath.Join("testdata", dir),
+		Handler: "handler.handler", Runtime: "python3.12", MemoryMB: 256, Timeout: 2 * time.Second,
+	}
+	if change != nil {
+		change(&fn)
+	}
+	return platformtest.Deploy(t, p, fn)
+}
+
+func TestConformance(t *testing.T) {
+	platformtest.Grace = 2 * time.Second
+	platformtest.Run(t, func(t *testing.T) platform.Platform { return newPlatform(t, Options{}) })
+}
+
+func TestNewChecksHost(t *testing.T) {
+	_, err := New(Options{Bwrap: "/nonexistent/bwrap"})
+	if !IsUnavailable(err) {
+		t.Errorf("New with a missing bwrap: %v, want unavailable", err)
+	}
+	if _, err := New(Options{Python: "/opt/python3"}); err == nil || IsUnavailable(err) {
+		t.Errorf("New with Python outside /usr: %v, want an error", err)
+	}
+}
+
+func TestDeployChecksFunction(t *testing.T) {
+	p := newPlatform(t, Options{})
+	good := platform.Function{Name: "f", CodeDir: "testdata/normal", Handler: "handler.handler"}
+	for _, tc := range []struct {
+		name   string
+		change func(*platform.Function)
+	}{
+		{"no code", func(fn *platform.Function) { fn.CodeDir = "testdata/none" }},
+		{"bad handler", func(fn *platform.Function) { fn.Handler = "handler" }},
+		{"too little memory", func(fn *platform.Function) { fn.MemoryMB = 64 }},
+		{"foreign arch", func(fn *platform.Function) { fn.Arch = "sparc" }},
+		{"reserved variable", func(fn *platform.Function) { fn.Env = map[string]string{"AWS_SECRET_ACCESS_KEY": "x"} }},
+		{"not python", func(fn *platform.Function) { fn.Runtime = "nodejs20.x" }},
+	} {
+		fn := good
+		tc.change(&fn)
+		if d, err := p.Deploy(context.Background(), fn); err == nil {
+			d.Close(context.Background())
+			t.Errorf("%s: Deploy succeeded", tc.name)
+		}
+	}
+}
+
+func TestNormal(t *testing.T) {
+	p := newPlatform(t, Options{})
+	d := deployDir(t, p, "normal", func(fn *platform.Function) {
+		fn.MemoryMB = 384
+		fn.Env = map[string]string{"GREETING": "hi"}
+	})
+	var first, second struct {
+		Calls      int
+		Tmp        string
+		Memory     string
+		MemoryEnv  string `json:"memory_env"`
+		Greeting   string
+		UID        int
+		Cwd        string
+		NumpySum   float64 `json:"numpy_sum"`
+		Networkx   int
+		Igraph     int
+		PIL        []int `json:"pil"`
+		EnvKeys    []string `json:"env_keys"`
+	}
+	inv1 := platformtest.Invoke(t, d, `{}`)
+	platformtest.Want(t, inv1, platform.StatusOK, "")
+	platformtest.Result(t, inv1, &first)
+	inv2 := platformtest.Invoke(t, d, `{}`)
+	platformtest.Want(t, inv2, platform.StatusOK, "")
+	platformtest.Result(t, inv2, &second)
+
+	if first.Calls != 1 || second.Calls != 2 || second.Tmp != "1" {
+		t.Errorf("calls %d, %d and /tmp %q: want state kept while warm", first.Calls, second.Calls, second.Tmp)
+	}
+	if !inv1.Cold || inv2.Cold || inv1.ContainerID != inv2.ContainerID || inv1.InitDuration <= 0 {
+		t.Errorf("cold %v/%v containers %s/%s init %v: want cold then warm in one container",
+			inv1.Cold, inv2.Cold, inv1.ContainerID, inv2.ContainerID, inv1.InitDuration)
+	}
+	if first.Memory != "384" || first.MemoryEnv != "384" || first.Greeting != "hi" {
+		t.Errorf("memory %q env %q greeting %q", first.Memory, first.MemoryEnv, first.Greeting)
+	}
+	if first.UID != 65534 || first.Cwd != "/var/task" {
+		t.Errorf("uid %d cwd %q, want 65534 in /var/task", first.UID, first.Cwd)
+	}
+	if first.NumpySum != 6 || first.Networkx != 3 || first.Igraph != 3 || len(first.PIL) != 2 {
+		t.Errorf("Debian packages misbehave: %+v", first)
+	}
+	allowed := map[string]bool{"GREETING": true, "AWS_LAMBDA_LOG_STREAM_NAME": true}
+	for _, kv := range p.environment(d.(*deployment)) {
+		k, _, _ := strings.Cut(kv, "=")
+		allowed[k] = true
+	}
+	for _, k := range first.EnvKeys {
+		if !allowed[k] {
+			t.Errorf("unexpected environment variable %s", k)
+		}
+	}
+	if inv1.MaxMemoryUsedMB <= 0 || inv1.BilledDuration < inv1.Duration {
+		t.Errorf("report: max memory %d MB, billed %v for %v", inv1.MaxMemoryUsedMB, inv1.BilledDuration, inv1.Duration)
+	}
+}
+
+// TestCPUShare checks that CPU follows memory: 128 MB buys 128/1769 of a
+// vCPU, so 50 ms of CPU time take about 0.7 s.
+func TestCPUShare(t *testing.T) {
+	p := newPlatform(t, Options{})
+	d := deployDir(t, p, "cpu", func(fn *platform.Function) { fn.MemoryMB = 128 })
+	inv := platformtest.Invoke(t, d, `{"cpu_ms": 50}`)
+	platformtest.Want(t, inv, platform.StatusOK, "")
+	if inv.Duration < 400*time.Millisecond {
+		t.Errorf("50 ms of CPU took %v at 128 MB, want about 0.7 s", inv.Duration)
+	}
+}
+
+func TestInitErrorLocal(t *testing.T) {
+	p := newPlatform(t, Options{})
+	for _, tc := range []struct {
+		handler, errType string
+	}{
+		{"syntax_error.handler", "Runtime.UserCodeSyntaxError"},
+		{"missing_import.handler", "Runtime.ImportModuleError"},
+		{"handler.nonexistent", "Runtime.HandlerNotFound"},
+		{"exits_at_import.handler", "Runtime.ExitError"},
+	} {
+		d := deployDir(t, p, "init_errors", func(fn *platform.Function) { fn.Handler = tc.handler })
+		inv := platformtest.Invoke(t, d, `{}`)
+		platformtest.Want(t, inv, platform.StatusInitError, "")
+		if inv.ErrorType != tc.errType || !inv.Cold {
+			t.Errorf("%s: %s %q (cold %v), want %s", tc.handler, inv.ErrorType, inv.ErrorMessage, inv.Cold, tc.errType)
+		}
+	}
+}
+
+func TestInitTimeout(t *testing.T) {
+	p := newPlatform(t, Options{InitTimeout: time.Second})
+	d := deployDir(t, p, "init_errors", func(fn *platform.Function) { fn.Handler = "slow_import.handler" })
+	inv := platformtest.Invoke(t, d, `{}`)
+	platformtest.Want(t, inv, platform.StatusTimeout, "Init timed out")
+}
+
+func TestCloseAndInvoke(t *testing.T) {
+	p := newPlatform(t, Options{})
+	d, err := p.Deploy(context.Background(), platform.Function{Name: "close", CodeDir: "testdata/normal", Handler: "handler.handler"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	platformtest.Want(t, platformtest.Invoke(t, d, `{}`), platform.StatusOK, "")
+	for i := 0; i < 2; i++ {
+		if err := d.Close(context.Background()); err != nil {
+			t.Fatalf("Close %d: %v", i, err)
+		}
+	}
+	if _, err := d.Invoke(context.Background(), []byte(`{}`)); err == nil {
+		t.Errorf("Invoke after Close succeeded")
+	}
+	if _, err := d.Invoke(context.Background(), []byte(`{`)); err == nil {
+		t.Errorf("Invoke with invalid JSON succeeded")
+	}
+}
+
+func TestContextCancel(t *testing.T) {
+	p := newPlatform(t, Options{})
+	d := deployDir(t, p, "hostile/sleep_past_timeout", func(fn *platform.Function) { fn.Timeout = time.Minute })
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := d.Invoke(ctx, []byte(`{}`))
+	if err == nil || time.Since(start) > 5*time.Second {
+		t.Errorf("Invoke with a cancelled context: %v after %v, want an error soon", err, time.Since(start))
+	}
+}

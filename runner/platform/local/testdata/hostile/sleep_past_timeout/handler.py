@@ -1,0 +1,6 @@
+# Sleeps far past its timeout.
+import time
+
+
+def handler(event, context):
+    time.sleep(600)

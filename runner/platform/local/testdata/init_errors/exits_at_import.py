@@ -1,0 +1,7 @@
+import os
+
+os._exit(2)
+
+
+def handler(event, context):
+    return 1

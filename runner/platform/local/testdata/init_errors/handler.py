@@ -1,0 +1,2 @@
+def handler(event, context):
+    return "this module has a handler, but not the one configured"

@@ -1,0 +1,5 @@
+import faaslab_no_such_module
+
+
+def handler(event, context):
+    return 1
