@@ -119,7 +119,7 @@ func runStudy(ctx context.Context, st *State, path string, o runOptions, stages 
 		if localPlatform != nil {
 			return localPlatform, nil
 		}
-		lp, err := local.New(local.Options{WorkDir: filepath.Join(dir, "sandbox")})
+		lp, err := local.New(local.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("local platform: %w", err)
 		}
