@@ -69,8 +69,12 @@ func (p *Plan) Estimate() Estimate {
 		}
 	}
 	untimed := map[string]bool{}
+	aws := map[string]bool{}
+	for name, pl := range s.Platforms {
+		aws[name] = pl.Kind == "aws"
+	}
 	for _, c := range p.Cells {
-		if s.Platforms[c.Platform].Kind != "aws" {
+		if !aws[c.Platform] {
 			continue
 		}
 		exp := s.Tasks[c.Task].Benchmark.ExpectedMS

@@ -86,29 +86,32 @@ func (p *Plan) Summarize(withCells bool) Summary {
 		d.Cells += cells
 		d.Invocations += invs
 	}
-	itoa := map[int]string{}
-	str := func(n int) string {
-		if s, ok := itoa[n]; ok {
-			return s
-		}
-		itoa[n] = strconv.Itoa(n)
-		return itoa[n]
+	// Cells are counted per generation first, so the model, task, variant
+	// and sample tallies cost one step per generation, not per cell.
+	cellsOf := make([]int, len(p.Generations))
+	invsOf := make([]int, len(p.Generations))
+	for _, c := range p.Cells {
+		cellsOf[c.Generation]++
+		invsOf[c.Generation] += c.Invocations()
 	}
-	for _, g := range p.Generations {
-		add("model", g.Model, 1, 0, 0)
-		add("task", g.Task, 1, 0, 0)
-		add("variant", g.Variant, 1, 0, 0)
-		add("sample", str(g.Sample), 1, 0, 0)
+	for i, g := range p.Generations {
+		sample := strconv.Itoa(g.Sample)
+		add("model", g.Model, 1, cellsOf[i], invsOf[i])
+		add("task", g.Task, 1, cellsOf[i], invsOf[i])
+		add("variant", g.Variant, 1, cellsOf[i], invsOf[i])
+		add("sample", sample, 1, cellsOf[i], invsOf[i])
 	}
+	memory := map[int]string{}
 	for _, c := range p.Cells {
 		n := c.Invocations()
-		add("model", c.Model, 0, 1, n)
-		add("task", c.Task, 0, 1, n)
-		add("variant", c.Variant, 0, 1, n)
-		add("sample", str(c.Sample), 0, 1, n)
 		add("platform", c.Platform, 0, 1, n)
 		add("arch", c.Arch, 0, 1, n)
-		add("memory_mb", str(c.MemoryMB), 0, 1, n)
+		mem, ok := memory[c.MemoryMB]
+		if !ok {
+			mem = strconv.Itoa(c.MemoryMB)
+			memory[c.MemoryMB] = mem
+		}
+		add("memory_mb", mem, 0, 1, n)
 		if withCells {
 			s.Cells = append(s.Cells, CellSummary{
 				ID: c.ID, GenerationID: p.Generations[c.Generation].ID,

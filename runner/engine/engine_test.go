@@ -1,0 +1,280 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faaslab/faaslab/exporters/rows"
+	"github.com/faaslab/faaslab/runner/llm"
+	"github.com/faaslab/faaslab/runner/plan"
+	"github.com/faaslab/faaslab/runner/platform"
+	"github.com/faaslab/faaslab/schema"
+)
+
+// fakePlatform is a platform whose invocations follow a script: invoke
+// returns the outcome of the n-th call (0-based) across all deployments.
+type fakePlatform struct {
+	mu      sync.Mutex
+	calls   int
+	deploys int
+	closes  int
+	deploy  func(n int) error
+	invoke  func(n int) (platform.Invocation, error)
+}
+
+func (f *fakePlatform) Name() string { return "fake" }
+
+func (f *fakePlatform) Deploy(ctx context.Context, fn platform.Function) (platform.Deployment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deploys++
+	if f.deploy != nil {
+		if err := f.deploy(f.deploys - 1); err != nil {
+			return nil, err
+		}
+	}
+	return &fakeDeployment{f: f}, nil
+}
+
+type fakeDeployment struct{ f *fakePlatform }
+
+func (d *fakeDeployment) Invoke(ctx context.Context, event []byte) (platform.Invocation, error) {
+	d.f.mu.Lock()
+	n := d.f.calls
+	d.f.calls++
+	d.f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return platform.Invocation{}, err
+	}
+	if d.f.invoke != nil {
+		return d.f.invoke(n)
+	}
+	return ok(n), nil
+}
+
+func (d *fakeDeployment) Close(ctx context.Context) error {
+	d.f.mu.Lock()
+	d.f.closes++
+	d.f.mu.Unlock()
+	return nil
+}
+
+func ok(n int) platform.Invocation {
+	return platform.Invocation{Status: platform.StatusOK, Start: time.Now(), Duration: time.Duration(n+1) * time.Millisecond,
+		Result: []byte(`{"ok":true}`)}
+}
+
+// measureEngine is an engine over a one-task study of two cells (512 and
+// 1024 MB) whose generation is already generated and checked OK, so tests
+// exercise the measure stage alone.
+func measureEngine(t *testing.T, pl *fakePlatform) (*Engine, *plan.Plan) {
+	t.Helper()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.md"), []byte("prompt"), 0o644)
+	s := &schema.Study{
+		Name:      "t",
+		Models:    map[string]schema.Model{"m": {Provider: "files"}},
+		Tasks:     map[string]schema.Task{"a": {Handler: "handler.handler", TimeoutS: 5, Variants: map[string]schema.Variant{"long": {Prompt: "p.md"}}, Benchmark: schema.Benchmark{Event: map[string]any{"n": 1}}}},
+		Platforms: map[string]schema.Platform{"local": {Kind: "local"}},
+		Matrix:    schema.Matrix{MemoryMB: []int{512, 1024}, Arch: []string{"x86_64"}, Platforms: []string{"local"}, Samples: 1, Repetitions: 5, Warmup: 1},
+		Budget:    schema.Budget{USD: 1},
+		Source:    schema.Source{Dir: dir},
+	}
+	p, err := plan.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := llm.Store{Dir: filepath.Join(dir, "artifacts")}
+	files := map[string][]byte{"handler.py": []byte("def handler(e, c):\n    return {}\n")}
+	key := llm.CodeHash(files)
+	if err := store.Put(context.Background(), key, llm.Result{Files: files}); err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Plan: p, Dir: filepath.Join(dir, "run"), Store: store,
+		Platforms: func(string) (platform.Platform, error) { return pl, nil },
+		Retries:   2, Backoff: time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	j, err := OpenJournal(filepath.Join(mkdirAll(filepath.Join(e.Dir, "journal.jsonl"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := p.Generations[0]
+	j.Append(Record{Generation: &GenerationRecord{ID: g.ID, Key: key, CodeSHA256: key}})
+	j.Append(Record{Check: &CheckRecord{ID: g.ID, Class: "OK"}})
+	j.Close()
+	return e, p
+}
+
+func state(t *testing.T, e *Engine) State {
+	t.Helper()
+	j, err := OpenJournal(filepath.Join(e.Dir, "journal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	var s State
+	j.View(func(st *State) { s = *st })
+	return s
+}
+
+func TestMeasureAllInvocationsWithWarmupFlagged(t *testing.T) {
+	pl := &fakePlatform{}
+	e, p := measureEngine(t, pl)
+	if err := e.Run(context.Background(), StageMeasure); err != nil {
+		t.Fatal(err)
+	}
+	st := state(t, e)
+	for _, c := range p.Cells {
+		invs := st.Invocations[c.ID]
+		if len(invs) != 6 {
+			t.Fatalf("cell %s: %d invocations, want 6", c.ID, len(invs))
+		}
+		for i, inv := range invs {
+			if int(inv.Seq) != i || inv.Warmup != (i == 0) || inv.MemoryMB != int32(c.MemoryMB) {
+				t.Errorf("invocation %d: %+v", i, inv)
+			}
+		}
+	}
+	if pl.deploys != 2 || pl.closes != 2 {
+		t.Errorf("deploys %d closes %d, want one of each per cell", pl.deploys, pl.closes)
+	}
+}
+
+func TestMeasureRetriesInfrastructureFailures(t *testing.T) {
+	pl := &fakePlatform{invoke: func(n int) (platform.Invocation, error) {
+		if n == 2 || n == 3 { // two failures in a row, then it recovers
+			return platform.Invocation{}, fmt.Errorf("sandbox vanished: %w", platform.ErrInfrastructure)
+		}
+		return ok(n), nil
+	}}
+	e, p := measureEngine(t, pl)
+	if err := e.Run(context.Background(), StageMeasure); err != nil {
+		t.Fatal(err)
+	}
+	st := state(t, e)
+	if n := len(st.Invocations[p.Cells[0].ID]); n != 6 {
+		t.Errorf("%d invocations after retries, want 6", n)
+	}
+	if pl.deploys != 2+2 { // each failure redeploys
+		t.Errorf("%d deploys, want 4", pl.deploys)
+	}
+}
+
+func TestMeasureGivesUpAfterRetriesAndNextRunFinishes(t *testing.T) {
+	broken := true
+	pl := &fakePlatform{deploy: func(int) error {
+		if broken {
+			return fmt.Errorf("no cgroup: %w", platform.ErrInfrastructure)
+		}
+		return nil
+	}}
+	e, p := measureEngine(t, pl)
+	err := e.Run(context.Background(), StageMeasure)
+	if !errors.Is(err, ErrUnitsFailed) {
+		t.Fatalf("err = %v, want ErrUnitsFailed", err)
+	}
+	st := state(t, e)
+	if len(st.Failures) != 2 || st.Failures[0].Attempts != 3 {
+		t.Fatalf("failures %+v, want 2 of 3 attempts each", st.Failures)
+	}
+	broken = false
+	if err := e.Run(context.Background(), StageMeasure); err != nil {
+		t.Fatal(err)
+	}
+	st = state(t, e)
+	for _, c := range p.Cells {
+		if len(st.Invocations[c.ID]) != 6 {
+			t.Errorf("cell %s: %d invocations after the retrying run", c.ID, len(st.Invocations[c.ID]))
+		}
+	}
+}
+
+func TestMeasureEndsCellWhenFunctionFails(t *testing.T) {
+	pl := &fakePlatform{invoke: func(n int) (platform.Invocation, error) {
+		if n == 3 {
+			return platform.Invocation{Status: platform.StatusTimeout, ErrorMessage: "Task timed out after 5.00 seconds"}, nil
+		}
+		return ok(n), nil
+	}}
+	e, p := measureEngine(t, pl)
+	if err := e.Run(context.Background(), StageMeasure); err != nil {
+		t.Fatal(err)
+	}
+	st := state(t, e)
+	first := p.Cells[0].ID
+	if n := len(st.Invocations[first]); n != 4 {
+		t.Errorf("%d invocations of the failing cell, want 4 (it stops at the failure)", n)
+	}
+	if _, ended := st.CellEnds[first]; !ended {
+		t.Error("no cell_end record")
+	}
+	calls := pl.calls
+	if err := e.Run(context.Background(), StageMeasure); err != nil {
+		t.Fatal(err)
+	}
+	if pl.calls != calls {
+		t.Errorf("a second run made %d more calls; an ended cell is final", pl.calls-calls)
+	}
+	tables := Tables(p, &st, "r", rowsManifest())
+	if c := tables.Cells[0]; c.Class != "TIMEOUT" || c.N != 2 {
+		t.Errorf("ended cell row: class %s n %d, want TIMEOUT with the 2 measured calls before it", c.Class, c.N)
+	}
+}
+
+func TestMeasureResumesAfterCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pl := &fakePlatform{}
+	pl.invoke = func(n int) (platform.Invocation, error) {
+		if n == 3 {
+			cancel() // Ctrl-C in the middle of the first cell
+		}
+		return ok(n), nil
+	}
+	e, p := measureEngine(t, pl)
+	if err := e.Run(ctx, StageMeasure); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	st := state(t, e)
+	done := len(st.Invocations[p.Cells[0].ID])
+	if done != 4 {
+		t.Fatalf("%d invocations journaled before the cancel, want 4", done)
+	}
+	pl.invoke = nil
+	calls := pl.calls
+	if err := e.Run(context.Background(), StageMeasure); err != nil {
+		t.Fatal(err)
+	}
+	st = state(t, e)
+	for _, c := range p.Cells {
+		if len(st.Invocations[c.ID]) != 6 {
+			t.Errorf("cell %s: %d invocations, want 6", c.ID, len(st.Invocations[c.ID]))
+		}
+	}
+	// The resumed cell re-warms its new container once, unrecorded.
+	if want := (6 - done) + 1 + 6; pl.calls-calls != want {
+		t.Errorf("resume made %d calls, want %d", pl.calls-calls, want)
+	}
+}
+
+func TestUncheckedOrFailedCodeIsNotMeasured(t *testing.T) {
+	pl := &fakePlatform{}
+	e, p := measureEngine(t, pl)
+	j, _ := OpenJournal(filepath.Join(e.Dir, "journal.jsonl"))
+	j.Append(Record{Check: &CheckRecord{ID: p.Generations[0].ID, Class: "FD"}})
+	j.Close()
+	if err := e.Run(context.Background(), StageMeasure); err != nil {
+		t.Fatal(err)
+	}
+	if pl.deploys != 0 {
+		t.Errorf("FD code was deployed %d times", pl.deploys)
+	}
+}
+
+func rowsManifest() rows.Manifest { return rows.Manifest{} }
