@@ -18,6 +18,9 @@ is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON.
   faaslab -> runtime: {"request_id": ID, "deadline_ms": MS, "function_arn": ARN,
                        "event": EVENT}
 
+A response or an error goes out in one write with the next "next", which
+spares faaslab a wake-up per invocation.
+
 Before importing generated code, the runtime moves the pipes to high,
 close-on-exec descriptors (ordinary code that opens files gets 3 and 4),
 closes them in children forked from Python, lowers resource limits to
@@ -30,6 +33,7 @@ import os
 import resource
 import sys
 import time
+import traceback
 
 IN_FD, OUT_FD = 3, 4
 # API descriptors are moved to this number or above.
@@ -70,8 +74,10 @@ class Context:
 def main():
     read, write, close, getpid, exit_now = os.read, os.write, os.close, os.getpid, os._exit
     len_, min_, int_, memoryview_, new_context = len, min, int, memoryview, Context
+    next_request = '{"op":"next"}'
     time_ns = time.time_ns
     stdout, stderr = sys.stdout, sys.stderr
+    print_exc = traceback.print_exc
     env = dict(os.environ)
     pid = getpid()
 
@@ -91,9 +97,15 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
-    def send(text):
-        data = text.encode("utf-8")
-        view = memoryview_(len_(data).to_bytes(4, "big") + data)
+    def send(*texts):
+        # Frames go out in one write: a response and the next request
+        # reach faaslab together.
+        frames = []
+        for text in texts:
+            data = text.encode("utf-8")
+            frames.append(len_(data).to_bytes(4, "big"))
+            frames.append(data)
+        view = memoryview_(b"".join(frames))
         while view:
             view = view[write(out_fd, view):]
 
@@ -142,18 +154,26 @@ def main():
         send('{"op":"init_error","body":%s}' % to_json(exc.record, None))
         exit_now(1)
 
-    while True:
-        send('{"op":"next"}')
-        request = receive(decode)
-        record, result_text, _ = measure(handler, request["event"], new_context(request, env, time_ms))
-        if getpid() != pid:
-            # A child forked by the handler returned here; only the
-            # runtime itself may answer.
-            exit_now(0)
+    try:
+        send(next_request)
+        while True:
+            request = receive(decode)
+            record, result_text, _ = measure(handler, request["event"], new_context(request, env, time_ms))
+            if getpid() != pid:
+                # A child forked by the handler returned here; only the
+                # runtime itself may answer.
+                exit_now(0)
+            flush()
+            op = "error" if "error" in record else "response"
+            send('{"op":"%s","request_id":%s,"body":%s}' % (
+                op, encode(request["request_id"]), to_json(record, result_text)), next_request)
+    except Exception:
+        # The runtime itself failed, most likely because the handler broke
+        # something it relies on. Say why on the original stderr, which
+        # the handler may have replaced, and exit: faaslab reports a crash.
+        print_exc(file=stderr)
         flush()
-        op = "error" if "error" in record else "response"
-        send('{"op":"%s","request_id":%s,"body":%s}' % (
-            op, encode(request["request_id"]), to_json(record, result_text)))
+        exit_now(1)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ type container struct {
 	read     chan struct{} // closed when readMessages returns
 	exited   chan struct{} // closed when cmd.Wait returns, with waitErr set
 	waitErr  error
-	started  time.Time
+	started  time.Time // just before the fork
 	// initTook is the time from start to the runtime's first next; zero
 	// until then.
 	initTook time.Duration
@@ -61,6 +61,11 @@ func (p *Platform) sandboxArgs(taskDir string, tmpBytes int64, env []string) []s
 		"--size", strconv.FormatInt(tmpBytes, 10), "--tmpfs", "/tmp",
 		"--proc", "/proc",
 		"--dev", "/dev",
+		// The root and /dev are tmpfs that bwrap made as the sandbox's
+		// user: make them read-only, as Lambda's file system is outside
+		// /tmp.
+		"--remount-ro", "/dev",
+		"--remount-ro", "/",
 		"--chdir", taskMount,
 		"--")
 }
@@ -78,9 +83,16 @@ func (p *Platform) sysProcAttr() *syscall.SysProcAttr {
 
 // startContainer starts a container for d inside a new cgroup. The
 // runtime begins its init at once; its first next says when it is done.
-func (d *deployment) startContainer() (c *container, err error) {
+func (d *deployment) startContainer() (*container, error) {
+	return d.startProgram(d.p.opts.Python, "-B", "-u", path.Join(runtimeMount, harness.BootstrapFile))
+}
+
+// startProgram starts command as a container for d: in d's sandbox and a
+// new cgroup, with the transport's pipes. Benchmarks start other programs
+// than the runtime with it.
+func (d *deployment) startProgram(command ...string) (c *container, err error) {
 	p := d.p
-	cg, err := p.cgroups.create(p.id+"-"+strconv.FormatUint(p.seq.Add(1), 10), d.limits)
+	cg, err := p.cgroups.create(p.groupPrefix+strconv.FormatUint(p.seq.Add(1), 10), d.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +102,7 @@ func (d *deployment) startContainer() (c *container, err error) {
 			for _, f := range files {
 				f.Close()
 			}
-			err = errors.Join(err, cg.kill(killTimeout), cg.remove())
+			err = errors.Join(err, cg.kill(killTimeout, 0), cg.remove())
 		}
 	}()
 	pipe := func() (r, w *os.File) {
@@ -115,12 +127,15 @@ func (d *deployment) startContainer() (c *container, err error) {
 	}
 
 	args := p.sandboxArgs(d.taskDir, int64(d.fn.EphemeralMB)<<20, d.env)
-	args = append(args, p.opts.Python, "-B", "-u", path.Join(runtimeMount, harness.BootstrapFile))
+	args = append(args, command...)
 	cmd := exec.Command(p.opts.Bwrap, args...)
 	cmd.Env = d.env
 	cmd.Stdout, cmd.Stderr = logW, logW
 	cmd.ExtraFiles = []*os.File{requestsR, repliesW} // fds 3 and 4
 	cmd.SysProcAttr = p.sysProcAttr()
+	// started precedes the fork: the runtime's own init time must fit
+	// between started and its first next.
+	started := time.Now()
 	if err = cg.start(p.cgroups, cmd); err != nil {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
@@ -133,7 +148,7 @@ func (d *deployment) startContainer() (c *container, err error) {
 	c = &container{
 		cmd: cmd, cg: cg, requests: requestsW, replies: repliesR,
 		messages: make(chan received), stop: make(chan struct{}), read: make(chan struct{}),
-		exited: make(chan struct{}), log: log, started: time.Now(),
+		exited: make(chan struct{}), log: log, started: started,
 	}
 	go func() {
 		c.waitErr = cmd.Wait()
@@ -186,7 +201,7 @@ func (c *container) waitExit(d time.Duration) {
 // and removes its cgroup. Only destroy's error says that something
 // survived.
 func (c *container) destroy() error {
-	killErr := c.cg.kill(killTimeout)
+	killErr := c.cg.kill(killTimeout, c.cmd.Process.Pid)
 	close(c.stop)
 	c.requests.Close()
 	// With every process gone the pipes are at end of file and the

@@ -234,7 +234,12 @@ func copyCode(ctx context.Context, src, dst string) error {
 		target := filepath.Join(dst, rel)
 		switch mode := entry.Type(); {
 		case mode.IsDir():
-			return os.Mkdir(target, 0o755)
+			// Modes are set explicitly, whatever the umask: the sandbox's
+			// user must read the code.
+			if err := os.Mkdir(target, 0o755); err != nil {
+				return fmt.Errorf("copy code: %w", err)
+			}
+			return os.Chmod(target, 0o755)
 		case mode&fs.ModeSymlink != 0:
 			link, err := os.Readlink(path)
 			if err == nil {
@@ -271,6 +276,9 @@ func copyFile(src, dst string, perm os.FileMode) error {
 		return fmt.Errorf("copy code: %w", err)
 	}
 	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Chmod(perm)
+	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,9 +37,10 @@ type outcome struct {
 	// err is a failure of faaslab or of the caller's context, not of the
 	// function.
 	err error
-	// sent and answered time the request; answered is zero without an
-	// answer.
-	sent, answered time.Time
+	// answered is when the answer arrived; zero without one.
+	answered time.Time
+	// unsent says that the runtime never got the event.
+	unsent bool
 }
 
 // Invoke runs the function once, starting a container first when none is
@@ -59,58 +61,24 @@ func (d *deployment) Invoke(ctx context.Context, event []byte) (platform.Invocat
 
 	inv := platform.Invocation{Start: time.Now().UTC()}
 	begin := time.Now()
-	if d.c == nil {
-		c, err := d.startContainer()
-		if err != nil {
-			return inv, fmt.Errorf("invoke %s: %w: %w", d.fn.Name, platform.ErrInfrastructure, err)
-		}
-		d.c, inv.Cold = c, true
-	} else if err := d.c.cg.setFrozen(false); err != nil {
-		return inv, errors.Join(fmt.Errorf("invoke %s: %w: thaw: %w", d.fn.Name, platform.ErrInfrastructure, err), d.discard())
+	out, err := d.run(ctx, event, &inv)
+	if err != nil {
+		return inv, fmt.Errorf("invoke %s: %w: %w", d.fn.Name, platform.ErrInfrastructure, err)
 	}
-
-	c := d.c
-	out := c.exchange(ctx, d, event)
 	end := out.answered
 	if end.IsZero() {
 		end = time.Now()
 	}
 	inv.RoundTrip = end.Sub(begin)
-	died := out.record == nil && (out.status == platform.StatusCrash || out.status == platform.StatusInitError)
-	if died {
-		// Let the dying runtime finish, so that its exit status and last
-		// words are known.
-		c.waitExit(time.Second)
-	}
-	inv.Log = c.log.take()
-	if died && inv.Cold && strings.HasPrefix(inv.Log, "bwrap:") {
-		// The sandbox failed before Python ran: the host's fault.
-		out.err = fmt.Errorf("%w: sandbox failed: %s", platform.ErrInfrastructure, strings.TrimSpace(inv.Log))
-	}
-	if out.record != nil {
-		out.record.Apply(&inv)
-	}
-	inv.Status = out.status
-	if out.errType != "" {
-		inv.ErrorType, inv.ErrorMessage = out.errType, out.errMsg
-	}
-	if died {
-		inv.ErrorType, inv.ErrorMessage = c.crashError(d.fn.MemoryMB)
-	}
-	inv.BilledDuration = inv.Duration.Round(time.Millisecond)
-	if inv.BilledDuration < inv.Duration {
-		inv.BilledDuration += time.Millisecond
-	}
-	inv.MaxMemoryUsedMB = int((c.cg.maxMemoryBytes() + 1<<20 - 1) >> 20)
+	d.report(&out, &inv)
 
-	var err error
 	switch {
 	case out.discard || d.fn.Cold || out.err != nil:
 		err = d.discard()
-	default:
+	case !d.p.opts.NoFreeze:
 		// Lambda freezes an environment between invocations; so does
 		// faaslab, so that work left behind does not run meanwhile.
-		if ferr := c.cg.setFrozen(true); ferr != nil {
+		if ferr := d.c.cg.setFrozen(true); ferr != nil {
 			err = d.discard()
 		}
 	}
@@ -121,6 +89,81 @@ func (d *deployment) Invoke(ctx context.Context, event []byte) (platform.Invocat
 		return inv, fmt.Errorf("invoke %s: %w: %w", d.fn.Name, platform.ErrInfrastructure, err)
 	}
 	return inv, nil
+}
+
+// run runs one invocation in the warm container, or in a new one (setting
+// inv.Cold). A warm container that died or broke while idle, before it
+// got the event, is replaced by a new one, as Lambda would, with a note in
+// inv.Log. The error is the platform's own failure.
+func (d *deployment) run(ctx context.Context, event []byte, inv *platform.Invocation) (outcome, error) {
+	for {
+		if d.c == nil {
+			c, err := d.startContainer()
+			if err != nil {
+				return outcome{}, err
+			}
+			d.c, inv.Cold = c, true
+		} else if err := d.thaw(); err != nil {
+			return outcome{}, errors.Join(fmt.Errorf("thaw: %w", err), d.discard())
+		}
+		out, ready := d.c.awaitReady(ctx, d)
+		if ready {
+			out = d.c.call(ctx, d, event, inv.Cold)
+		}
+		if inv.Cold || !out.unsent || out.status != platform.StatusCrash && out.errType != errTypeProtocol {
+			return out, nil
+		}
+		d.c.waitExit(time.Second)
+		inv.Log = fmt.Sprintf("[faaslab: the warm container failed while idle (%s), so this invocation is cold]\n%s",
+			cmp.Or(out.errMsg, d.c.exitDescription()), d.c.log.take())
+		if err := d.discard(); err != nil {
+			return outcome{}, err
+		}
+	}
+}
+
+// report fills inv in from out and the container: the runtime's record,
+// the platform's own errors, the log and Lambda's REPORT figures. It sets
+// out.err when the sandbox itself failed.
+func (d *deployment) report(out *outcome, inv *platform.Invocation) {
+	c := d.c
+	died := out.record == nil && (out.status == platform.StatusCrash || out.status == platform.StatusInitError)
+	if died {
+		// Let the dying runtime finish, so that its exit status and last
+		// words are known.
+		c.waitExit(time.Second)
+	}
+	log := c.log.take()
+	inv.Log += log
+	if died && inv.Cold && strings.HasPrefix(log, "bwrap:") {
+		// The sandbox failed before Python ran: the host's fault.
+		out.err = fmt.Errorf("%w: sandbox failed: %s", platform.ErrInfrastructure, strings.TrimSpace(log))
+	}
+	if out.record != nil {
+		out.record.Apply(inv)
+	}
+	inv.Status = out.status
+	if out.errType != "" {
+		inv.ErrorType, inv.ErrorMessage = out.errType, out.errMsg
+	}
+	if died {
+		inv.ErrorType, inv.ErrorMessage = c.crashError(d.fn.MemoryMB)
+	}
+	// Lambda bills whole milliseconds, and the whole timeout of a call
+	// that times out.
+	inv.BilledDuration = (inv.Duration + time.Millisecond - 1).Truncate(time.Millisecond)
+	if out.status == platform.StatusTimeout {
+		inv.BilledDuration = d.fn.Timeout
+	}
+	inv.MaxMemoryUsedMB = int((c.cg.maxMemoryBytes() + 1<<20 - 1) >> 20)
+}
+
+// thaw wakes the warm container up.
+func (d *deployment) thaw() error {
+	if d.p.opts.NoFreeze {
+		return nil
+	}
+	return d.c.cg.setFrozen(false)
 }
 
 // crashError describes how the runtime died: out of memory when the
@@ -168,41 +211,49 @@ var (
 	errProtocol    = errors.New(protocolGuidance)
 )
 
-// exchange runs one invocation on c: it waits for the runtime to ask for
-// work (at once when warm, after init when cold), sends the event, and
-// waits for the answer until the function's deadline.
-func (c *container) exchange(ctx context.Context, d *deployment, event json.RawMessage) outcome {
+// awaitReady waits until the runtime asks for work: at once when warm,
+// after init when cold. It reports whether the runtime is ready, and if
+// not, the outcome of the invocation.
+func (c *container) awaitReady(ctx context.Context, d *deployment) (o outcome, ready bool) {
+	defer func() { o.unsent = !ready }()
 	cold := c.initTook == 0
-	ready := time.Now().Add(d.fn.Timeout)
+	deadline := time.Now().Add(d.fn.Timeout)
 	if cold {
-		ready = c.started.Add(d.p.opts.InitTimeout)
+		deadline = c.started.Add(d.p.opts.InitTimeout)
 	}
-	msg, err := c.await(ctx, ready)
+	msg, err := c.await(ctx, deadline)
 	switch {
 	case cold && errors.Is(err, errTimedOut):
-		o := timedOut(time.Time{})
+		o := failure(err, 0)
 		o.errMsg = fmt.Sprintf("Init timed out after %.2f seconds", d.p.opts.InitTimeout.Seconds())
-		return o
+		return o, false
 	case cold && errors.Is(err, errRuntimeGone):
-		return outcome{status: platform.StatusInitError, discard: true}
+		return outcome{status: platform.StatusInitError, discard: true}, false
 	case err != nil:
-		return failure(err, d.fn.Timeout, time.Time{})
+		return failure(err, d.fn.Timeout), false
 	case msg.Op == opInitError:
-		return c.decode(msg, platform.StatusInitError, time.Since(c.started), time.Since(c.started), time.Time{})
+		return c.decode(msg, platform.StatusInitError, time.Since(c.started), time.Since(c.started)), false
 	case msg.Op != opNext:
-		return failure(fmt.Errorf("%w: runtime sent %q instead of next", errProtocol, msg.Op), 0, time.Time{})
+		return failure(fmt.Errorf("%w: runtime sent %q instead of next", errProtocol, msg.Op), 0), false
 	}
-	initBound := time.Duration(0)
 	if cold {
 		c.initTook = time.Since(c.started)
-		initBound = c.initTook
 		if d.limits.initCPUQuotaUS != d.limits.cpuQuotaUS {
 			if err := c.cg.setCPUQuota(d.limits.cpuQuotaUS); err != nil {
-				return outcome{err: fmt.Errorf("%w: %w", platform.ErrInfrastructure, err), discard: true}
+				return outcome{err: fmt.Errorf("%w: %w", platform.ErrInfrastructure, err), discard: true}, false
 			}
 		}
 	}
+	return outcome{}, true
+}
 
+// call sends event to the ready runtime and waits for its answer until
+// the function's deadline.
+func (c *container) call(ctx context.Context, d *deployment, event json.RawMessage, cold bool) outcome {
+	initBound := time.Duration(0)
+	if cold {
+		initBound = c.initTook
+	}
 	sent := time.Now()
 	deadline := sent.Add(d.fn.Timeout)
 	requestID := newRequestID()
@@ -215,31 +266,31 @@ func (c *container) exchange(ctx context.Context, d *deployment, event json.RawM
 	c.requests.SetWriteDeadline(deadline)
 	if err := writeFrame(c.requests, payload); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			err = errTimedOut
-		} else {
-			err = fmt.Errorf("%w: send invocation: %w", errRuntimeGone, err)
+			return failure(errTimedOut, d.fn.Timeout)
 		}
-		return failure(err, d.fn.Timeout, sent)
+		o := failure(fmt.Errorf("%w: send invocation: %w", errRuntimeGone, err), 0)
+		o.unsent = true
+		return o
 	}
 
-	msg, err = c.await(ctx, deadline)
+	msg, err := c.await(ctx, deadline)
 	switch {
 	case err != nil:
-		return failure(err, d.fn.Timeout, sent)
+		return failure(err, d.fn.Timeout)
 	case msg.Op != opResponse && msg.Op != opError:
-		return failure(fmt.Errorf("%w: runtime sent %q instead of an answer", errProtocol, msg.Op), 0, sent)
+		return failure(fmt.Errorf("%w: runtime sent %q instead of an answer", errProtocol, msg.Op), 0)
 	case msg.RequestID != requestID:
-		return failure(fmt.Errorf("%w: runtime answered request %q during request %q", errProtocol, msg.RequestID, requestID), 0, sent)
+		return failure(fmt.Errorf("%w: runtime answered request %q during request %q", errProtocol, msg.RequestID, requestID), 0)
 	case msg.Op == opError:
-		return c.decode(msg, platform.StatusError, time.Since(sent), initBound, sent)
+		return c.decode(msg, platform.StatusError, time.Since(sent), initBound)
 	}
-	return c.decode(msg, platform.StatusOK, time.Since(sent), initBound, sent)
+	return c.decode(msg, platform.StatusOK, time.Since(sent), initBound)
 }
 
 // decode turns the runtime's record in msg into an outcome with status,
 // after checking it against what faaslab saw: the call took at most
 // roundTrip and init at most initBound.
-func (c *container) decode(msg runtimeMessage, status platform.Status, roundTrip, initBound time.Duration, sent time.Time) outcome {
+func (c *container) decode(msg runtimeMessage, status platform.Status, roundTrip, initBound time.Duration) outcome {
 	answered := time.Now()
 	var rec harness.Record
 	err := json.Unmarshal(msg.Body, &rec)
@@ -250,30 +301,25 @@ func (c *container) decode(msg runtimeMessage, status platform.Status, roundTrip
 		err = fmt.Errorf("record does not match operation %q", msg.Op)
 	}
 	if err != nil {
-		return failure(fmt.Errorf("%w: invalid record: %w", errProtocol, err), 0, sent)
+		return failure(fmt.Errorf("%w: invalid record: %w", errProtocol, err), 0)
 	}
-	return outcome{status: status, record: &rec, discard: status == platform.StatusInitError, sent: sent, answered: answered}
+	return outcome{status: status, record: &rec, discard: status == platform.StatusInitError, answered: answered}
 }
 
 // failure is the outcome of an invocation that await (or sending) ended
 // with err: a timeout after timeout, a crash, a protocol violation or the
 // caller's context.
-func failure(err error, timeout time.Duration, sent time.Time) outcome {
+func failure(err error, timeout time.Duration) outcome {
 	switch {
 	case errors.Is(err, errTimedOut):
-		o := timedOut(sent)
-		o.errMsg = fmt.Sprintf("Task timed out after %.2f seconds", timeout.Seconds())
-		return o
+		return outcome{status: platform.StatusTimeout, discard: true, errType: errTypeTimeout,
+			errMsg: fmt.Sprintf("Task timed out after %.2f seconds", timeout.Seconds())}
 	case errors.Is(err, errRuntimeGone):
-		return outcome{status: platform.StatusCrash, discard: true, sent: sent}
+		return outcome{status: platform.StatusCrash, discard: true}
 	case errors.Is(err, errProtocol):
-		return outcome{status: platform.StatusError, discard: true, sent: sent, errType: errTypeProtocol, errMsg: err.Error()}
+		return outcome{status: platform.StatusError, discard: true, errType: errTypeProtocol, errMsg: err.Error()}
 	}
-	return outcome{err: err, discard: true, sent: sent}
-}
-
-func timedOut(sent time.Time) outcome {
-	return outcome{status: platform.StatusTimeout, discard: true, sent: sent, errType: errTypeTimeout}
+	return outcome{err: err, discard: true}
 }
 
 // await returns the runtime's next message, or why there is none by

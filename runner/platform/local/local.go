@@ -13,19 +13,33 @@
 //
 // As on Lambda, the first invocation of a container is cold and later
 // ones reuse it, with /tmp and the module's globals intact; between
-// invocations the container is frozen. A timeout, crash or protocol
-// violation discards the container, and the next invocation starts a new
-// one.
+// invocations the container is frozen (unless Options.NoFreeze). A
+// timeout, crash or protocol violation discards the container, and the
+// next invocation starts a new one.
 //
 // The generated code is untrusted. What it can do is bounded by the
 // sandbox and the cgroups; what it reports about itself is checked (see
 // harness.Record.Validate) but can be forged, since the measurement
 // wrapper shares its process. Status, round trip, cold starts, logs and
-// resource limits are faaslab's own observations.
+// resource limits are faaslab's own observations. Work a function leaves
+// running (threads, child processes) stays in its container: frozen
+// between invocations, it competes for the container's CPU share and
+// memory during the next ones and writes into their logs, as on Lambda,
+// and dies with the container.
+//
+// Known limits: the sandbox shares the host's kernel and has no seccomp
+// filter, so a kernel exploit escapes it; /proc/stat and /proc/cpuinfo
+// describe the whole host (as they describe the whole microVM on Lambda);
+// /tmp is memory, so what a function keeps there counts against its
+// memory size, unlike Lambda's disk-backed /tmp; Python is the host's
+// (Debian's), whatever runtime a Function names.
 package local
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -35,10 +49,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 
 	"github.com/faaslab/faaslab/runner/harness"
 	"github.com/faaslab/faaslab/runner/platform"
@@ -78,6 +88,11 @@ type Options struct {
 	StrictInitCPU bool
 	// Region appears in AWS_REGION and function ARNs; default us-east-1.
 	Region string
+	// NoFreeze leaves containers running between invocations. By default
+	// they are frozen, as Lambda freezes its environments, so that work a
+	// function leaves behind neither runs for free nor loads the host;
+	// freezing and thawing cost about 0.4 ms per invocation.
+	NoFreeze bool
 }
 
 // withDefaults fills in o's zero fields.
@@ -139,9 +154,10 @@ type Platform struct {
 	// fsArgs are the bubblewrap arguments that build the sandbox's file
 	// system from the host's, the same for every container.
 	fsArgs []string
-	// id distinguishes this Platform's cgroups from other runners'.
-	id  string
-	seq atomic.Uint64
+	// groupPrefix starts the names of this Platform's cgroups: the
+	// runner's owner name (see stale.go) and a random id.
+	groupPrefix string
+	seq         atomic.Uint64
 }
 
 var _ platform.Platform = (*Platform)(nil)
@@ -168,10 +184,18 @@ func New(opts Options) (*Platform, error) {
 	if err := cgroups.checkParent(); err != nil {
 		return nil, fmt.Errorf("local platform: %w", err)
 	}
-	p := &Platform{opts: opts, cgroups: cgroups, id: randomHex(4)}
-	if err := p.prepareWorkDir(); err != nil {
+	if err := cgroups.anchorFreezer(); err != nil {
 		return nil, fmt.Errorf("local platform: %w", err)
 	}
+	self, err := owner()
+	if err != nil {
+		return nil, fmt.Errorf("local platform: %w", err)
+	}
+	p := &Platform{opts: opts, cgroups: cgroups, groupPrefix: self + "-" + randomHex(4) + "-"}
+	if err := p.prepareWorkDir(self); err != nil {
+		return nil, fmt.Errorf("local platform: %w", err)
+	}
+	p.reapStale()
 	p.fsArgs = p.fileSystemArgs()
 	if err := p.probe(); err != nil {
 		return nil, fmt.Errorf("local platform: %w", err)
@@ -181,8 +205,9 @@ func New(opts Options) (*Platform, error) {
 
 // prepareWorkDir creates the work directory, writes the harness into a
 // directory named by its hash (so that concurrent runners of different
-// versions never share one) and the sandbox's /etc files.
-func (p *Platform) prepareWorkDir() error {
+// versions never share one), and makes the directory for this runner's
+// (self's) deployments, with the sandbox's /etc files.
+func (p *Platform) prepareWorkDir(self string) error {
 	// 0711: the sandbox's uid may traverse the directories but not list them.
 	if err := os.MkdirAll(p.opts.WorkDir, 0o711); err != nil {
 		return fmt.Errorf("create work dir: %w", err)
@@ -194,10 +219,14 @@ func (p *Platform) prepareWorkDir() error {
 	sum.Write(harness.Wrapper)
 	sum.Write(harness.Bootstrap)
 	p.runtimeDir = filepath.Join(p.opts.WorkDir, "runtime-"+hex.EncodeToString(sum.Sum(nil))[:12])
-	p.deployDir = filepath.Join(p.opts.WorkDir, "deployments")
+	p.deployDir = filepath.Join(p.opts.WorkDir, "deployments", self)
 	// Python lists the directories it imports from: the harness directory
 	// must be readable.
-	for dir, perm := range map[string]os.FileMode{p.runtimeDir: 0o755, p.deployDir: 0o711} {
+	for _, dir := range []string{p.runtimeDir, filepath.Dir(p.deployDir), p.deployDir} {
+		perm := os.FileMode(0o711)
+		if dir == p.runtimeDir {
+			perm = 0o755
+		}
 		if err := os.Mkdir(dir, perm); err != nil && !os.IsExist(err) {
 			return fmt.Errorf("create work dir: %w", err)
 		}
@@ -214,7 +243,7 @@ func (p *Platform) prepareWorkDir() error {
 		"hosts":  "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
 	}
 	for name, content := range etc {
-		path := filepath.Join(p.runtimeDir, "etc-"+name)
+		path := filepath.Join(p.deployDir, "etc-"+name)
 		err := os.WriteFile(path, []byte(content), 0o644)
 		if err == nil {
 			err = os.Chmod(path, 0o644)
@@ -244,7 +273,7 @@ func (p *Platform) fileSystemArgs() []string {
 		}
 	}
 	for _, name := range []string{"passwd", "group", "hosts"} {
-		args = append(args, "--ro-bind", filepath.Join(p.runtimeDir, "etc-"+name), "/etc/"+name)
+		args = append(args, "--ro-bind", filepath.Join(p.deployDir, "etc-"+name), "/etc/"+name)
 	}
 	// ld.so.cache speeds up loading; alternatives resolves Debian's
 	// libblas for numpy; python3* holds Debian's sitecustomize.

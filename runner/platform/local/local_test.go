@@ -1,9 +1,12 @@
 package local
 
 import (
+	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -15,8 +18,18 @@ import (
 )
 
 // TestMain checks, after all tests, that the package left no goroutine
-// and no pipe behind in the runner.
+// and no pipe behind in the runner. Unless -parallel is given, it runs 8
+// tests at once: most hostile functions wait for their timeout rather than
+// compute.
 func TestMain(m *testing.M) {
+	if os.Getenv("FAASLAB_LOCAL_HELPER") == "runner" {
+		helperRunner()
+		return
+	}
+	flag.Parse()
+	if !parallelSet() {
+		flag.Set("test.parallel", "8")
+	}
 	pipes := openPipes()
 	code := m.Run()
 	if code == 0 {
@@ -26,6 +39,12 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+func parallelSet() bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	return set
 }
 
 // openPipes counts the runner's open pipe descriptors.
@@ -79,7 +98,7 @@ func newPlatform(t *testing.T, opts Options) *Platform {
 // checkNoLeftovers fails t if a cgroup of p, or a process in one, remains.
 func checkNoLeftovers(t *testing.T, p *Platform) {
 	t.Helper()
-	prefix := "/" + p.opts.CgroupParent + "/" + p.id + "-"
+	prefix := "/" + p.opts.CgroupParent + "/" + p.groupPrefix
 	for _, c := range p.cgroups.controllers() {
 		matches, _ := filepath.Glob(p.cgroups.dir(c, prefix+"*"))
 		if len(matches) > 0 {
@@ -154,18 +173,18 @@ func TestNormal(t *testing.T) {
 		fn.Env = map[string]string{"GREETING": "hi"}
 	})
 	var first, second struct {
-		Calls      int
-		Tmp        string
-		Memory     string
-		MemoryEnv  string `json:"memory_env"`
-		Greeting   string
-		UID        int
-		Cwd        string
-		NumpySum   float64 `json:"numpy_sum"`
-		Networkx   int
-		Igraph     int
-		PIL        []int `json:"pil"`
-		EnvKeys    []string `json:"env_keys"`
+		Calls     int
+		Tmp       string
+		Memory    string
+		MemoryEnv string `json:"memory_env"`
+		Greeting  string
+		UID       int
+		Cwd       string
+		NumpySum  float64 `json:"numpy_sum"`
+		Networkx  int
+		Igraph    int
+		PIL       []int    `json:"pil"`
+		EnvKeys   []string `json:"env_keys"`
 	}
 	inv1 := platformtest.Invoke(t, d, `{}`)
 	platformtest.Want(t, inv1, platform.StatusOK, "")
@@ -190,7 +209,8 @@ func TestNormal(t *testing.T) {
 	if first.NumpySum != 6 || first.Networkx != 3 || first.Igraph != 3 || len(first.PIL) != 2 {
 		t.Errorf("Debian packages misbehave: %+v", first)
 	}
-	allowed := map[string]bool{"GREETING": true, "AWS_LAMBDA_LOG_STREAM_NAME": true}
+	// The runtime adds the log stream name; bwrap's --chdir adds PWD.
+	allowed := map[string]bool{"GREETING": true, "AWS_LAMBDA_LOG_STREAM_NAME": true, "PWD": true}
 	for _, kv := range p.environment(d.(*deployment)) {
 		k, _, _ := strings.Cut(kv, "=")
 		allowed[k] = true
@@ -272,5 +292,86 @@ func TestContextCancel(t *testing.T) {
 	_, err := d.Invoke(ctx, []byte(`{}`))
 	if err == nil || time.Since(start) > 5*time.Second {
 		t.Errorf("Invoke with a cancelled context: %v after %v, want an error soon", err, time.Since(start))
+	}
+}
+
+// TestIdleDeath checks that a warm container that dies between
+// invocations costs the next invocation a cold start, not a crash: its
+// handler never ran.
+func TestIdleDeath(t *testing.T) {
+	p := newPlatform(t, Options{NoFreeze: true})
+	d := deployDir(t, p, "idle_death", nil)
+	first := platformtest.Invoke(t, d, `{}`)
+	platformtest.Want(t, first, platform.StatusOK, "")
+	time.Sleep(300 * time.Millisecond)
+	second := platformtest.Invoke(t, d, `{}`)
+	platformtest.Want(t, second, platform.StatusOK, "")
+	if !second.Cold || second.ContainerID == first.ContainerID || !strings.Contains(second.Log, "failed while idle") {
+		t.Errorf("after the container died idle: cold=%v container %s (was %s), log %q; want a new cold container",
+			second.Cold, second.ContainerID, first.ContainerID, second.Log)
+	}
+}
+
+// helperRunner is a runner for TestReapStale: it leaves a frozen warm
+// container, says so, and waits to be killed.
+func helperRunner() {
+	p, err := New(Options{})
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	d, err := p.Deploy(context.Background(), platform.Function{Name: "orphan", CodeDir: "testdata/echo", Handler: "handler.handler"})
+	if err == nil {
+		_, err = d.Invoke(context.Background(), []byte(`{}`))
+	}
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	fmt.Println(p.groupPrefix)
+	select {}
+}
+
+// TestReapStale kills a runner that holds a frozen container and checks
+// that the container survives it (frozen processes ignore the kill that
+// --die-with-parent sends) until the next New reaps it.
+func TestReapStale(t *testing.T) {
+	newPlatform(t, Options{}) // skips when the platform is unavailable
+	helper := exec.Command(os.Args[0])
+	helper.Env = append(os.Environ(), "FAASLAB_LOCAL_HELPER=runner")
+	out, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	helper.Process.Kill()
+	helper.Wait()
+	prefix := strings.TrimSpace(line)
+	if !strings.HasSuffix(prefix, "-") {
+		t.Fatalf("helper runner: %s", line)
+	}
+	orphans := func() []string {
+		var found []string
+		procs, _ := filepath.Glob("/proc/[0-9]*/cgroup")
+		for _, path := range procs {
+			if data, err := os.ReadFile(path); err == nil && strings.Contains(string(data), "/"+prefix) {
+				found = append(found, path)
+			}
+		}
+		return found
+	}
+	time.Sleep(100 * time.Millisecond)
+	if len(orphans()) == 0 {
+		t.Logf("no orphans to reap: the helper's container died with it")
+	}
+	p := newPlatform(t, Options{})
+	if left := orphans(); len(left) > 0 {
+		t.Errorf("New left the dead runner's processes alive: %v", left)
+	}
+	if groups, _ := filepath.Glob(p.cgroups.dir("pids", "/"+p.opts.CgroupParent+"/"+prefix+"*")); len(groups) > 0 {
+		t.Errorf("New left the dead runner's cgroups: %v", groups)
 	}
 }

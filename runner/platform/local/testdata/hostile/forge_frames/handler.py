@@ -19,6 +19,8 @@ def frame(payload):
 
 
 def handler(event, context):
+    if "mode" not in event:
+        return "clean"
     for fd in api_fds():
         try:
             if event["mode"] == "garbage":

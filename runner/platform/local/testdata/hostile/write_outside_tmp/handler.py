@@ -18,6 +18,13 @@ def write(path):
     return fn
 
 
+def command(line):
+    def fn():
+        if os.system(line + " 2>/dev/null") != 0:
+            raise OSError("%s failed" % line.split()[0])
+    return fn
+
+
 def handler(event, context):
     results = {}
     for path in ["/var/task/pwned", "/var/task/handler.py", "/var/runtime/faaslab_wrapper.py",
@@ -27,7 +34,8 @@ def handler(event, context):
     results["mkdir /var/task/d"] = attempt(lambda: os.mkdir("/var/task/d"))
     results["chmod handler.py"] = attempt(lambda: os.chmod("/var/task/handler.py", 0o777))
     results["rename handler.py"] = attempt(lambda: os.rename("/var/task/handler.py", "/var/task/h.py"))
-    results["mount"] = attempt(lambda: os.system("mount -t tmpfs x /var/task 2>/dev/null") == 0 or (_ for _ in ()).throw(OSError("mount failed")))
+    results["mount"] = attempt(command("mount -t tmpfs none /var/task"))
+    results["unshare"] = attempt(command("unshare --user --map-root-user true"))
     tmp = "/tmp/persist"
     previous = open(tmp).read() if os.path.exists(tmp) else ""
     results["/tmp"] = attempt(write(tmp))

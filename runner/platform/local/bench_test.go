@@ -1,0 +1,143 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/faaslab/faaslab/runner/platform"
+)
+
+// benchPlatform is newPlatform for benchmarks.
+func benchPlatform(b *testing.B, opts Options) (*Platform, func(dir string, memoryMB int) *deployment) {
+	b.Helper()
+	p, err := New(opts)
+	if IsUnavailable(err) {
+		b.Skipf("local platform unavailable: %v", err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	deploy := func(dir string, memoryMB int) *deployment {
+		d, err := p.Deploy(context.Background(), platform.Function{
+			Name: dir, CodeDir: "testdata/" + dir, Handler: "handler.handler", MemoryMB: memoryMB, Timeout: time.Minute,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { d.Close(context.Background()) })
+		return d.(*deployment)
+	}
+	return p, deploy
+}
+
+// percentile returns the p-th percentile of ds, which it sorts.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, int(p*float64(len(ds))))]
+}
+
+// BenchmarkOverhead measures a warm invocation of a no-op handler as the
+// caller sees it, beside the floor of the design: a bare frame round trip
+// over the same pipes, to a Python loop that echoes frames, in the same
+// sandbox and cgroups. Both run at 1,769 MB (one vCPU), interleaved, so
+// that they see the same machine. The nofreeze variant leaves the
+// container running between invocations.
+func BenchmarkOverhead(b *testing.B) {
+	b.Run("freeze", func(b *testing.B) { benchmarkOverhead(b, Options{}) })
+	b.Run("nofreeze", func(b *testing.B) { benchmarkOverhead(b, Options{NoFreeze: true}) })
+}
+
+func benchmarkOverhead(b *testing.B, opts Options) {
+	_, deploy := benchPlatform(b, opts)
+	noop := deploy("echo", 1769)
+	floorDeployment := deploy("floor", 1769)
+	floor, err := floorDeployment.startProgram(floorDeployment.p.opts.Python, "-B", "-u", taskMount+"/echo_loop.py")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer floor.destroy()
+	ctx := context.Background()
+	event := []byte(`{}`)
+	payload, _ := json.Marshal(invocationRequest{RequestID: newRequestID(), FunctionARN: noop.arn, Event: event})
+	roundTrip := func() {
+		if err := writeFrame(floor.requests, payload); err != nil {
+			b.Fatal(err)
+		}
+		if r := <-floor.messages; r.err != nil {
+			b.Fatal(r.err)
+		}
+	}
+	for i := 0; i < 20; i++ { // warm up both
+		if _, err := noop.Invoke(ctx, event); err != nil {
+			b.Fatal(err)
+		}
+		roundTrip()
+	}
+
+	var platformTimes, floorTimes []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		inv, err := noop.Invoke(ctx, event)
+		platformTimes = append(platformTimes, time.Since(start))
+		if err != nil || inv.Status != platform.StatusOK || inv.Cold {
+			b.Fatalf("invoke: %v %+v", err, inv)
+		}
+		start = time.Now()
+		roundTrip()
+		floorTimes = append(floorTimes, time.Since(start))
+	}
+	b.StopTimer()
+	p50, p95 := percentile(platformTimes, 0.50), percentile(platformTimes, 0.95)
+	f50, f95 := percentile(floorTimes, 0.50), percentile(floorTimes, 0.95)
+	b.ReportMetric(float64(p50.Microseconds()), "p50-µs")
+	b.ReportMetric(float64(p95.Microseconds()), "p95-µs")
+	b.ReportMetric(float64(f50.Microseconds()), "floor-p50-µs")
+	b.ReportMetric(float64(f95.Microseconds()), "floor-p95-µs")
+	b.ReportMetric(float64(p50)/float64(f50), "p50-ratio")
+}
+
+// fidelityLoop is a pure-Python loop that takes about a second on one
+// full vCPU of the development machine.
+const fidelityLoop = 20_000_000
+
+// BenchmarkFidelity runs the same single-threaded CPU-bound handler at
+// 885 MB and at 1,769 MB, where Lambda gives half a vCPU and one vCPU, and
+// reports the handler's own durations and their ratio, which should be
+// near 2.
+func BenchmarkFidelity(b *testing.B) {
+	_, deploy := benchPlatform(b, Options{})
+	half, full := deploy("cpu", 885), deploy("cpu", 1769)
+	event := []byte(`{"loop": ` + strconv.Itoa(fidelityLoop) + `}`)
+	var steal float64
+	run := func(d *deployment) time.Duration {
+		inv, err := d.Invoke(context.Background(), event)
+		if err != nil || inv.Status != platform.StatusOK {
+			b.Fatalf("invoke: %v %+v", err, inv)
+		}
+		steal += inv.CPUSteal
+		return inv.Duration
+	}
+	run(half) // warm up
+	run(full)
+	var halfTime, fullTime time.Duration
+	var ratios []float64
+	steal = 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h, f := run(half), run(full)
+		halfTime, fullTime = halfTime+h, fullTime+f
+		ratios = append(ratios, float64(h)/float64(f))
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(halfTime.Seconds()/float64(b.N), "s-885MB")
+	b.ReportMetric(fullTime.Seconds()/float64(b.N), "s-1769MB")
+	// The median of the per-iteration ratios resists the host's noise.
+	b.ReportMetric(ratios[len(ratios)/2], "ratio")
+	// Time stolen by the hypervisor, which skews the ratio on a VM.
+	b.ReportMetric(steal/float64(b.N), "steal-s")
+}
