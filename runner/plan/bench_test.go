@@ -59,7 +59,8 @@ func BenchmarkPlan(b *testing.B) {
 	})
 }
 
-func benchmarkPlan(b *testing.B, path string) {	s, err := schema.Load(path, schema.Options{})
+func benchmarkPlan(b *testing.B, path string) {
+	s, err := schema.Load(path, schema.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
