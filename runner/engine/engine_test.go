@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -278,3 +279,24 @@ func TestUncheckedOrFailedCodeIsNotMeasured(t *testing.T) {
 }
 
 func rowsManifest() rows.Manifest { return rows.Manifest{} }
+
+func TestProgressLine(t *testing.T) {
+	var b strings.Builder
+	p := NewProgress(&b, false, false)
+	bar := p.Stage("measure", 100)
+	bar.start = time.Now().Add(-10 * time.Second)
+	bar.Resume(20)
+	bar.Skip(10)
+	for i := 0; i < 20; i++ {
+		bar.Add()
+	}
+	bar.Fail()
+	b.Reset()
+	bar.draw(false)
+	// 20 made in 10 s is 2/s; 49 left take 24.5 s.
+	if got, want := b.String(), "measure  51/100 (20 resumed, 10 not to be made, 1 failed) 2.0/s ETA 25s\n"; got != want {
+		t.Errorf("progress line %q, want %q", got, want)
+	}
+	var quiet *Progress = NewProgress(&b, false, true)
+	quiet.Stage("x", 1).Add() // a quiet progress shows nothing and does not panic
+}

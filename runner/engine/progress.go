@@ -31,14 +31,15 @@ func NewProgress(w io.Writer, tty, quiet bool) *Progress {
 	return &Progress{w: w, tty: tty, interval: iv}
 }
 
-// Bar is one stage's counts. Units are done (made now), skipped (found in
-// the journal, or not to be made) or failed.
+// Bar is one stage's counts. Units are done (made now), resumed (found in
+// the journal), skipped (not to be made: code that failed its checks is not
+// measured) or failed.
 type Bar struct {
-	p                     *Progress
-	name                  string
-	total                 int
-	done, skipped, failed int
-	start                 time.Time
+	p                              *Progress
+	name                           string
+	total                          int
+	done, resumed, skipped, failed int
+	start                          time.Time
 }
 
 // Stage starts the bar of a stage of total units.
@@ -46,11 +47,11 @@ func (p *Progress) Stage(name string, total int) *Bar {
 	return &Bar{p: p, name: name, total: total, start: time.Now()}
 }
 
-func (b *Bar) Add()        { b.update(1, 0, 0) }
-func (b *Bar) Skip()       { b.update(0, 1, 0) }
-func (b *Bar) SkipN(n int) { b.update(0, n, 0) }
-func (b *Bar) Fail()       { b.update(0, 0, 1) }
-func (b *Bar) FailN(n int) { b.update(0, 0, n) }
+func (b *Bar) Add()         { b.update(1, 0, 0, 0) }
+func (b *Bar) Resume(n int) { b.update(0, n, 0, 0) }
+func (b *Bar) Skip(n int)   { b.update(0, 0, n, 0) }
+func (b *Bar) Fail()        { b.update(0, 0, 0, 1) }
+func (b *Bar) FailN(n int)  { b.update(0, 0, 0, n) }
 
 // Done draws the stage's final line.
 func (b *Bar) Done() {
@@ -62,13 +63,14 @@ func (b *Bar) Done() {
 	b.draw(true)
 }
 
-func (b *Bar) update(done, skipped, failed int) {
+func (b *Bar) update(done, resumed, skipped, failed int) {
 	if b.p == nil {
 		return
 	}
 	b.p.mu.Lock()
 	defer b.p.mu.Unlock()
 	b.done += done
+	b.resumed += resumed
 	b.skipped += skipped
 	b.failed += failed
 	if time.Since(b.p.last) >= b.p.interval {
@@ -79,20 +81,27 @@ func (b *Bar) update(done, skipped, failed int) {
 // draw writes the bar; the caller holds p.mu.
 func (b *Bar) draw(final bool) {
 	b.p.last = time.Now()
-	n := b.done + b.skipped + b.failed
+	n := b.done + b.resumed + b.skipped + b.failed
 	elapsed := time.Since(b.start)
 	rate := float64(b.done) / elapsed.Seconds()
 	line := fmt.Sprintf("%-8s %d/%d", b.name, n, b.total)
-	if b.skipped > 0 {
-		line += fmt.Sprintf(" (%d resumed or skipped)", b.skipped)
+	var notes []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{b.resumed, "resumed"}, {b.skipped, "not to be made"}, {b.failed, "failed"}} {
+		if c.n > 0 {
+			notes = append(notes, fmt.Sprintf("%d %s", c.n, c.what))
+		}
 	}
-	if b.failed > 0 {
-		line += fmt.Sprintf(" (%d failed)", b.failed)
+	if len(notes) > 0 {
+		line += " (" + strings.Join(notes, ", ") + ")"
 	}
 	if b.done > 0 {
 		line += fmt.Sprintf(" %.1f/s", rate)
 		if left := b.total - n; left > 0 && !final {
-			line += " ETA " + (time.Duration(float64(left)/rate) * time.Second / time.Second).Round(time.Second).String()
+			eta := time.Duration(float64(left) / rate * float64(time.Second))
+			line += " ETA " + eta.Round(time.Second).String()
 		}
 	}
 	if final {

@@ -51,7 +51,7 @@ func (e *Engine) generate(ctx context.Context) (int, error) {
 		var done bool
 		e.journal.View(func(s *State) { _, done = s.Generations[g.ID] })
 		if done {
-			bar.Skip()
+			bar.Resume(1)
 			return false, nil
 		}
 		req := e.request(g)
@@ -196,11 +196,11 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 			_, done = s.Checks[g.ID]
 		})
 		if done {
-			bar.Skip()
+			bar.Resume(1)
 			return false, nil
 		}
 		if !generated { // its generation failed: counted there
-			bar.Fail()
+			bar.Skip(1)
 			return false, nil
 		}
 		t := e.Plan.Study.Tasks[g.Task]
@@ -236,11 +236,19 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 			Cyclomatic: m.Cyclomatic, Halstead: m.Halstead, Maintain: m.Maintainability, PylintScore: m.PylintScore,
 			MetricsNote: m.Note}
 		now := time.Now().UTC()
+		if len(rep.Tests) == 0 { // SE runs no test; its rows still say why
+			for _, tt := range tests {
+				rep.Tests = append(rep.Tests, check.TestResult{Name: tt.Name, Class: rep.Class, Detail: "not run: " + rep.Detail})
+			}
+		}
 		for i, tr := range rep.Tests {
 			ms := float64(tr.Duration) / float64(time.Millisecond)
 			rec.Tests = append(rec.Tests, rows.Check{GenerationID: g.ID, Model: g.Model, Task: g.Task, Variant: g.Variant,
 				Sample: int32(g.Sample), Test: tr.Name, Class: string(tr.Class), Compare: tests[i].Compare.Rule,
-				DiffPath: tr.Path, Detail: tr.Detail, DurationMS: &ms, CheckedAt: now})
+				DiffPath: tr.Path, Detail: tr.Detail, CheckedAt: now})
+			if tr.Duration > 0 {
+				rec.Tests[i].DurationMS = &ms
+			}
 		}
 		if err := e.journal.Append(Record{Check: rec}); err != nil {
 			return false, err
@@ -315,15 +323,15 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 	total := c.Invocations()
 	switch {
 	case done >= total || ended:
-		bar.SkipN(total)
+		bar.Resume(total)
 		return false, nil
 	case !checked || chk.Class != string(check.ClassOK):
 		// Only correct code is measured, as in the studies faaslab
 		// reproduces; a failed check was counted in its stage.
-		bar.SkipN(total)
+		bar.Skip(total)
 		return false, nil
 	}
-	bar.SkipN(done)
+	bar.Resume(done)
 	s := e.Plan.Study
 	t := s.Tasks[c.Task]
 	pl, err := e.Platforms(c.Platform)
@@ -402,7 +410,7 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 			// further calls would fail alike (and may each run to timeout).
 			reason := fmt.Sprintf("invocation %d: %s: %s", seq, inv.Status, inv.ErrorMessage)
 			e.Log.Warn("cell ended early", "cell", c.ID, "reason", reason)
-			bar.SkipN(total - seq - 1)
+			bar.Skip(total - seq - 1)
 			return false, e.journal.Append(Record{CellEnd: &CellEndRecord{CellID: c.ID, Reason: reason}})
 		}
 	}
