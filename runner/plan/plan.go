@@ -97,7 +97,9 @@ func New(s *schema.Study) (*Plan, error) {
 	m := s.Matrix
 	promptSums := map[string]string{} // by prompt file
 	genIndex := map[genKey]int{}
-	var cellPrefix [][]byte // by generation index
+	var cellBase [][sha256.Size]byte // by generation index
+	modelKeys := map[string]string{} // paramsKey by model
+	idBuf := make([]byte, 0, 512)    // reused for every ID's hash input
 
 	// addGeneration returns the index of (model, task, variant, sample),
 	// creating it on first use.
@@ -128,26 +130,34 @@ func New(s *schema.Study) (*Plan, error) {
 			Model: model, Task: task, Variant: variant, Sample: sample,
 			PromptSHA256: psum, PromptBytes: len(system) + len(p.Prompts[psum].User),
 		}
-		g.ID = hashOf("generation", model, mod.Provider, mod.Model, mod.Version, mod.BaseURL,
-			paramsKey(mod.Params), psum, task, variant, strconv.Itoa(sample))[:idLen]
+		mk, ok := modelKeys[model]
+		if !ok {
+			mk = paramsKey(mod.Params)
+			modelKeys[model] = mk
+		}
+		sampleText := strconv.Itoa(sample)
+		idBuf = idInput(idBuf[:0], "generation", model, mod.Provider, mod.Model, mod.Version, mod.BaseURL,
+			mk, psum, task, variant, sampleText)
+		g.ID = hashHex(idBuf)
 		p.Generations = append(p.Generations, g)
-		// A cell's ID input starts with its generation's coordinates;
-		// build that prefix once, not once per cell.
-		cellPrefix = append(cellPrefix, idInput(nil, "cell", model, mod.Model, mod.Version, psum,
-			task, variant, strconv.Itoa(sample)))
+		// A cell's ID covers its generation's coordinates through their
+		// digest, computed once here, so hashing a cell reads one block.
+		idBuf = idInput(idBuf[:0], "cell", model, mod.Model, mod.Version, psum, task, variant, sampleText)
+		cellBase = append(cellBase, sha256.Sum256(idBuf))
 		genIndex[k] = len(p.Generations) - 1
 		last, lastIndex = k, len(p.Generations)-1
 		return lastIndex, nil
 	}
-	var buf []byte
+	buf := make([]byte, 0, 128)
 	addCell := func(c Cell) error {
 		gi, err := addGeneration(c.Model, c.Task, c.Variant, c.Sample)
 		if err != nil {
 			return err
 		}
 		c.Generation = gi
-		buf = append(buf[:0], cellPrefix[gi]...)
-		buf = idInput(buf, c.Platform, c.Arch, strconv.Itoa(c.MemoryMB))
+		buf = append(buf[:0], cellBase[gi][:]...)
+		buf = idInput(buf, c.Platform, c.Arch)
+		buf = binary.AppendUvarint(buf, uint64(c.MemoryMB))
 		c.ID = hashHex(buf)
 		p.Cells = append(p.Cells, c)
 		return nil
@@ -351,7 +361,8 @@ func hashOf(kind string, parts ...string) string {
 }
 
 // idInput appends the length-prefixed parts to buf, starting with IDVersion
-// when buf is empty.
+// when buf is empty. (A cell's input starts with a 32-byte digest, which
+// makes it non-empty: the version is inside that digest.)
 func idInput(buf []byte, parts ...string) []byte {
 	if len(buf) == 0 {
 		buf = binary.AppendUvarint(buf, uint64(len(IDVersion)))

@@ -136,7 +136,7 @@ func TestIDsStable(t *testing.T) {
 	if p1.Cells[0].ID != p2.Cells[0].ID {
 		t.Fatal("repetitions changed a cell ID")
 	}
-	if got, want := p1.Cells[0].ID, "554cdff676e7e913714d"; got != want {
+	if got, want := p1.Cells[0].ID, "c344b6c6225e496a13b9"; got != want {
 		t.Fatalf("cell ID %s, pinned %s: IDs changed; bump IDVersion and update the pin", got, want)
 	}
 	if err := os.WriteFile(s.Path("a_long.md"), []byte("another prompt"), 0o644); err != nil {

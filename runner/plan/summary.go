@@ -101,17 +101,25 @@ func (p *Plan) Summarize(withCells bool) Summary {
 		add("variant", g.Variant, 1, cellsOf[i], invsOf[i])
 		add("sample", sample, 1, cellsOf[i], invsOf[i])
 	}
-	memory := map[int]string{}
+	// Platform, architecture and memory are tallied per combination, one
+	// map step per cell, and spread over their dimensions after.
+	type where struct {
+		platform, arch string
+		memoryMB       int
+	}
+	type tally struct{ cells, invs int }
+	var order []where
+	tallies := map[where]*tally{}
 	for _, c := range p.Cells {
-		n := c.Invocations()
-		add("platform", c.Platform, 0, 1, n)
-		add("arch", c.Arch, 0, 1, n)
-		mem, ok := memory[c.MemoryMB]
-		if !ok {
-			mem = strconv.Itoa(c.MemoryMB)
-			memory[c.MemoryMB] = mem
+		w := where{c.Platform, c.Arch, c.MemoryMB}
+		t := tallies[w]
+		if t == nil {
+			t = &tally{}
+			tallies[w] = t
+			order = append(order, w)
 		}
-		add("memory_mb", mem, 0, 1, n)
+		t.cells++
+		t.invs += c.Invocations()
 		if withCells {
 			s.Cells = append(s.Cells, CellSummary{
 				ID: c.ID, GenerationID: p.Generations[c.Generation].ID,
@@ -120,6 +128,12 @@ func (p *Plan) Summarize(withCells bool) Summary {
 				Repetitions: c.Repetitions, Warmup: c.Warmup,
 			})
 		}
+	}
+	for _, w := range order {
+		t := tallies[w]
+		add("platform", w.platform, 0, t.cells, t.invs)
+		add("arch", w.arch, 0, t.cells, t.invs)
+		add("memory_mb", strconv.Itoa(w.memoryMB), 0, t.cells, t.invs)
 	}
 	return s
 }
