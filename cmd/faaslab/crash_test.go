@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -23,10 +25,7 @@ func TestCrashResume(t *testing.T) {
 		t.Skip("no bubblewrap: the local platform cannot run")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "faaslab")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildFaaslab(t, dir)
 	study, err := filepath.Abs("testdata/crash/study.cue")
 	if err != nil {
 		t.Fatal(err)
@@ -50,24 +49,36 @@ func TestCrashResume(t *testing.T) {
 	span := time.Since(start)
 	t.Logf("uninterrupted run took %v", span)
 
+	// Kill runs until ten kills have landed while work remained. Each
+	// waits a random time in a window shorter than the whole study, so a
+	// resumed run is usually killed too; a run that finishes first means
+	// the study is done.
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	for i := 0; i < 12; i++ {
+	kills := 0
+	for attempt := 0; kills < 10 && attempt < 60; attempt++ {
 		cmd := run()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Later kills wait less: resumed runs have less left to do.
-		wait := time.Duration(rng.Int64N(int64(span)))
+		wait := 50*time.Millisecond + time.Duration(rng.Int64N(int64(span/3)))
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		select {
 		case <-time.After(wait):
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
-			t.Logf("kill %d after %v", i+1, wait.Round(time.Millisecond))
+			kills++
+			t.Logf("kill %d after %v", kills, wait.Round(time.Millisecond))
 		case err := <-done:
-			t.Logf("run %d finished before its kill at %v (err %v)", i+1, wait.Round(time.Millisecond), err)
+			if err != nil {
+				t.Fatalf("run failed: %v", err)
+			}
+			t.Logf("run finished before its kill at %v: the study is complete", wait.Round(time.Millisecond))
+			attempt = 60
 		}
+	}
+	if kills < 10 {
+		t.Errorf("only %d kills landed while work remained", kills)
 	}
 	if b, err := run().CombinedOutput(); err != nil {
 		t.Fatalf("final run: %v\n%s", err, b)
@@ -79,9 +90,9 @@ func TestCrashResume(t *testing.T) {
 	}
 	invs := readCSV(t, filepath.Join(tables[0], "invocations.csv"))
 	// 3 generations (reference long, hand long, hand short) x 2 memory
-	// sizes = 6 cells of 21 invocations.
-	if len(invs) != 6*21 {
-		t.Errorf("%d invocation rows, want %d", len(invs), 6*21)
+	// sizes = 6 cells of 61 invocations.
+	if len(invs) != 6*61 {
+		t.Errorf("%d invocation rows, want %d", len(invs), 6*61)
 	}
 	seen := map[string]bool{}
 	perCell := map[string]int{}
@@ -111,9 +122,71 @@ func TestCrashResume(t *testing.T) {
 	}
 	cells := readCSV(t, filepath.Join(tables[0], "cells.csv"))
 	for _, c := range cells {
-		if c["n"] != "20" || c["class"] != "OK" {
+		if c["n"] != "60" || c["class"] != "OK" {
 			t.Errorf("cell %s: n %s class %s", c["cell_id"], c["n"], c["class"])
 		}
+	}
+}
+
+// buildFaaslab builds the command into dir, for tests that signal it.
+func buildFaaslab(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "faaslab")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestInterrupt sends SIGINT (Ctrl-C) during a run: the run stops with exit
+// code 130, says how to resume, and the same command then finishes it.
+func TestInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Skip("no bubblewrap: the local platform cannot run")
+	}
+	dir := t.TempDir()
+	bin := buildFaaslab(t, dir)
+	study, _ := filepath.Abs("testdata/crash/study.cue")
+	out := filepath.Join(dir, "results")
+	cmd := exec.Command(bin, "run", study, "--out", out)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Interrupt once the journal shows work under way.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		journals, _ := filepath.Glob(filepath.Join(out, "crash", "*", "journal.jsonl"))
+		if len(journals) == 1 {
+			if st, err := os.Stat(journals[0]); err == nil && st.Size() > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no journal after 30 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Fatalf("interrupted run: %v, want exit code 130\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "run the same command again to resume") {
+		t.Errorf("stderr does not say how to resume:\n%s", stderr.String())
+	}
+	if b, err := exec.Command(bin, "run", study, "--out", out, "--quiet").CombinedOutput(); err != nil {
+		t.Fatalf("resumed run: %v\n%s", err, b)
+	}
+	tables, _ := filepath.Glob(filepath.Join(out, "crash", "*", "tables"))
+	if n := len(readCSV(t, filepath.Join(tables[0], "invocations.csv"))); n != 6*61 {
+		t.Errorf("%d invocations after resume, want %d", n, 6*61)
 	}
 }
 

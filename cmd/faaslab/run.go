@@ -96,6 +96,13 @@ func runStudy(ctx context.Context, st *State, path string, o runOptions, stages 
 	if over := p.Estimate().OverBudget(); over > 0 {
 		return fmt.Errorf("%s: estimated cost exceeds budget.usd by $%.2f (see faaslab plan): %w", path, over, errOverBudget)
 	}
+	if needs(stages, engine.StageMeasure) {
+		for _, name := range s.Matrix.Platforms {
+			if kind := s.Platforms[name].Kind; kind != "local" {
+				return fmt.Errorf("%s: platform %s is of kind %q, which this build of faaslab can plan but not run yet; run the study on the local sandbox with -t platform=local, or exclude the platform", path, name, kind)
+			}
+		}
+	}
 	out := o.out
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(st.Cwd, out)
@@ -127,12 +134,7 @@ func runStudy(ctx context.Context, st *State, path string, o runOptions, stages 
 		return lp, nil
 	}
 	platforms := func(name string) (platform.Platform, error) {
-		switch kind := s.Platforms[name].Kind; kind {
-		case "local":
-			return localOnce()
-		default:
-			return nil, fmt.Errorf("platform %s: kind %q cannot run functions in this version of faaslab (plan works; run it with -t platform=local)", name, kind)
-		}
+		return localOnce() // the only kind that passed the check above
 	}
 	var checker *check.Checker
 	if needs(stages, engine.StageCheck) {
