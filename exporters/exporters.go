@@ -22,6 +22,7 @@ import (
 	"slices"
 
 	"github.com/faaslab/faaslab/exporters/rows"
+	"github.com/faaslab/faaslab/internal/durable"
 )
 
 // Exporter writes the tables of a Source into a directory in one file format.
@@ -148,65 +149,23 @@ func writeTables(ctx context.Context, dir string, files []tableFile) error {
 	return nil
 }
 
-// writeFileAtomic writes the output of encode to a temporary file next to
-// path, syncs it, renames it to path and syncs the directory. On error the
-// temporary file is removed and path is untouched.
-func writeFileAtomic(ctx context.Context, path string, encode encodeFunc) (err error) {
+// writeFileAtomic writes the output of encode to path durably
+// (internal/durable): on error path is untouched and no temporary file
+// remains, and a cancelled export never replaces a file, even a complete one.
+func writeFileAtomic(ctx context.Context, path string, encode encodeFunc) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close() // the first error matters; this one only frees the descriptor
-			os.Remove(f.Name())
+	return durable.WriteFile(path, 0o644, func(f io.Writer) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		if err := encode(ctx, w); err != nil {
+			return err
 		}
-	}()
-
-	w := bufio.NewWriterSize(f, 1<<20)
-	if err := encode(ctx, w); err != nil {
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	// A cancelled export must not replace a file, even a complete one.
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := d.Sync(); err != nil {
-		d.Close()
-		return err
-	}
-	return d.Close()
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		return ctx.Err()
+	})
 }
 
 // eachRow calls fn for every row of seq, in order, and stops at the first

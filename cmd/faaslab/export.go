@@ -17,7 +17,6 @@ import (
 	"github.com/faaslab/faaslab/exporters"
 	"github.com/faaslab/faaslab/exporters/rows"
 	"github.com/faaslab/faaslab/runner/engine"
-	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/schema"
 )
 
@@ -28,14 +27,11 @@ func newExportCmd(st *State) *cobra.Command {
 		Short: "Write a run's tables again from its journal (Parquet, Arrow IPC, CSV)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := loadStudy(st, args[0], o.tags)
+			p, err := loadPlan(st, args[0], o.tags)
 			if err != nil {
 				return err
 			}
-			p, err := plan.New(s)
-			if err != nil {
-				return err
-			}
+			s := p.Study
 			out := o.out
 			if !filepath.IsAbs(out) {
 				out = filepath.Join(st.Cwd, out)

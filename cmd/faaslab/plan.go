@@ -43,11 +43,7 @@ func addTagFlag(cmd *cobra.Command, tags *[]string) {
 }
 
 func runPlan(st *State, path string, o planOptions) error {
-	s, err := loadStudy(st, path, o.tags)
-	if err != nil {
-		return err
-	}
-	p, err := plan.New(s)
+	p, err := loadPlan(st, path, o.tags)
 	if err != nil {
 		return err
 	}

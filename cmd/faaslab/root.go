@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/schema"
 )
 
@@ -100,7 +101,12 @@ func hostArch() string {
 	return runtime.GOARCH
 }
 
-// loadStudy loads the study named on the command line with the -t tags.
-func loadStudy(st *State, path string, tags []string) (*schema.Study, error) {
-	return schema.Load(path, schema.Options{Tags: tags, Cwd: st.Cwd, HostArch: st.HostArch})
+// loadPlan loads the study named on the command line with the -t tags and
+// expands it.
+func loadPlan(st *State, path string, tags []string) (*plan.Plan, error) {
+	s, err := schema.Load(path, schema.Options{Tags: tags, Cwd: st.Cwd, HostArch: st.HostArch})
+	if err != nil {
+		return nil, err
+	}
+	return plan.New(s)
 }

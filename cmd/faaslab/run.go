@@ -15,7 +15,6 @@ import (
 	"github.com/faaslab/faaslab/runner/check"
 	"github.com/faaslab/faaslab/runner/engine"
 	"github.com/faaslab/faaslab/runner/llm"
-	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
 	"github.com/faaslab/faaslab/runner/platform/local"
 )
@@ -85,14 +84,11 @@ func runDir(out, study, sha string) string {
 }
 
 func runStudy(ctx context.Context, st *State, path string, o runOptions, stages ...string) error {
-	s, err := loadStudy(st, path, o.tags)
+	p, err := loadPlan(st, path, o.tags)
 	if err != nil {
 		return err
 	}
-	p, err := plan.New(s)
-	if err != nil {
-		return err
-	}
+	s := p.Study
 	if over := p.Estimate().OverBudget(); over > 0 {
 		return fmt.Errorf("%s: estimated cost exceeds budget.usd by $%.2f (see faaslab plan): %w", path, over, errOverBudget)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,30 +104,13 @@ func measure(name string, note func(string, ...any), f func() (float64, error)) 
 // slash-separated relative paths.
 func copySources(src, dst string) ([]string, error) {
 	var files []string
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && d.Name() == "__pycache__" {
-			return filepath.SkipDir
-		}
-		if !d.Type().IsRegular() || !strings.HasSuffix(d.Name(), ".py") {
-			return nil
-		}
-		rel, _ := filepath.Rel(src, path)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
+	err := walkSources(src, func(rel string, data []byte) error {
+		target := filepath.Join(dst, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(target, data, 0o644); err != nil {
-			return err
-		}
-		files = append(files, filepath.ToSlash(rel))
-		return nil
+		files = append(files, rel)
+		return os.WriteFile(target, data, 0o644)
 	})
 	return files, err
 }

@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/faaslab/faaslab/internal/durable"
 	"github.com/faaslab/faaslab/runner/platform"
 )
 
@@ -141,22 +143,11 @@ func (c *Checker) writeCache(key string, out json.RawMessage) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("check: reference cache: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	err := durable.WriteFile(path, 0o644, func(w io.Writer) error {
+		_, err := w.Write(out)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("check: reference cache: %w", err)
-	}
-	_, err = f.Write(out)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
 		return fmt.Errorf("check: reference cache %s: %w", path, err)
 	}
 	return nil

@@ -173,7 +173,23 @@ func (c *Checker) syntaxError(ctx context.Context, fn platform.Function) (string
 func readSources(dir string) (map[string]string, error) {
 	files := map[string]string{}
 	total := 0
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err := walkSources(dir, func(rel string, data []byte) error {
+		if total += len(data); total > maxSourceBytes {
+			return fmt.Errorf("more than %d bytes of Python source", maxSourceBytes)
+		}
+		files[rel] = base64.StdEncoding.EncodeToString(data)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("check: read code in %s: %w", dir, err)
+	}
+	return files, nil
+}
+
+// walkSources calls fn with the slash-separated relative path and content
+// of every .py file under dir, skipping __pycache__.
+func walkSources(dir string, fn func(rel string, data []byte) error) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -187,17 +203,9 @@ func readSources(dir string) (map[string]string, error) {
 		if err != nil {
 			return err
 		}
-		if total += len(data); total > maxSourceBytes {
-			return fmt.Errorf("more than %d bytes of Python source", maxSourceBytes)
-		}
 		rel, _ := filepath.Rel(dir, path)
-		files[filepath.ToSlash(rel)] = base64.StdEncoding.EncodeToString(data)
-		return nil
+		return fn(filepath.ToSlash(rel), data)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("check: read code in %s: %w", dir, err)
-	}
-	return files, nil
 }
 
 // imageResult is the tools' answer to an image request.

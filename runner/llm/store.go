@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/faaslab/faaslab/internal/durable"
 )
 
 // Store keeps generated code on disk, one directory per cache key (see
@@ -94,7 +96,7 @@ func (s Store) Put(ctx context.Context, key string, res Result) error {
 		}
 		return fmt.Errorf("store %s: %w", key, err)
 	}
-	if err := syncDir(s.Dir); err != nil {
+	if err := durable.SyncDir(s.Dir); err != nil {
 		return fmt.Errorf("store %s: %w", key, err)
 	}
 	return nil
@@ -142,7 +144,7 @@ func writeEntry(ctx context.Context, dir, key string, res Result) error {
 		return err
 	}
 	for _, d := range dirs {
-		if err := syncDir(d); err != nil {
+		if err := durable.SyncDir(d); err != nil {
 			return err
 		}
 	}
@@ -238,17 +240,4 @@ func writeFileSync(p string, data []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-// syncDir syncs the directory dir, making the entries in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := d.Sync(); err != nil {
-		d.Close()
-		return err
-	}
-	return d.Close()
 }
