@@ -176,8 +176,10 @@ func (e *Engine) retry(ctx context.Context, retryable func(error) bool, f func()
 	}
 }
 
-// fail records a unit that failed past its retries.
-func (e *Engine) fail(unit, id string, attempts int, err error) error {
+// fail records a unit that failed past its retries, and the n units of
+// the progress bar that it leaves undone.
+func (e *Engine) fail(bar *Bar, n int, unit, id string, attempts int, err error) error {
+	bar.FailN(n)
 	e.Log.Error("unit failed", "unit", unit, "id", id, "attempts", attempts, "error", err)
 	return e.journal.Append(Record{Failure: &FailureRecord{Unit: unit, ID: id, Attempts: attempts, Error: err.Error()}})
 }

@@ -102,7 +102,8 @@ func measureEngine(t *testing.T, pl *fakePlatform) (*Engine, *plan.Plan) {
 	e := &Engine{Plan: p, Dir: filepath.Join(dir, "run"), Store: store,
 		Platforms: func(string) (platform.Platform, error) { return pl, nil },
 		Retries:   2, Backoff: time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	j, err := OpenJournal(filepath.Join(mkdirAll(filepath.Join(e.Dir, "journal.jsonl"))))
+	os.MkdirAll(e.Dir, 0o755)
+	j, err := OpenJournal(filepath.Join(e.Dir, "journal.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,4 +300,126 @@ func TestProgressLine(t *testing.T) {
 	}
 	var quiet *Progress = NewProgress(&b, false, true)
 	quiet.Stage("x", 1).Add() // a quiet progress shows nothing and does not panic
+}
+
+func TestMeasureSurvivesAFailedRedeploy(t *testing.T) {
+	pl := &fakePlatform{}
+	pl.invoke = func(n int) (platform.Invocation, error) {
+		if n == 1 {
+			return platform.Invocation{}, fmt.Errorf("pipe closed: %w", platform.ErrInfrastructure)
+		}
+		return ok(n), nil
+	}
+	pl.deploy = func(n int) error {
+		if n == 1 { // the redeploy after the failed call fails too, once
+			return fmt.Errorf("cgroup busy: %w", platform.ErrInfrastructure)
+		}
+		return nil
+	}
+	e, p := measureEngine(t, pl)
+	if err := e.Run(context.Background(), StageMeasure); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(state(t, e).Invocations[p.Cells[0].ID]); n != 6 {
+		t.Errorf("%d invocations, want 6", n)
+	}
+}
+
+// fakeGenerator answers from a script by call number.
+type fakeGenerator struct {
+	mu    sync.Mutex
+	calls int
+	gen   func(n int) (llm.Result, error)
+}
+
+func (f *fakeGenerator) Generate(ctx context.Context, req llm.Request) (llm.Result, error) {
+	f.mu.Lock()
+	n := f.calls
+	f.calls++
+	f.mu.Unlock()
+	return f.gen(n)
+}
+
+func code(n int) llm.Result {
+	return llm.Result{Files: map[string][]byte{"handler.py": []byte(fmt.Sprintf("def handler(e, c):\n    return %d\n", n))},
+		ModelVersion: "gpt-4o-2024-08-06", InputTokens: 10, OutputTokens: 20}
+}
+
+// generateEngine is an engine over one API model's single generation.
+func generateEngine(t *testing.T, g *fakeGenerator, store llm.Store) *Engine {
+	t.Helper()
+	e, _ := measureEngine(t, &fakePlatform{})
+	m := e.Plan.Study.Models["m"]
+	m.Provider, m.Model = "openai", "gpt-4o"
+	e.Plan.Study.Models["m"] = m
+	os.Remove(filepath.Join(e.Dir, "journal.jsonl"))
+	e.Store = store
+	e.Generators = func(string) (llm.Generator, error) { return g, nil }
+	return e
+}
+
+func TestGenerateRetriesRetryableErrors(t *testing.T) {
+	g := &fakeGenerator{gen: func(n int) (llm.Result, error) {
+		if n < 2 {
+			return llm.Result{}, fmt.Errorf("429 slow down: %w", llm.ErrRetryable)
+		}
+		return code(n), nil
+	}}
+	e := generateEngine(t, g, llm.Store{Dir: t.TempDir()})
+	if err := e.Run(context.Background(), StageGenerate); err != nil {
+		t.Fatal(err)
+	}
+	rec := state(t, e).Generations[e.Plan.Generations[0].ID]
+	if rec.Attempts != 3 || rec.ModelVersion != "gpt-4o-2024-08-06" || rec.OutputTokens != 20 {
+		t.Errorf("generation record %+v, want 3 attempts and the API's version and usage", rec)
+	}
+}
+
+func TestGeneratePermanentErrorIsNotRetriedNorStored(t *testing.T) {
+	g := &fakeGenerator{gen: func(n int) (llm.Result, error) {
+		if n == 0 {
+			return llm.Result{}, errors.New("400 model not found")
+		}
+		return code(n), nil
+	}}
+	store := llm.Store{Dir: t.TempDir()}
+	e := generateEngine(t, g, store)
+	if err := e.Run(context.Background(), StageGenerate); !errors.Is(err, ErrUnitsFailed) {
+		t.Fatalf("err = %v, want ErrUnitsFailed", err)
+	}
+	st := state(t, e)
+	if g.calls != 1 || len(st.Generations) != 0 || len(st.Failures) != 1 {
+		t.Fatalf("calls %d, generations %d, failures %d; want 1, 0, 1", g.calls, len(st.Generations), len(st.Failures))
+	}
+	if entries, _ := os.ReadDir(store.Dir); len(entries) != 0 {
+		t.Errorf("a failed generation left %d entries in the store", len(entries))
+	}
+	// The next run tries again, and the table row of the first run's
+	// failure names the error.
+	if err := e.Run(context.Background(), StageGenerate); err != nil {
+		t.Fatal(err)
+	}
+	if g.calls != 2 {
+		t.Errorf("%d calls after the retrying run, want 2", g.calls)
+	}
+}
+
+func TestGenerateUsesStoredAPIResults(t *testing.T) {
+	store := llm.Store{Dir: t.TempDir()}
+	g := &fakeGenerator{gen: func(n int) (llm.Result, error) { return code(n), nil }}
+	if err := generateEngine(t, g, store).Run(context.Background(), StageGenerate); err != nil {
+		t.Fatal(err)
+	}
+	// A second run directory (another study file, same model and prompt)
+	// finds the generation in the shared store and calls no API.
+	e2 := generateEngine(t, g, store)
+	if err := e2.Run(context.Background(), StageGenerate); err != nil {
+		t.Fatal(err)
+	}
+	if g.calls != 1 {
+		t.Errorf("%d API calls, want 1: the second run must use the store", g.calls)
+	}
+	if rec := state(t, e2).Generations[e2.Plan.Generations[0].ID]; rec.CodeSHA256 != llm.CodeHash(code(0).Files) {
+		t.Errorf("stored generation has code %s", rec.CodeSHA256)
+	}
 }

@@ -59,6 +59,7 @@ type CheckRecord struct {
 // CellEndRecord ends a cell's measurement before its planned count.
 type CellEndRecord struct {
 	CellID string `json:"cell_id"`
+	Status string `json:"status"` // of the failed invocation
 	Reason string `json:"reason"`
 }
 
@@ -88,7 +89,7 @@ type State struct {
 	// Invocations holds each cell's invocations in the order made; their
 	// Seq is 0..len-1, so a resumed cell continues at len.
 	Invocations map[string][]rows.Invocation
-	CellEnds    map[string]string // reason by cell ID
+	CellEnds    map[string]CellEndRecord // by cell ID
 	Failures    []FailureRecord
 	Started     time.Time // of the first record
 }
@@ -103,7 +104,7 @@ func OpenJournal(path string) (*Journal, error) {
 		Generations: map[string]GenerationRecord{},
 		Checks:      map[string]CheckRecord{},
 		Invocations: map[string][]rows.Invocation{},
-		CellEnds:    map[string]string{},
+		CellEnds:    map[string]CellEndRecord{},
 	}}
 	good, err := j.read()
 	if err == nil {
@@ -156,7 +157,7 @@ func (j *Journal) apply(rec Record) {
 			s.Invocations[inv.CellID] = append(s.Invocations[inv.CellID], inv)
 		}
 	case rec.CellEnd != nil:
-		s.CellEnds[rec.CellEnd.CellID] = rec.CellEnd.Reason
+		s.CellEnds[rec.CellEnd.CellID] = *rec.CellEnd
 	case rec.Failure != nil:
 		s.Failures = append(s.Failures, *rec.Failure)
 	}

@@ -54,38 +54,12 @@ func (e *Engine) generate(ctx context.Context) (int, error) {
 			bar.Resume(1)
 			return false, nil
 		}
-		req := e.request(g)
-		gen, err := e.Generators(req.Provider)
+		res, key, cached, attempts, err := e.obtain(ctx, e.request(g))
 		if err != nil {
-			return true, e.fail(StageGenerate, g.ID, 0, err)
-		}
-		key := llm.CacheKey(req)
-		res, cached, err := llm.Result{}, false, error(nil)
-		if !local(req.Provider) {
-			res, cached, err = e.Store.Get(ctx, key)
-			if err != nil {
-				return true, e.fail(StageGenerate, g.ID, 0, err)
+			if ctx.Err() != nil {
+				return false, ctx.Err()
 			}
-		}
-		attempts := 0
-		if !cached {
-			attempts, err = e.retry(ctx, func(err error) bool { return errors.Is(err, llm.ErrRetryable) }, func() error {
-				res, err = gen.Generate(ctx, req)
-				return err
-			})
-			if err != nil {
-				if ctx.Err() != nil {
-					return false, ctx.Err()
-				}
-				bar.Fail()
-				return true, e.fail(StageGenerate, g.ID, attempts, err)
-			}
-			if local(req.Provider) {
-				key = llm.CodeHash(res.Files)
-			}
-			if err := e.Store.Put(ctx, key, res); err != nil {
-				return true, e.fail(StageGenerate, g.ID, attempts, err)
-			}
+			return true, e.fail(bar, 1, StageGenerate, g.ID, attempts, err)
 		}
 		rec := &GenerationRecord{ID: g.ID, Key: key, CodeSHA256: llm.CodeHash(res.Files), ModelVersion: res.ModelVersion,
 			InputTokens: res.InputTokens, OutputTokens: res.OutputTokens,
@@ -98,6 +72,35 @@ func (e *Engine) generate(ctx context.Context) (int, error) {
 		bar.Add()
 		return false, nil
 	})
+}
+
+// obtain returns the code req asks for and its key in the artifact store:
+// from the store when an API generation was made before (failures are never
+// stored), else by generating it, with retries, and storing it.
+func (e *Engine) obtain(ctx context.Context, req llm.Request) (res llm.Result, key string, cached bool, attempts int, err error) {
+	gen, err := e.Generators(req.Provider)
+	if err != nil {
+		return res, "", false, 0, err
+	}
+	if !local(req.Provider) {
+		key = llm.CacheKey(req)
+		if res, cached, err = e.Store.Get(ctx, key); err != nil || cached {
+			return res, key, cached, 0, err
+		}
+	}
+	retryable := func(err error) bool { return errors.Is(err, llm.ErrRetryable) }
+	attempts, err = e.retry(ctx, retryable, func() error {
+		var err error
+		res, err = gen.Generate(ctx, req)
+		return err
+	})
+	if err != nil {
+		return res, "", false, attempts, err
+	}
+	if local(req.Provider) {
+		key = llm.CodeHash(res.Files) // content-addressed: the files may change between runs
+	}
+	return res, key, false, attempts, e.Store.Put(ctx, key, res)
 }
 
 // ---- functions on disk ----
@@ -140,7 +143,10 @@ func (e *Engine) referenceDir(task string) (string, error) {
 // writeFunction lays files and the task's inputs out in dir, atomically:
 // a half-written function directory is never seen.
 func (e *Engine) writeFunction(dir string, files map[string][]byte, t schema.Task) error {
-	tmp, err := os.MkdirTemp(filepath.Dir(mkdirAll(dir)), ".tmp-function-*")
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".tmp-function-*")
 	if err != nil {
 		return err
 	}
@@ -166,18 +172,13 @@ func (e *Engine) writeFunction(dir string, files map[string][]byte, t schema.Tas
 			return err
 		}
 	}
-	if err := os.Rename(tmp, dir); err != nil && !os.IsExist(err) {
+	if err := os.Rename(tmp, dir); err != nil {
 		if _, statErr := os.Stat(dir); statErr == nil {
 			return nil // another worker made it first
 		}
 		return err
 	}
 	return nil
-}
-
-func mkdirAll(dir string) string {
-	os.MkdirAll(filepath.Dir(dir), 0o755)
-	return dir
 }
 
 // ---- check ----
@@ -206,15 +207,15 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 		t := e.Plan.Study.Tasks[g.Task]
 		candDir, err := e.functionDir(ctx, g, gen)
 		if err != nil {
-			return true, e.fail(StageCheck, g.ID, 0, err)
+			return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
 		}
 		refDir, err := e.referenceDir(g.Task)
 		if err != nil {
-			return true, e.fail(StageCheck, g.ID, 0, err)
+			return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
 		}
 		tests, err := checkTests(t)
 		if err != nil {
-			return true, e.fail(StageCheck, g.ID, 0, err)
+			return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
 		}
 		cand := e.checkFunction(candDir, t)
 		ref := e.checkFunction(refDir, t)
@@ -228,8 +229,7 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
-			bar.Fail()
-			return true, e.fail(StageCheck, g.ID, attempts, err)
+			return true, e.fail(bar, 1, StageCheck, g.ID, attempts, err)
 		}
 		m := check.StaticMetrics(ctx, candDir)
 		rec := &CheckRecord{ID: g.ID, Class: string(rep.Class), Detail: rep.Detail,
@@ -336,16 +336,15 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 	t := s.Tasks[c.Task]
 	pl, err := e.Platforms(c.Platform)
 	if err != nil {
-		bar.FailN(total - done)
-		return true, e.fail(StageMeasure, c.ID, 0, err)
+		return true, e.fail(bar, total-done, StageMeasure, c.ID, 0, err)
 	}
 	dir, err := e.functionDir(ctx, g, gen)
 	if err != nil {
-		return true, e.fail(StageMeasure, c.ID, 0, err)
+		return true, e.fail(bar, total-done, StageMeasure, c.ID, 0, err)
 	}
 	event, err := json.Marshal(t.Benchmark.Event)
 	if err != nil {
-		return true, e.fail(StageMeasure, c.ID, 0, fmt.Errorf("tasks.%s.benchmark.event: %w", c.Task, err))
+		return true, e.fail(bar, total-done, StageMeasure, c.ID, 0, fmt.Errorf("tasks.%s.benchmark.event: %w", c.Task, err))
 	}
 	fn := platform.Function{Name: c.ID, CodeDir: dir, Handler: t.Handler, Runtime: t.Runtime, MemoryMB: c.MemoryMB,
 		Arch: c.Arch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages, Cold: s.Matrix.Mode == "cold"}
@@ -371,8 +370,7 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
-		bar.FailN(total - done)
-		return true, e.fail(StageMeasure, c.ID, attempts, err)
+		return true, e.fail(bar, total-done, StageMeasure, c.ID, attempts, err)
 	}
 	if done > 0 && !fn.Cold && done >= c.Warmup {
 		// A resumed warm cell starts in a new container: warm it once
@@ -384,12 +382,16 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 	for seq := done; seq < total; seq++ {
 		var inv platform.Invocation
 		attempts, err := e.retry(ctx, isInfrastructure, func() error {
+			if dep == nil { // an earlier attempt's redeploy failed
+				if err := deploy(); err != nil {
+					return err
+				}
+			}
 			var err error
 			inv, err = dep.Invoke(ctx, event)
 			if isInfrastructure(err) {
-				if derr := deploy(); derr != nil {
-					return derr
-				}
+				dep.Close(context.WithoutCancel(ctx))
+				dep = nil // the next attempt starts a new one
 			}
 			return err
 		})
@@ -397,8 +399,7 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
-			bar.FailN(total - seq)
-			return true, e.fail(StageMeasure, c.ID, attempts, err)
+			return true, e.fail(bar, total-seq, StageMeasure, c.ID, attempts, err)
 		}
 		row := invocationRow(c, g, seq, seq < c.Warmup, inv)
 		if err := e.journal.Append(Record{Invocation: &row}); err != nil {
@@ -411,7 +412,7 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 			reason := fmt.Sprintf("invocation %d: %s: %s", seq, inv.Status, inv.ErrorMessage)
 			e.Log.Warn("cell ended early", "cell", c.ID, "reason", reason)
 			bar.Skip(total - seq - 1)
-			return false, e.journal.Append(Record{CellEnd: &CellEndRecord{CellID: c.ID, Reason: reason}})
+			return false, e.journal.Append(Record{CellEnd: &CellEndRecord{CellID: c.ID, Status: string(inv.Status), Reason: reason}})
 		}
 	}
 	e.Log.Info("measured", "cell", c.ID, "model", c.Model, "task", c.Task, "variant", c.Variant,

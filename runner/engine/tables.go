@@ -12,6 +12,7 @@ import (
 	"github.com/faaslab/faaslab/exporters"
 	"github.com/faaslab/faaslab/exporters/rows"
 	"github.com/faaslab/faaslab/runner/plan"
+	"github.com/faaslab/faaslab/runner/platform"
 	"github.com/faaslab/faaslab/runner/pricing"
 )
 
@@ -74,8 +75,8 @@ func Tables(p *plan.Plan, st *State, runID string, manifest rows.Manifest) *rows
 		} else if _, ok := st.Generations[g.ID]; !ok {
 			r.Class = "ERROR"
 		}
-		if reason, ok := st.CellEnds[c.ID]; ok {
-			r.Class = endClass(reason)
+		if end, ok := st.CellEnds[c.ID]; ok {
+			r.Class = endClass(end.Status)
 		}
 		var ms []float64
 		var billed []float64
@@ -130,13 +131,16 @@ func modelVersions(p *plan.Plan, st *State) string {
 // calls reports whether a provider calls a model API.
 func calls(provider string) bool { return !local(provider) }
 
-// endClass names the class of a cell whose benchmark call failed.
-func endClass(reason string) string {
-	switch {
-	case strings.Contains(reason, ": timeout:"):
+// endClass is the class of a cell whose benchmark call ended with status,
+// in the check classes' words.
+func endClass(status string) string {
+	switch platform.Status(status) {
+	case platform.StatusTimeout:
 		return "TIMEOUT"
-	case strings.Contains(reason, ": crash:"):
+	case platform.StatusCrash:
 		return "CRASH"
+	case platform.StatusInitError:
+		return "INIT"
 	}
 	return "FD"
 }
