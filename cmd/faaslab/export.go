@@ -41,7 +41,7 @@ func newExportCmd(st *State) *cobra.Command {
 				return fmt.Errorf("no run of %s in %s: run it first", args[0], relPath(st.Cwd, dir))
 			}
 			e := &engine.Engine{Plan: p, Dir: dir}
-			if err := exportRun(cmd.Context(), e, s, st); err != nil {
+			if _, err := exportRun(cmd.Context(), e, s, st); err != nil {
 				return err
 			}
 			fmt.Fprintf(st.Stdout, "%s\n", relPath(st.Cwd, filepath.Join(dir, "tables")))
@@ -54,7 +54,7 @@ func newExportCmd(st *State) *cobra.Command {
 
 // exportRun writes the run's tables in every format with a manifest of
 // this host and build.
-func exportRun(ctx context.Context, e *engine.Engine, s *schema.Study, st *State) error {
+func exportRun(ctx context.Context, e *engine.Engine, s *schema.Study, st *State) (*rows.Tables, error) {
 	host, _ := os.Hostname()
 	tags, _ := json.Marshal(tagMap(s.Source.Tags))
 	m := rows.Manifest{

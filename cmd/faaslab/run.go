@@ -179,12 +179,12 @@ func runStudy(ctx context.Context, st *State, path string, o runOptions, stages 
 		return runErr
 	}
 	if !o.noExport {
-		tables := filepath.Join(dir, "tables")
-		if err := exportRun(ctx, e, s, st); err != nil {
+		t, err := exportRun(ctx, e, s, st)
+		if err != nil {
 			return err
 		}
 		if !o.quiet {
-			fmt.Fprintf(st.Stderr, "tables written to %s\n", relPath(st.Cwd, tables))
+			fmt.Fprintf(st.Stderr, "%s\ntables written to %s\n", engine.Summary(t), relPath(st.Cwd, filepath.Join(dir, "tables")))
 		}
 	}
 	log.Info("run finished", "error", fmt.Sprint(runErr))

@@ -423,3 +423,15 @@ func TestGenerateUsesStoredAPIResults(t *testing.T) {
 		t.Errorf("stored generation has code %s", rec.CodeSHA256)
 	}
 }
+
+func TestSummary(t *testing.T) {
+	tables := &rows.Tables{
+		Generations: []rows.Generation{{Class: "OK"}, {Class: "OK"}, {Class: "FD"}, {Class: "SE"}, {Class: "ERROR"}},
+		Cells:       []rows.Cell{{N: 10}, {N: 0}, {N: 3}},
+		Invocations: make([]rows.Invocation, 13),
+	}
+	want := "5 generations (2 OK, 1 FD, 1 SE, 1 ERROR); 2 of 3 cells measured, 13 invocations"
+	if got := Summary(tables); got != want {
+		t.Errorf("Summary = %q, want %q", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"path/filepath"
 	"slices"
@@ -240,12 +241,13 @@ func tQuantile975(df int) float64 {
 }
 
 // Export writes the run's tables to Dir/tables in every format of exps,
-// from the journal as it stands. manifest's run-independent fields come
-// from the caller; its times span the journal's first record to now.
-func (e *Engine) Export(ctx context.Context, manifest rows.Manifest, exps []exporters.Exporter) error {
+// from the journal as it stands, and returns them. manifest's
+// run-independent fields come from the caller; its times span the
+// journal's first record to now.
+func (e *Engine) Export(ctx context.Context, manifest rows.Manifest, exps []exporters.Exporter) (*rows.Tables, error) {
 	j, err := OpenJournal(filepath.Join(e.Dir, "journal.jsonl"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer j.Close()
 	var t *rows.Tables
@@ -257,8 +259,34 @@ func (e *Engine) Export(ctx context.Context, manifest rows.Manifest, exps []expo
 	dir := filepath.Join(e.Dir, "tables")
 	for _, x := range exps {
 		if err := x.Export(ctx, dir, exporters.FromTables(t)); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return t, nil
+}
+
+// Summary is one line on a run's outcome: classes of the generations and
+// how much was measured.
+func Summary(t *rows.Tables) string {
+	classes := map[string]int{}
+	for _, g := range t.Generations {
+		classes[g.Class]++
+	}
+	var parts []string
+	for _, c := range []string{"OK", "FD", "SE", "INIT", "TIMEOUT", "CRASH", "ERROR", ""} {
+		if n := classes[c]; n > 0 {
+			if c == "" {
+				c = "not checked"
+			}
+			parts = append(parts, fmt.Sprintf("%d %s", n, c))
+		}
+	}
+	measured := 0
+	for _, c := range t.Cells {
+		if c.N > 0 {
+			measured++
+		}
+	}
+	return fmt.Sprintf("%d generations (%s); %d of %d cells measured, %d invocations",
+		len(t.Generations), strings.Join(parts, ", "), measured, len(t.Cells), len(t.Invocations))
 }
