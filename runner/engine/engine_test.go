@@ -45,7 +45,11 @@ func (f *fakePlatform) Deploy(ctx context.Context, fn platform.Function) (platfo
 	return &fakeDeployment{f: f}, nil
 }
 
-type fakeDeployment struct{ f *fakePlatform }
+// fakeDeployment is one container: its first call is cold.
+type fakeDeployment struct {
+	f     *fakePlatform
+	calls int
+}
 
 func (d *fakeDeployment) Invoke(ctx context.Context, event []byte) (platform.Invocation, error) {
 	d.f.mu.Lock()
@@ -55,10 +59,25 @@ func (d *fakeDeployment) Invoke(ctx context.Context, event []byte) (platform.Inv
 	if err := ctx.Err(); err != nil {
 		return platform.Invocation{}, err
 	}
+	d.calls++
+	inv, err := ok(n), error(nil)
 	if d.f.invoke != nil {
-		return d.f.invoke(n)
+		inv, err = d.f.invoke(n)
 	}
-	return ok(n), nil
+	inv.Cold = d.calls == 1
+	return inv, err
+}
+
+// noColdWarmCalls fails when a recorded call past the warm-up is cold.
+func noColdWarmCalls(t *testing.T, st State) {
+	t.Helper()
+	for cell, invs := range st.Invocations {
+		for _, inv := range invs {
+			if !inv.Warmup && inv.Cold {
+				t.Errorf("cell %s: call %d is a cold start recorded as a warm sample", cell, inv.Seq)
+			}
+		}
+	}
 }
 
 func (d *fakeDeployment) Close(ctx context.Context) error {
@@ -164,6 +183,7 @@ func TestMeasureRetriesInfrastructureFailures(t *testing.T) {
 	if n := len(st.Invocations[p.Cells[0].ID]); n != 6 {
 		t.Errorf("%d invocations after retries, want 6", n)
 	}
+	noColdWarmCalls(t, st)
 	if pl.deploys != 2+2 { // each failure redeploys
 		t.Errorf("%d deploys, want 4", pl.deploys)
 	}
@@ -259,6 +279,7 @@ func TestMeasureResumesAfterCancel(t *testing.T) {
 			t.Errorf("cell %s: %d invocations, want 6", c.ID, len(st.Invocations[c.ID]))
 		}
 	}
+	noColdWarmCalls(t, st)
 	// The resumed cell re-warms its new container once, unrecorded.
 	if want := (6 - done) + 1 + 6; pl.calls-calls != want {
 		t.Errorf("resume made %d calls, want %d", pl.calls-calls, want)

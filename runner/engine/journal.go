@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faaslab/faaslab/exporters/rows"
+	"github.com/faaslab/faaslab/runner/platform"
 )
 
 // Record is one line of the journal: a finished unit of work, or a failure
@@ -161,6 +162,19 @@ func (j *Journal) apply(rec Record) {
 	case rec.Failure != nil:
 		s.Failures = append(s.Failures, *rec.Failure)
 	}
+}
+
+// Ended reports whether a cell's measurement ended early, and the status of
+// the failed call. A failed last call counts even without its CellEnd
+// record, which a crash between the two appends can lose.
+func (s *State) Ended(cellID string) (status string, ended bool) {
+	if end, ok := s.CellEnds[cellID]; ok {
+		return end.Status, true
+	}
+	if invs := s.Invocations[cellID]; len(invs) > 0 && invs[len(invs)-1].Status != string(platform.StatusOK) {
+		return invs[len(invs)-1].Status, true
+	}
+	return "", false
 }
 
 // Append writes rec durably and then applies it to the state.

@@ -232,6 +232,9 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 			return true, e.fail(bar, 1, StageCheck, g.ID, attempts, err)
 		}
 		m := check.StaticMetrics(ctx, candDir)
+		if ctx.Err() != nil { // metrics cut short by Ctrl-C must be made again
+			return false, ctx.Err()
+		}
 		rec := &CheckRecord{ID: g.ID, Class: string(rep.Class), Detail: rep.Detail,
 			Cyclomatic: m.Cyclomatic, Halstead: m.Halstead, Maintain: m.Maintainability, PylintScore: m.PylintScore,
 			MetricsNote: m.Note}
@@ -318,7 +321,7 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 		gen = s.Generations[g.ID]
 		chk, checked = s.Checks[g.ID]
 		done = len(s.Invocations[c.ID])
-		_, ended = s.CellEnds[c.ID]
+		_, ended = s.Ended(c.ID)
 	})
 	total := c.Invocations()
 	switch {
@@ -350,42 +353,38 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 		Arch: c.Arch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages, Cold: s.Matrix.Mode == "cold"}
 
 	var dep platform.Deployment
-	deploy := func() error {
-		if dep != nil {
-			dep.Close(context.WithoutCancel(ctx))
-			dep = nil
-		}
-		d, err := pl.Deploy(ctx, fn)
-		if err == nil {
-			dep = d
-		}
-		return err
-	}
 	defer func() {
 		if dep != nil {
 			dep.Close(context.WithoutCancel(ctx))
 		}
 	}()
-	if attempts, err := e.retry(ctx, isInfrastructure, deploy); err != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
+	// ready deploys the function when it has no deployment, before the
+	// recorded call seq. Past the planned warm-up a new deployment is warmed
+	// by one unrecorded call, so that no cold start (a resumed cell, or one
+	// redeployed after a platform failure) is recorded as a warm call.
+	ready := func(seq int) error {
+		if dep != nil {
+			return nil
 		}
-		return true, e.fail(bar, total-done, StageMeasure, c.ID, attempts, err)
-	}
-	if done > 0 && !fn.Cold && done >= c.Warmup {
-		// A resumed warm cell starts in a new container: warm it once
-		// (unrecorded) so the next recorded call is warm, as planned.
-		if _, err := dep.Invoke(ctx, event); err != nil && ctx.Err() != nil {
-			return false, ctx.Err()
+		d, err := pl.Deploy(ctx, fn)
+		if err != nil {
+			return err
 		}
+		dep = d
+		if !fn.Cold && seq > 0 && seq >= c.Warmup {
+			if _, err := dep.Invoke(ctx, event); err != nil {
+				dep.Close(context.WithoutCancel(ctx))
+				dep = nil
+				return err
+			}
+		}
+		return nil
 	}
 	for seq := done; seq < total; seq++ {
 		var inv platform.Invocation
 		attempts, err := e.retry(ctx, isInfrastructure, func() error {
-			if dep == nil { // an earlier attempt's redeploy failed
-				if err := deploy(); err != nil {
-					return err
-				}
+			if err := ready(seq); err != nil {
+				return err
 			}
 			var err error
 			inv, err = dep.Invoke(ctx, event)

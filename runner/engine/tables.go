@@ -43,20 +43,21 @@ func Tables(p *plan.Plan, st *State, runID string, manifest rows.Manifest) *rows
 				}
 			}
 		} else {
-			r.Error = lastFailure[g.ID]
 			r.Class = "ERROR"
 		}
 		if chk, ok := st.Checks[g.ID]; ok {
 			r.Class = chk.Class
 			r.Cyclomatic, r.Halstead, r.Maintain, r.PylintScore = chk.Cyclomatic, chk.Halstead, chk.Maintain, chk.PylintScore
 			r.MetricsNote = chk.MetricsNote
-			if r.Error == "" && chk.Class != "OK" {
+			if chk.Class != "OK" {
 				r.Error = chk.Detail
 			}
 			for _, c := range chk.Tests {
 				c.Study, c.RunID = s.Name, runID
 				t.Checks = append(t.Checks, c)
 			}
+		} else {
+			r.Error = lastFailure[g.ID] // its generation or check failed past its retries
 		}
 		t.Generations = append(t.Generations, r)
 	}
@@ -76,13 +77,14 @@ func Tables(p *plan.Plan, st *State, runID string, manifest rows.Manifest) *rows
 		} else if _, ok := st.Generations[g.ID]; !ok {
 			r.Class = "ERROR"
 		}
-		if end, ok := st.CellEnds[c.ID]; ok {
-			r.Class = endClass(end.Status)
+		if status, ended := st.Ended(c.ID); ended {
+			r.Class = endClass(status)
 		}
 		var ms []float64
-		var billed []float64
+		price := 0.0 // summed per call: Lambda bills each call's own rounding
+		warmMode := s.Matrix.Mode != "cold"
 		for _, inv := range invs {
-			if inv.Warmup || inv.Status != "ok" {
+			if inv.Warmup || inv.Status != string(platform.StatusOK) || (warmMode && inv.Cold) {
 				continue
 			}
 			if f := s.Matrix.CPUFilter; f != "" && !strings.Contains(inv.CPUModel, f) {
@@ -90,17 +92,15 @@ func Tables(p *plan.Plan, st *State, runID string, manifest rows.Manifest) *rows
 				continue
 			}
 			ms = append(ms, inv.DurationMS)
+			billed := inv.DurationMS
 			if inv.BilledMS != nil {
-				billed = append(billed, *inv.BilledMS)
+				billed = *inv.BilledMS
 			}
+			price += pricing.LambdaInvocation(c.Arch, c.MemoryMB, billed)
 		}
 		summarize(&r, ms)
-		if r.MeanMS != nil {
-			d := *r.MeanMS
-			if len(billed) == len(ms) && len(billed) > 0 {
-				d = mean(billed) // Lambda bills its own rounding of duration
-			}
-			cost := pricing.PerMillion(c.Arch, c.MemoryMB, d)
+		if len(ms) > 0 {
+			cost := price / float64(len(ms)) * 1e6
 			r.CostPer1MUSD = &cost
 		}
 		cells[i] = r
