@@ -8,6 +8,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,17 +111,70 @@ func Load(path string, opts Options) (*Study, error) {
 	if err := u.Decode(&s); err != nil {
 		return nil, convert(err, opts.Cwd, positions)
 	}
-	sum := sha256.New()
-	sum.Write(raw)
-	for _, t := range opts.Tags {
-		sum.Write([]byte("\x00" + t))
-	}
-	s.Source = Source{File: path, Dir: filepath.Dir(abs), SHA256: hex.EncodeToString(sum.Sum(nil)), Tags: opts.Tags}
+	s.Source = Source{File: path, Dir: filepath.Dir(abs), Tags: opts.Tags}
 	s.positions = positions
 	if errs := validate(&s, opts); len(errs) > 0 {
 		return nil, errs
 	}
+	if s.Source.SHA256, err = studyHash(&s, raw); err != nil {
+		return nil, err
+	}
 	return &s, nil
+}
+
+// studyHash is the SHA-256 of everything a run of the study reads: the
+// study file, its tags, and every file it refers to (prompts, references,
+// inputs, the code of "files" models), so that editing any of them makes a
+// new run rather than resuming one made with the old files.
+func studyHash(s *Study, raw []byte) (string, error) {
+	h := sha256.New()
+	part := func(b []byte) { fmt.Fprintf(h, "%d:", len(b)); h.Write(b) }
+	part(raw)
+	for _, t := range s.Source.Tags {
+		part([]byte(t))
+	}
+	var paths []string
+	add := func(rel string) { paths = append(paths, s.Path(rel)) }
+	if s.SystemPromptFile != "" {
+		add(s.SystemPromptFile)
+	}
+	for _, t := range s.Tasks {
+		for _, v := range t.Variants {
+			add(v.Prompt)
+		}
+		add(t.Reference)
+		for _, in := range t.Inputs {
+			add(in)
+		}
+	}
+	for _, m := range s.Models {
+		if m.Dir == "" {
+			continue
+		}
+		err := filepath.WalkDir(s.Path(m.Dir), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				paths = append(paths, p)
+			}
+			return err
+		})
+		if err != nil {
+			return "", fmt.Errorf("hash study files: %w", err)
+		}
+	}
+	sort.Strings(paths)
+	for i, p := range paths {
+		if i > 0 && p == paths[i-1] {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", fmt.Errorf("hash study files: %w", err)
+		}
+		rel, _ := filepath.Rel(s.Source.Dir, p)
+		part([]byte(rel))
+		part(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // convert turns CUE's errors into Errors, one per problem, placed at the

@@ -25,7 +25,7 @@ type Study struct {
 type Source struct {
 	File   string // as given to Load
 	Dir    string // absolute directory of File
-	SHA256 string // of the study file's bytes and the tags
+	SHA256 string // of the study file, its tags and every file it refers to
 	Tags   []string
 }
 

@@ -81,6 +81,21 @@ func validate(s *Study, opts Options) Errors {
 			}
 		}
 	}
+	for i, in := range m.Include {
+		if opts.HostArch == "" || in.Arch == nil || *in.Arch == opts.HostArch {
+			continue
+		}
+		pls := m.Platforms
+		if in.Platform != nil {
+			pls = []string{*in.Platform}
+		}
+		for _, p := range pls {
+			if s.Platforms[p].Kind == "local" {
+				v.fail(fmt.Sprintf("matrix.include[%d].arch", i), fmt.Sprintf("adds %s cells on local platform %q, and this host runs %s", *in.Arch, p, opts.HostArch))
+				break
+			}
+		}
+	}
 	for i, p := range m.Exclude {
 		v.pattern(fmt.Sprintf("matrix.exclude[%d]", i), p)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -87,6 +88,35 @@ func TestCrashResume(t *testing.T) {
 	tables, _ := filepath.Glob(filepath.Join(out, "crash", "*", "tables"))
 	if len(tables) != 1 {
 		t.Fatalf("tables dirs: %v", tables)
+	}
+	// Nothing done twice: the journal itself, not only the tables read back
+	// from it, holds each invocation once.
+	journal, err := os.ReadFile(filepath.Join(filepath.Dir(tables[0]), "journal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(journal)), "\n") {
+		var rec struct {
+			Invocation *struct {
+				CellID string
+				Seq    int
+			} `json:"invocation"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("journal line %q: %v", line, err)
+		}
+		if rec.Invocation != nil {
+			made[fmt.Sprintf("%s/%d", rec.Invocation.CellID, rec.Invocation.Seq)]++
+		}
+	}
+	for k, n := range made {
+		if n != 1 {
+			t.Errorf("invocation %s is in the journal %d times", k, n)
+		}
+	}
+	if len(made) != 6*61 {
+		t.Errorf("journal holds %d invocations, want %d", len(made), 6*61)
 	}
 	invs := readCSV(t, filepath.Join(tables[0], "invocations.csv"))
 	// 3 generations (reference long, hand long, hand short) x 2 memory

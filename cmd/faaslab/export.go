@@ -41,7 +41,7 @@ func newExportCmd(st *State) *cobra.Command {
 				return fmt.Errorf("no run of %s in %s: run it first", args[0], relPath(st.Cwd, dir))
 			}
 			e := &engine.Engine{Plan: p, Dir: dir}
-			if _, err := exportRun(cmd.Context(), e, s, st); err != nil {
+			if _, err := e.Export(cmd.Context(), exporters.All()); err != nil {
 				return err
 			}
 			fmt.Fprintf(st.Stdout, "%s\n", relPath(st.Cwd, filepath.Join(dir, "tables")))
@@ -52,13 +52,12 @@ func newExportCmd(st *State) *cobra.Command {
 	return cmd
 }
 
-// exportRun writes the run's tables in every format with a manifest of
-// this host and build.
-func exportRun(ctx context.Context, e *engine.Engine, s *schema.Study, st *State) (*rows.Tables, error) {
+// hostFacts describe this host and build, for the manifest row of the
+// session about to run.
+func hostFacts(ctx context.Context, s *schema.Study, st *State) rows.Manifest {
 	host, _ := os.Hostname()
 	tags, _ := json.Marshal(tagMap(s.Source.Tags))
-	m := rows.Manifest{
-		StudySHA256:    s.Source.SHA256,
+	return rows.Manifest{
 		FaaslabVersion: version(),
 		GitCommit:      gitCommit(ctx, s.Source.Dir),
 		Host:           host,
@@ -69,7 +68,6 @@ func exportRun(ctx context.Context, e *engine.Engine, s *schema.Study, st *State
 		PythonVersion:  pythonVersion(ctx),
 		Tags:           string(tags),
 	}
-	return e.Export(ctx, m, exporters.All())
 }
 
 func tagMap(tags []string) map[string]string {

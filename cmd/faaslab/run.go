@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/faaslab/faaslab/exporters"
 	"github.com/faaslab/faaslab/runner/check"
 	"github.com/faaslab/faaslab/runner/engine"
 	"github.com/faaslab/faaslab/runner/llm"
@@ -115,26 +117,21 @@ func runStudy(ctx context.Context, st *State, path string, o runOptions, stages 
 	log := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	log.Info("run started", "study", s.Name, "file", path, "tags", o.tags, "dir", dir)
 
-	// Lazily made platforms: a study planned for aws but run with
-	// -t platform=local never touches AWS.
-	var localPlatform *local.Platform
-	localOnce := func() (*local.Platform, error) {
-		if localPlatform != nil {
-			return localPlatform, nil
-		}
+	// The local platform is made on first use and shared by every stage
+	// and worker.
+	localPlatform := sync.OnceValues(func() (platform.Platform, error) {
 		lp, err := local.New(local.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("local platform: %w", err)
 		}
-		localPlatform = lp
 		return lp, nil
-	}
+	})
 	platforms := func(name string) (platform.Platform, error) {
-		return localOnce() // the only kind that passed the check above
+		return localPlatform() // the only kind that passed the check above
 	}
 	var checker *check.Checker
 	if needs(stages, engine.StageCheck) {
-		lp, err := localOnce()
+		lp, err := localPlatform()
 		if err != nil {
 			return err
 		}
@@ -164,6 +161,7 @@ func runStudy(ctx context.Context, st *State, path string, o runOptions, stages 
 		Backoff:          time.Second,
 		Log:              log,
 		Progress:         engine.NewProgress(st.Stderr, isTTY, o.quiet),
+		Facts:            hostFacts(ctx, s, st),
 	}
 	if !o.quiet {
 		fmt.Fprintf(st.Stderr, "study %s: %d generations, %d checks, %d cells, %d invocations\nrun directory %s\n",
@@ -179,7 +177,7 @@ func runStudy(ctx context.Context, st *State, path string, o runOptions, stages 
 		return runErr
 	}
 	if !o.noExport {
-		t, err := exportRun(ctx, e, s, st)
+		t, err := e.Export(ctx, exporters.All())
 		if err != nil {
 			return err
 		}

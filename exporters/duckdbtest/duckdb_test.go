@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	_ "github.com/duckdb/duckdb-go/v2"
@@ -229,13 +228,13 @@ func TestParquetWithDuckDB(t *testing.T) {
 		if !strings.Contains(logical, "isAdjustedToUTC=1") || !strings.Contains(logical, "MICROS") {
 			t.Errorf("checked_at logical type %s, want MICROS adjusted to UTC", logical)
 		}
-		// The zero time.Time (year 1) is a valid instant, not null.
-		var finished time.Time
+		// A nil *time.Time is null.
+		var finished sql.NullTime
 		if err := db.QueryRow("SELECT finished_at FROM read_parquet(?)", path("manifest")).Scan(&finished); err != nil {
 			t.Fatal(err)
 		}
-		if !finished.Equal(time.Time{}) {
-			t.Errorf("finished_at = %s, want the zero time", finished)
+		if finished.Valid {
+			t.Errorf("finished_at = %s, want null", finished.Time)
 		}
 	})
 

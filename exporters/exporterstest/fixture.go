@@ -218,7 +218,7 @@ func Tables() *rows.Tables {
 		ModelVersions:  `{"gpt-4o":["gpt-4o-2024-08-06"],"qwen2.5-coder":["7b, \"q4\""]}`,
 		Tags:           "{}",
 		StartedAt:      t0.In(ist),
-		// FinishedAt is the zero time: the run did not finish.
+		// FinishedAt is nil: the session was killed.
 	}}
 	return &t
 }
@@ -233,8 +233,14 @@ func Normalize(t *rows.Tables) *rows.Tables {
 			row := s.Index(i)
 			for j := range row.NumField() {
 				f := row.Field(j)
-				if tm, ok := f.Interface().(time.Time); ok {
+				switch tm := f.Interface().(type) {
+				case time.Time:
 					f.Set(reflect.ValueOf(tm.UTC().Truncate(time.Microsecond)))
+				case *time.Time:
+					if tm != nil {
+						u := tm.UTC().Truncate(time.Microsecond)
+						f.Set(reflect.ValueOf(&u))
+					}
 				}
 			}
 		}

@@ -125,23 +125,24 @@ type Cell struct {
 	FilteredOutCPU int32    `parquet:"filtered_out_cpu"` // invocations dropped by the CPU-model filter
 }
 
-// Manifest describes one run: what ran, where, with which versions.
+// Manifest describes one session of a run (one `faaslab run` process; a
+// resumed run has several): what ran, where, with which versions.
 type Manifest struct {
-	Study          string    `parquet:"study,dict"`
-	RunID          string    `parquet:"run_id"`
-	StudySHA256    string    `parquet:"study_sha256"`
-	FaaslabVersion string    `parquet:"faaslab_version"`
-	GitCommit      string    `parquet:"git_commit"`
-	Host           string    `parquet:"host"`
-	OS             string    `parquet:"os"`
-	HostArch       string    `parquet:"host_arch"`
-	CPUModel       string    `parquet:"cpu_model"`
-	CPUCount       int32     `parquet:"cpu_count"`
-	PythonVersion  string    `parquet:"python_version"`
-	ModelVersions  string    `parquet:"model_versions"` // JSON object: model -> versions the APIs returned
-	Tags           string    `parquet:"tags"`           // JSON object of -t overrides
-	StartedAt      time.Time `parquet:"started_at,timestamp(microsecond)"`
-	FinishedAt     time.Time `parquet:"finished_at,timestamp(microsecond)"`
+	Study          string     `parquet:"study,dict"`
+	RunID          string     `parquet:"run_id"`
+	StudySHA256    string     `parquet:"study_sha256"`
+	FaaslabVersion string     `parquet:"faaslab_version"`
+	GitCommit      string     `parquet:"git_commit"`
+	Host           string     `parquet:"host"`
+	OS             string     `parquet:"os"`
+	HostArch       string     `parquet:"host_arch"`
+	CPUModel       string     `parquet:"cpu_model"`
+	CPUCount       int32      `parquet:"cpu_count"`
+	PythonVersion  string     `parquet:"python_version"`
+	ModelVersions  string     `parquet:"model_versions"` // JSON object: model -> versions the APIs returned
+	Tags           string     `parquet:"tags"`           // JSON object of -t overrides
+	StartedAt      time.Time  `parquet:"started_at,timestamp(microsecond)"`
+	FinishedAt     *time.Time `parquet:"finished_at,optional,timestamp(microsecond)"` // null: the session was killed
 }
 
 // Tables is one run's results, every table at once.

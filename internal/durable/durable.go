@@ -10,7 +10,9 @@ import (
 
 // WriteFile writes what write produces to a temporary file beside path,
 // syncs it, renames it over path and syncs the directory. When write or any
-// step fails, path is untouched and no temporary file remains.
+// step before the rename fails, path is untouched and no temporary file
+// remains; when only the final directory sync fails, path already holds the
+// new content, which a crash may still undo.
 func WriteFile(path string, perm os.FileMode, write func(io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {

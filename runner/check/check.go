@@ -2,15 +2,18 @@
 // compiles the code (SE), deploys it (INIT), runs it on a task's test
 // events and compares each output with the reference implementation's
 // (FD, TIMEOUT, CRASH, OK). It also measures the code's static metrics
-// with radon and pylint.
+// with radon and pylint (see Checker.StaticMetrics).
 //
-// Untrusted code runs, and untrusted images are decoded, only inside the
-// platform's sandbox: candidates and references run there, and so do the
-// compiler that finds syntax errors (with the candidate's own runtime) and
-// the Pillow code that decodes images, through a small trusted function
-// the Checker deploys beside the candidates. Only radon and pylint, which
-// parse code without running it, work on the host, in a restricted
-// subprocess (see StaticMetrics).
+// Untrusted code and data are handled only inside the platform's
+// sandbox, never on the host: candidates and references run there, and
+// so does a small trusted function, deployed by the Checker beside the
+// candidates, that compiles code to find syntax errors (with the
+// candidate's own runtime), decodes images with Pillow, and runs radon
+// and pylint. Compiling runs nothing, so it shares a warm container.
+// pylint imports the modules it analyses, which may run the candidate's
+// code, and Pillow's decoders face hostile images: those requests get a
+// cold container each (platform.Function.Cold), so that nothing they run
+// persists into later requests.
 package check
 
 import (
@@ -106,8 +109,9 @@ type Checker struct {
 	refMu sync.Mutex                 // serialises reference runs, so each runs once
 	refs  map[string]json.RawMessage // reference outputs by cache key, under refMu
 
-	toolsMu sync.Mutex
-	tools   map[string]*toolDeployment // by runtime and architecture
+	toolsMu   sync.Mutex
+	tools     map[*toolDeployment]bool       // every tools deployment not yet closed
+	idleTools map[toolsKey][]*toolDeployment // those not serving a request
 }
 
 // Check classifies cand by running it on tests and comparing its outputs

@@ -56,7 +56,10 @@ type Compare struct {
 	Rule string
 	// Tolerance and RelTolerance are RuleFloat's bounds: numbers a and b
 	// are equal when |a-b| <= Tolerance or |a-b| <= RelTolerance·max(|a|,|b|).
-	// When both are zero, DefaultTolerance and DefaultRelTolerance apply.
+	// Zero means unset: when both are zero, DefaultTolerance and
+	// DefaultRelTolerance apply, so a task that sets both to 0 gets the
+	// defaults, not exact equality (RuleJSON is exact). When only one is
+	// non-zero, it alone bounds the difference.
 	Tolerance    float64
 	RelTolerance float64
 	// FoldCase makes RuleText compare strings case-insensitively (Unicode

@@ -21,18 +21,20 @@ type fakeFunc func(event []byte) platform.Invocation
 
 // fakePlatform runs functions given as Go funcs, by Handler. Deploying
 // an unknown handler succeeds, and its invocations are init errors, as a
-// real platform's are for a missing module. The checker's own tools run
-// for real, with the host's Python outside any sandbox: tests give them
-// only trusted code and images.
+// real platform's are for a missing module. The checker's own tools
+// compile code and compare images for real, with the host's Python
+// outside any sandbox: tests give them only trusted code and images.
+// Metrics are never measured on the host (see runTools).
 type fakePlatform struct {
 	t     testing.TB
 	funcs map[string]fakeFunc
 
 	mu        sync.Mutex
-	deploys   map[string]int // by Handler
-	invokes   map[string]int // by Handler
-	live      int            // deployments not yet closed
-	invokeErr error          // returned by every Invoke of a non-tools function when set
+	deploys   map[string]int       // by Handler
+	invokes   map[string]int       // by Handler
+	live      int                  // deployments not yet closed
+	invokeErr error                // returned by every Invoke of a non-tools function when set
+	metrics   *platform.Invocation // the answer to metrics requests when set
 }
 
 func newFakePlatform(t testing.TB, funcs map[string]fakeFunc) *fakePlatform {
@@ -51,7 +53,7 @@ func (p *fakePlatform) Deploy(ctx context.Context, fn platform.Function) (platfo
 	p.live++
 	f := p.funcs[fn.Handler]
 	if fn.Handler == toolsModule+".handler" {
-		f = func(event []byte) platform.Invocation { return runToolsOnHost(p.t, fn.CodeDir, event) }
+		f = func(event []byte) platform.Invocation { return p.runTools(fn, event) }
 	}
 	if f == nil {
 		f = func([]byte) platform.Invocation {
@@ -93,6 +95,26 @@ func (d *fakeDeployment) Close(ctx context.Context) error {
 		d.p.live--
 	}
 	return nil
+}
+
+// runTools runs a tools request. Image requests must go to a cold
+// deployment. Metrics requests run radon and pylint, which must never run
+// on the host: their result is p.metrics when set, else an error.
+func (p *fakePlatform) runTools(fn platform.Function, event []byte) platform.Invocation {
+	var req struct{ Op string }
+	json.Unmarshal(event, &req)
+	if cold := req.Op == "image" || req.Op == "metrics"; cold != fn.Cold {
+		p.t.Errorf("tools op %q deployed with Cold %v", req.Op, fn.Cold)
+	}
+	if req.Op == "metrics" {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.metrics != nil {
+			return *p.metrics
+		}
+		return platform.Invocation{Status: platform.StatusError, ErrorType: "Fake", ErrorMessage: "the fake platform does not measure code"}
+	}
+	return runToolsOnHost(p.t, fn.CodeDir, event)
 }
 
 // runToolsOnHost runs the tools module in dir with the host's Python,

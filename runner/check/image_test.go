@@ -193,3 +193,27 @@ func TestCheckImageRule(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareImagesTooLarge compares images that do not fit one request
+// to the tools together: different ones are FD, without a request.
+func TestCompareImagesTooLarge(t *testing.T) {
+	big := func(fill byte) string {
+		return `"` + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{fill}, maxImageBytes/2+1)) + `"`
+	}
+	p := newFakePlatform(t, nil)
+	c := &Checker{Platform: p}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	cand := function(t, "cand.handler", nil)
+	cmp := Compare{Rule: RuleImage}
+	equal, path, detail, err := c.compare(context.Background(), cand, cmp, []byte(big(1)), []byte(big(2)))
+	if err != nil || equal || path != "$" || !strings.Contains(detail, "images too large to compare") {
+		t.Errorf("compare(two large images) = %v, %q, %q, %v; want FD at $, too large", equal, path, detail, err)
+	}
+	equal, _, _, err = c.compare(context.Background(), cand, cmp, []byte(big(1)), []byte(big(1)))
+	if err != nil || !equal {
+		t.Errorf("compare(the same large image) = %v, %v; want equal", equal, err)
+	}
+	if n := p.invokes[toolsModule+".handler"]; n != 0 {
+		t.Errorf("%d tools invocations, want none", n)
+	}
+}

@@ -1,175 +1,106 @@
 package check
 
+// These tests cover StaticMetrics's handling of what the tools answer,
+// with the fake platform; metrics_local_test.go measures real code in the
+// local platform's sandbox.
+
 import (
 	"context"
+	"encoding/json"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/faaslab/faaslab/runner/platform"
 )
 
-const sampleCode = `"""Sum the even numbers below n."""
-
-
-def handler(event, context):
-    """Return the sum of even numbers below event["n"]."""
-    del context
-    total = 0
-    for i in range(event.get("n", 10)):
-        if i % 2 == 0 and i > 1:
-            total += i
-        elif i == 3:
-            total -= 1
-    return {"total": total}
-
-
-class Counter:
-    """Count things."""
-
-    def __init__(self):
-        self.n = 0
-
-    def add(self, k):
-        """Add k when positive."""
-        if k > 0:
-            self.n += k
-        return self.n
-`
-
-func needTools(t *testing.T) {
-	for _, tool := range []string{"radon", "pylint"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
+func TestStaticMetricsAnswers(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer *platform.Invocation // nil: the fake's error
+		want   Metrics
+	}{
+		{"measured", &platform.Invocation{Status: platform.StatusOK, Result: json.RawMessage(
+			`{"cyclomatic": 2.5, "halstead": 3, "maintainability": 80.5, "pylint": null, "notes": ["pylint: timed out after 45 s"]}`)},
+			Metrics{Cyclomatic: ptr(2.5), Halstead: ptr(3), Maintainability: ptr(80.5), Note: "pylint: timed out after 45 s"}},
+		{"several notes", &platform.Invocation{Status: platform.StatusOK, Result: json.RawMessage(
+			`{"cyclomatic": null, "halstead": null, "maintainability": null, "pylint": 7, "notes": ["radon: not installed", "x"]}`)},
+			Metrics{PylintScore: ptr(7), Note: "radon: not installed\nx"}},
+		{"tools raised", nil, Metrics{Note: "metrics: the tools function ended with error: Fake: the fake platform does not measure code"}},
+		{"tools timed out", &platform.Invocation{Status: platform.StatusTimeout, ErrorMessage: "Task timed out after 60.00 seconds"},
+			Metrics{Note: "metrics: the tools function ended with timeout: Task timed out after 60.00 seconds"}},
+		{"tools crashed", &platform.Invocation{Status: platform.StatusCrash, ErrorType: "Runtime.ExitError", ErrorMessage: "signal: killed"},
+			Metrics{Note: "metrics: the tools function ended with crash: Runtime.ExitError: signal: killed"}},
+		{"bad answer", &platform.Invocation{Status: platform.StatusOK, Result: json.RawMessage(`{"cyclomatic": "high"}`)},
+			Metrics{Note: "metrics: check tools: decode result: json: cannot unmarshal string into Go struct field metricsResult.cyclomatic of type float64"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newFakePlatform(t, nil)
+			p.metrics = tt.answer
+			c := &Checker{Platform: p}
+			t.Cleanup(func() { c.Close(context.Background()) })
+			got := c.StaticMetrics(context.Background(), function(t, "handler.handler", nil))
+			if showMetrics(got) != showMetrics(tt.want) {
+				t.Errorf("StaticMetrics = %s, want %s", showMetrics(got), showMetrics(tt.want))
+			}
+			if n := p.invokes[toolsModule+".handler"]; n != 1 {
+				t.Errorf("%d tools invocations, want 1", n)
+			}
+		})
 	}
 }
 
-func TestStaticMetrics(t *testing.T) {
-	needTools(t)
-	dir := writeCode(t, map[string]string{"handler.py": sampleCode})
-	m := StaticMetrics(context.Background(), dir)
-	if m.Cyclomatic == nil || m.Halstead == nil || m.Maintainability == nil || m.PylintScore == nil {
-		t.Fatalf("missing metrics: %+v, note %q", m, m.Note)
-	}
-	// handler has complexity 5 (for, if with and, elif), __init__ 1, add 2.
-	if got := *m.Cyclomatic; got < 2.6 || got > 2.7 {
-		t.Errorf("Cyclomatic = %g, want 8/3", got)
-	}
-	if got := *m.Halstead; got <= 0 || got > 50 {
-		t.Errorf("Halstead = %g, want a small positive difficulty", got)
-	}
-	if got := *m.Maintainability; got <= 0 || got > 100 {
-		t.Errorf("Maintainability = %g, want within (0, 100]", got)
-	}
-	if got := *m.PylintScore; got < 5 || got > 10 {
-		t.Errorf("PylintScore = %g, want a good score in [5, 10]", got)
-	}
-	if m.Note != "" {
-		t.Errorf("Note = %q, want none", m.Note)
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("the code directory was written to: %v", entries)
-	}
-}
-
-func TestStaticMetricsSeveralFiles(t *testing.T) {
-	needTools(t)
-	dir := writeCode(t, map[string]string{
-		"handler.py":  "from lib import util\n\n\ndef handler(event, context):\n    return util.f(event)\n",
-		"lib/util.py": "def f(x):\n    if x:\n        return 1\n    return 2\n",
-	})
-	m := StaticMetrics(context.Background(), dir)
-	if m.Cyclomatic == nil || *m.Cyclomatic != 1.5 {
-		t.Errorf("Cyclomatic = %v, want 1.5 (1 and 2); note %q", m.Cyclomatic, m.Note)
-	}
-	if m.PylintScore == nil || *m.PylintScore < 0 || *m.PylintScore > 10 {
-		t.Errorf("PylintScore = %v, want in [0, 10]; note %q", m.PylintScore, m.Note)
-	}
-}
-
-func TestStaticMetricsSyntaxError(t *testing.T) {
-	needTools(t)
-	dir := writeCode(t, map[string]string{"handler.py": "def handler(event, context)\n    return 1\n"})
-	m := StaticMetrics(context.Background(), dir)
-	if m.Cyclomatic != nil || m.Halstead != nil || m.Maintainability != nil || m.PylintScore != nil {
-		t.Errorf("metrics for code that does not parse: %+v", m)
-	}
-	for _, want := range []string{"radon cc: handler.py: expected ':'", "radon hal:", "radon mi:", "pylint: no score"} {
-		if !strings.Contains(m.Note, want) {
-			t.Errorf("Note %q lacks %q", m.Note, want)
-		}
-	}
-}
-
-func TestStaticMetricsNoFunctions(t *testing.T) {
-	needTools(t)
-	m := StaticMetrics(context.Background(), writeCode(t, map[string]string{"handler.py": "X = 1\n"}))
-	if m.Cyclomatic != nil || !strings.Contains(m.Note, "no functions") {
-		t.Errorf("Cyclomatic = %v, note %q; want nil and a reason", m.Cyclomatic, m.Note)
-	}
-	if m.Halstead == nil || m.Maintainability == nil {
-		t.Errorf("file metrics missing: %+v", m)
-	}
-}
-
-func TestStaticMetricsWithoutTools(t *testing.T) {
-	t.Setenv("PATH", t.TempDir())
-	m := StaticMetrics(context.Background(), writeCode(t, map[string]string{"handler.py": sampleCode}))
-	if m.Cyclomatic != nil || m.Halstead != nil || m.Maintainability != nil || m.PylintScore != nil {
-		t.Errorf("metrics without tools: %+v", m)
-	}
-	for _, want := range []string{"radon: not installed", "pylint: not installed"} {
-		if !strings.Contains(m.Note, want) {
-			t.Errorf("Note %q lacks %q", m.Note, want)
-		}
-	}
-}
-
-func TestStaticMetricsNoCode(t *testing.T) {
-	m := StaticMetrics(context.Background(), t.TempDir())
-	if m.PylintScore != nil || !strings.Contains(m.Note, "no Python files") {
-		t.Errorf("StaticMetrics(empty dir) = %+v", m)
-	}
-	m = StaticMetrics(context.Background(), "/nonexistent/faaslab")
-	if m.PylintScore != nil || !strings.Contains(m.Note, "copy") {
-		t.Errorf("StaticMetrics(missing dir) = %+v", m)
-	}
-}
-
-func TestStaticMetricsCancelled(t *testing.T) {
-	needTools(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	m := StaticMetrics(ctx, writeCode(t, map[string]string{"handler.py": sampleCode}))
-	if m.PylintScore != nil || m.Cyclomatic != nil {
-		t.Errorf("metrics after cancellation: %+v", m)
-	}
-}
-
-func TestRunToolIsolation(t *testing.T) {
-	dir := t.TempDir()
-	out, err := runTool(context.Background(), dir, "/bin/sh", "-c", "env; pwd; cat /proc/self/net/dev")
-	if err != nil {
+func TestStaticMetricsWithoutRequest(t *testing.T) {
+	empty := t.TempDir()
+	huge := t.TempDir()
+	if err := os.WriteFile(filepath.Join(huge, "handler.py"), make([]byte, maxSourceBytes+1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := string(out)
-	if !strings.Contains(s, "HOME="+dir) || strings.Contains(s, "PATH=/") {
-		t.Errorf("environment not empty but for HOME:\n%s", s)
+	tests := []struct {
+		dir, note string
+	}{
+		{empty, "no Python files in " + empty},
+		{"/nonexistent/faaslab", "check: read code in /nonexistent/faaslab: "},
+		{huge, "more than 4194304 bytes of Python source"},
 	}
-	if !strings.Contains(s, "\n"+dir+"\n") {
-		t.Errorf("not run in %s:\n%s", dir, s)
-	}
-	// In a network namespace of its own, the only interface is lo.
-	for _, line := range strings.Split(s, "\n") {
-		name, _, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok || strings.ContainsAny(name, " =|/") || name == "lo" {
-			continue
+	for _, tt := range tests {
+		p := newFakePlatform(t, nil)
+		c := &Checker{Platform: p}
+		fn := function(t, "handler.handler", nil)
+		fn.CodeDir = tt.dir
+		m := c.StaticMetrics(context.Background(), fn)
+		if m.Cyclomatic != nil || m.Halstead != nil || m.Maintainability != nil || m.PylintScore != nil || !strings.Contains(m.Note, tt.note) {
+			t.Errorf("StaticMetrics(%s) = %s, want no metrics and a note with %q", tt.dir, showMetrics(m), tt.note)
 		}
-		if os.Geteuid() == 0 {
-			t.Errorf("interface %q visible: no network namespace", name)
-		} else {
-			t.Logf("interface %q visible: this kernel refused a network namespace", name)
+		if len(p.deploys) != 0 {
+			t.Errorf("StaticMetrics(%s) deployed %v", tt.dir, p.deploys)
 		}
 	}
+}
+
+func TestReadSourcesLimit(t *testing.T) {
+	half := strings.Repeat("#", maxSourceBytes/2)
+	if _, err := readSources(writeCode(t, map[string]string{"a.py": half, "b.py": half})); err != nil {
+		t.Errorf("readSources(exactly the limit): %v", err)
+	}
+	_, err := readSources(writeCode(t, map[string]string{"a.py": half, "b.py": half + "#", "notes.txt": half}))
+	if err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Errorf("readSources(one byte over the limit) = %v", err)
+	}
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// showMetrics formats metrics for comparison and messages.
+func showMetrics(m Metrics) string {
+	f := func(v *float64) string {
+		if v == nil {
+			return "nil"
+		}
+		b, _ := json.Marshal(*v)
+		return string(b)
+	}
+	return "{cc " + f(m.Cyclomatic) + ", hal " + f(m.Halstead) + ", mi " + f(m.Maintainability) + ", pylint " + f(m.PylintScore) + ", note " + `"` + m.Note + `"}`
 }

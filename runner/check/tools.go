@@ -19,8 +19,8 @@ import (
 	"github.com/faaslab/faaslab/runner/platform"
 )
 
-// toolsSource is the trusted function that compiles candidates' code and
-// compares images inside the platform's sandbox.
+// toolsSource is the trusted function that compiles candidates' code,
+// compares images and measures code inside the platform's sandbox.
 //
 //go:embed tools/faaslab_check.py
 var toolsSource []byte
@@ -29,37 +29,53 @@ const (
 	toolsModule  = "faaslab_check"
 	toolsTimeout = time.Minute
 	toolsMemory  = 1024
-	// maxSourceBytes keeps a compile request well under Lambda's 6 MB
-	// payload limit after base64 encoding.
+	// maxSourceBytes keeps a compile or metrics request well under
+	// Lambda's 6 MB payload limit after base64 encoding.
 	maxSourceBytes = 4 << 20
+	// maxImageBytes bounds the two images of an image request together,
+	// for the same reason.
+	maxImageBytes = 4 << 20
 )
 
 // toolsPackages are the Python packages the tools import.
-var toolsPackages = []string{"pillow"}
+var toolsPackages = []string{"pillow", "pylint", "radon"}
 
-// toolDeployment is the tools function deployed for one runtime and
-// architecture. mu serialises its invocations, as Deployment requires.
+// toolsKey says which tools deployment serves a request: the runtime and
+// architecture of the code in question, and whether every invocation
+// needs a new container.
+type toolsKey struct {
+	runtime, arch string
+	cold          bool
+}
+
+// toolDeployment is one deployed tools function. mu serialises its
+// invocations with Close, as Deployment requires.
 type toolDeployment struct {
+	key toolsKey
 	mu  sync.Mutex
 	dep platform.Deployment
 	dir string
 }
 
-// invokeTools runs one request through the tools function for like's
-// runtime and architecture, deploying it on first use. It decodes a
-// successful result into out and returns the invocation either way.
-func (c *Checker) invokeTools(ctx context.Context, like platform.Function, req any, out any) (platform.Invocation, error) {
-	td, err := c.toolsFor(ctx, like)
-	if err != nil {
-		return platform.Invocation{}, err
-	}
+// invokeTools runs one request through a tools function for like's
+// runtime and architecture. Requests that make untrusted code or data do
+// more than compile (pylint imports modules, Pillow decodes images) must
+// be cold: each then gets a new container, which no later request
+// shares. invokeTools decodes a successful result into out and returns
+// the invocation either way.
+func (c *Checker) invokeTools(ctx context.Context, like platform.Function, cold bool, req any, out any) (platform.Invocation, error) {
 	event, err := json.Marshal(req)
 	if err != nil {
 		return platform.Invocation{}, fmt.Errorf("check tools: encode request: %w", err)
 	}
+	td, err := c.acquireTools(ctx, toolsKey{runtime: like.Runtime, arch: like.Arch, cold: cold})
+	if err != nil {
+		return platform.Invocation{}, err
+	}
 	td.mu.Lock()
 	inv, err := td.dep.Invoke(ctx, event)
 	td.mu.Unlock()
+	c.releaseTools(td)
 	if err != nil {
 		return inv, fmt.Errorf("check tools: invoke: %w", err)
 	}
@@ -71,15 +87,19 @@ func (c *Checker) invokeTools(ctx context.Context, like platform.Function, req a
 	return inv, nil
 }
 
-// toolsFor returns the tools deployment for like's runtime and
-// architecture.
-func (c *Checker) toolsFor(ctx context.Context, like platform.Function) (*toolDeployment, error) {
+// acquireTools returns an idle tools deployment for key, deploying a new
+// one when none is idle, so that concurrent checks do not wait for each
+// other. releaseTools makes it idle again.
+func (c *Checker) acquireTools(ctx context.Context, key toolsKey) (*toolDeployment, error) {
 	c.toolsMu.Lock()
-	defer c.toolsMu.Unlock()
-	key := like.Runtime + "/" + like.Arch
-	if td := c.tools[key]; td != nil {
+	if idle := c.idleTools[key]; len(idle) > 0 {
+		td := idle[len(idle)-1]
+		c.idleTools[key] = idle[:len(idle)-1]
+		c.toolsMu.Unlock()
 		return td, nil
 	}
+	c.toolsMu.Unlock()
+
 	dir, err := os.MkdirTemp("", "faaslab-check-tools-")
 	if err != nil {
 		return nil, fmt.Errorf("check tools: %w", err)
@@ -92,39 +112,56 @@ func (c *Checker) toolsFor(ctx context.Context, like platform.Function) (*toolDe
 		Name:     uniqueName("check-tools"),
 		CodeDir:  dir,
 		Handler:  toolsModule + ".handler",
-		Runtime:  like.Runtime,
-		Arch:     like.Arch,
+		Runtime:  key.runtime,
+		Arch:     key.arch,
 		MemoryMB: toolsMemory,
 		Timeout:  toolsTimeout,
 		Packages: toolsPackages,
+		Cold:     key.cold,
 	})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("check tools: deploy: %w", err)
 	}
+	td := &toolDeployment{key: key, dep: dep, dir: dir}
+	c.toolsMu.Lock()
+	defer c.toolsMu.Unlock()
 	if c.tools == nil {
-		c.tools = map[string]*toolDeployment{}
+		c.tools = map[*toolDeployment]bool{}
 	}
-	td := &toolDeployment{dep: dep, dir: dir}
-	c.tools[key] = td
+	c.tools[td] = true
 	return td, nil
 }
 
-// Close tears down the tools the Checker deployed. The Checker may be
-// used again afterwards; it then deploys them anew.
+// releaseTools makes td idle, unless Close tore it down meanwhile.
+func (c *Checker) releaseTools(td *toolDeployment) {
+	c.toolsMu.Lock()
+	defer c.toolsMu.Unlock()
+	if !c.tools[td] {
+		return
+	}
+	if c.idleTools == nil {
+		c.idleTools = map[toolsKey][]*toolDeployment{}
+	}
+	c.idleTools[td.key] = append(c.idleTools[td.key], td)
+}
+
+// Close tears down the tools the Checker deployed, waiting for requests
+// in flight. The Checker may be used again afterwards; it then deploys
+// them anew.
 func (c *Checker) Close(ctx context.Context) error {
 	c.toolsMu.Lock()
 	defer c.toolsMu.Unlock()
 	var errs []error
-	for key, td := range c.tools {
+	for td := range c.tools {
 		td.mu.Lock()
 		if err := td.dep.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("check tools %s: close: %w", key, err))
+			errs = append(errs, fmt.Errorf("check tools %s/%s: close: %w", td.key.runtime, td.key.arch, err))
 		}
 		td.mu.Unlock()
 		os.RemoveAll(td.dir)
-		delete(c.tools, key)
 	}
+	c.tools, c.idleTools = nil, nil
 	return errors.Join(errs...)
 }
 
@@ -150,7 +187,7 @@ func (c *Checker) syntaxError(ctx context.Context, fn platform.Function) (string
 		return "", nil // nothing to compile; the import will say what is missing
 	}
 	var res compileResult
-	inv, err := c.invokeTools(ctx, fn, map[string]any{"op": "compile", "files": files}, &res)
+	inv, err := c.invokeTools(ctx, fn, false, map[string]any{"op": "compile", "files": files}, &res)
 	if err != nil {
 		return "", err
 	}
@@ -169,27 +206,13 @@ func (c *Checker) syntaxError(ctx context.Context, fn platform.Function) (string
 }
 
 // readSources returns every .py file under dir, base64-encoded, by
-// slash-separated relative path.
+// slash-separated relative path. It skips __pycache__ and anything but
+// regular files, and fails beyond maxSourceBytes in all, before reading
+// a file that would exceed it.
 func readSources(dir string) (map[string]string, error) {
 	files := map[string]string{}
-	total := 0
-	err := walkSources(dir, func(rel string, data []byte) error {
-		if total += len(data); total > maxSourceBytes {
-			return fmt.Errorf("more than %d bytes of Python source", maxSourceBytes)
-		}
-		files[rel] = base64.StdEncoding.EncodeToString(data)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("check: read code in %s: %w", dir, err)
-	}
-	return files, nil
-}
-
-// walkSources calls fn with the slash-separated relative path and content
-// of every .py file under dir, skipping __pycache__.
-func walkSources(dir string, fn func(rel string, data []byte) error) error {
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	total := int64(0)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -199,13 +222,29 @@ func walkSources(dir string, fn func(rel string, data []byte) error) error {
 		if !d.Type().IsRegular() || !strings.HasSuffix(d.Name(), ".py") {
 			return nil
 		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		tooMuch := fmt.Errorf("more than %d bytes of Python source", maxSourceBytes)
+		if total+info.Size() > maxSourceBytes {
+			return tooMuch
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}
+		if total += int64(len(data)); total > maxSourceBytes {
+			return tooMuch
+		}
 		rel, _ := filepath.Rel(dir, path)
-		return fn(filepath.ToSlash(rel), data)
+		files[filepath.ToSlash(rel)] = base64.StdEncoding.EncodeToString(data)
+		return nil
 	})
+	if err != nil {
+		return nil, fmt.Errorf("check: read code in %s: %w", dir, err)
+	}
+	return files, nil
 }
 
 // imageResult is the tools' answer to an image request.
@@ -220,8 +259,12 @@ type imageResult struct {
 }
 
 // compareImages compares the images at cmp.Field in two outputs. Both
-// are decoded with Pillow in the tools function, since images are
-// untrusted data; identical bytes are equal without decoding.
+// are decoded with Pillow in a cold tools container, since images are
+// untrusted data; identical bytes are equal without decoding. Both
+// images travel in one request, so when they differ and together exceed
+// maxImageBytes they cannot be compared: that is FD, with a detail that
+// says so, since the candidate's image is not byte for byte the
+// reference's.
 func (c *Checker) compareImages(ctx context.Context, cand platform.Function, cmp Compare, got, want json.RawMessage) (bool, string, string, error) {
 	path := cmp.Field
 	if path == "" {
@@ -238,13 +281,17 @@ func (c *Checker) compareImages(ctx context.Context, cand platform.Function, cmp
 	if bytes.Equal(gotImg, wantImg) {
 		return true, "", "", nil
 	}
+	if len(gotImg)+len(wantImg) > maxImageBytes {
+		return false, path, fmt.Sprintf("images too large to compare: output %d bytes and reference %d bytes differ, and more than %d bytes together cannot be sent to the sandbox",
+			len(gotImg), len(wantImg), maxImageBytes), nil
+	}
 	req := map[string]any{
 		"op":   "image",
 		"got":  base64.StdEncoding.EncodeToString(gotImg),
 		"want": base64.StdEncoding.EncodeToString(wantImg),
 	}
 	var res imageResult
-	inv, err := c.invokeTools(ctx, cand, req, &res)
+	inv, err := c.invokeTools(ctx, cand, true, req, &res)
 	if err != nil {
 		return false, "", "", err
 	}

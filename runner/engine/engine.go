@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faaslab/faaslab/exporters/rows"
 	"github.com/faaslab/faaslab/runner/check"
 	"github.com/faaslab/faaslab/runner/llm"
 	"github.com/faaslab/faaslab/runner/plan"
@@ -56,6 +57,8 @@ type Engine struct {
 	Backoff  time.Duration
 	Log      *slog.Logger
 	Progress *Progress
+	// Facts describe the host and build, for the session's manifest row.
+	Facts rows.Manifest
 
 	journal *Journal
 }
@@ -80,6 +83,25 @@ func (e *Engine) Run(ctx context.Context, stages ...string) error {
 	}
 	defer j.Close()
 	e.journal = j
+	facts := e.Facts
+	if err := j.Append(Record{Session: &SessionRecord{Facts: &facts}}); err != nil {
+		return err
+	}
+	err = e.runStages(ctx, stages)
+	outcome := "done"
+	switch {
+	case ctx.Err() != nil:
+		outcome = "interrupted"
+	case err != nil:
+		outcome = "failed"
+	}
+	if jerr := j.Append(Record{Session: &SessionRecord{Outcome: outcome}}); err == nil {
+		err = jerr
+	}
+	return err
+}
+
+func (e *Engine) runStages(ctx context.Context, stages []string) error {
 	failed := 0
 	for _, st := range stages {
 		var n int

@@ -244,7 +244,7 @@ func TestMeasureEndsCellWhenFunctionFails(t *testing.T) {
 	if pl.calls != calls {
 		t.Errorf("a second run made %d more calls; an ended cell is final", pl.calls-calls)
 	}
-	tables := Tables(p, &st, "r", rowsManifest())
+	tables := Tables(p, &st, "r")
 	if c := tables.Cells[0]; c.Class != "TIMEOUT" || c.N != 2 {
 		t.Errorf("ended cell row: class %s n %d, want TIMEOUT with the 2 measured calls before it", c.Class, c.N)
 	}
@@ -300,8 +300,6 @@ func TestUncheckedOrFailedCodeIsNotMeasured(t *testing.T) {
 	}
 }
 
-func rowsManifest() rows.Manifest { return rows.Manifest{} }
-
 func TestProgressLine(t *testing.T) {
 	var b strings.Builder
 	p := NewProgress(&b, false, false)
@@ -312,7 +310,7 @@ func TestProgressLine(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		bar.Add()
 	}
-	bar.Fail()
+	bar.FailN(1)
 	b.Reset()
 	bar.draw(false)
 	// 20 made in 10 s is 2/s; 49 left take 24.5 s.

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/faaslab/faaslab/exporters/rows"
@@ -27,6 +29,16 @@ type Record struct {
 	// Failure is an infrastructure failure that exhausted its retries. It
 	// marks nothing done: the next run tries the unit again.
 	Failure *FailureRecord `json:"failure,omitempty"`
+	// Session marks a process starting or ending work on the run.
+	Session *SessionRecord `json:"session,omitempty"`
+}
+
+// SessionRecord is one process's work on a run: at its start, the facts of
+// the host and build it ran on; at its end, how it ended. A session killed
+// with SIGKILL has no end.
+type SessionRecord struct {
+	Facts   *rows.Manifest `json:"facts,omitempty"`
+	Outcome string         `json:"outcome,omitempty"` // at the end: done, failed, interrupted
 }
 
 // GenerationRecord is a finished generation; its code is in the artifact
@@ -66,10 +78,11 @@ type CellEndRecord struct {
 
 // FailureRecord is a unit that failed for reasons outside the function.
 type FailureRecord struct {
-	Unit     string `json:"unit"` // generation, check, cell
-	ID       string `json:"id"`
-	Attempts int    `json:"attempts"`
-	Error    string `json:"error"`
+	Unit     string    `json:"unit"` // generation, check, cell
+	ID       string    `json:"id"`
+	Attempts int       `json:"attempts"`
+	Error    string    `json:"error"`
+	Time     time.Time `json:"-"` // the record's
 }
 
 // Journal is the append-only record of a run. A record counts once Append
@@ -79,6 +92,10 @@ type Journal struct {
 	mu   sync.Mutex
 	f    *os.File
 	path string
+	size int64 // offset after the last whole record
+	// broken is set when a write failed: the file was cut back to size,
+	// and no further record is taken, so the journal stays readable.
+	broken error
 	// State is what the journal held at Open plus everything appended since.
 	state State
 }
@@ -92,21 +109,26 @@ type State struct {
 	Invocations map[string][]rows.Invocation
 	CellEnds    map[string]CellEndRecord // by cell ID
 	Failures    []FailureRecord
-	Started     time.Time // of the first record
+	// Sessions has one manifest row per session, with its start and (when
+	// it ended cleanly) end times.
+	Sessions []rows.Manifest
 }
 
-// OpenJournal opens (creating) the journal at path and reads what it holds.
+// OpenJournal opens (creating) the journal at path for appending, holding
+// an exclusive lock on it so that two processes never share one run.
 func OpenJournal(path string) (*Journal, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	j := &Journal{f: f, path: path, state: State{
-		Generations: map[string]GenerationRecord{},
-		Checks:      map[string]CheckRecord{},
-		Invocations: map[string][]rows.Invocation{},
-		CellEnds:    map[string]CellEndRecord{},
-	}}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("journal %s is in use by another faaslab process: %w", path, ErrBusy)
+		}
+		return nil, fmt.Errorf("lock journal %s: %w", path, err)
+	}
+	j := newJournal(f, path)
 	good, err := j.read()
 	if err == nil {
 		// Drop a torn last line, so the next record starts on a line of its own.
@@ -118,7 +140,35 @@ func OpenJournal(path string) (*Journal, error) {
 		f.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
+	j.size = good
 	return j, nil
+}
+
+// ReadJournal reads the journal at path without locking or changing it:
+// a torn last line, such as a live run's record half-written, is skipped.
+func ReadJournal(path string) (*State, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	defer f.Close()
+	j := newJournal(f, path)
+	if _, err := j.read(); err != nil {
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	return &j.state, nil
+}
+
+// ErrBusy says another process holds the run's journal.
+var ErrBusy = errors.New("run in use")
+
+func newJournal(f *os.File, path string) *Journal {
+	return &Journal{f: f, path: path, state: State{
+		Generations: map[string]GenerationRecord{},
+		Checks:      map[string]CheckRecord{},
+		Invocations: map[string][]rows.Invocation{},
+		CellEnds:    map[string]CellEndRecord{},
+	}}
 }
 
 // read applies every complete line and returns the offset after the last.
@@ -144,9 +194,6 @@ func (j *Journal) read() (int64, error) {
 
 func (j *Journal) apply(rec Record) {
 	s := &j.state
-	if s.Started.IsZero() {
-		s.Started = rec.Time
-	}
 	switch {
 	case rec.Generation != nil:
 		s.Generations[rec.Generation.ID] = *rec.Generation
@@ -160,7 +207,16 @@ func (j *Journal) apply(rec Record) {
 	case rec.CellEnd != nil:
 		s.CellEnds[rec.CellEnd.CellID] = *rec.CellEnd
 	case rec.Failure != nil:
-		s.Failures = append(s.Failures, *rec.Failure)
+		f := *rec.Failure
+		f.Time = rec.Time
+		s.Failures = append(s.Failures, f)
+	case rec.Session != nil && rec.Session.Facts != nil:
+		m := *rec.Session.Facts
+		m.StartedAt = rec.Time
+		s.Sessions = append(s.Sessions, m)
+	case rec.Session != nil && len(s.Sessions) > 0:
+		t := rec.Time
+		s.Sessions[len(s.Sessions)-1].FinishedAt = &t
 	}
 }
 
@@ -189,12 +245,23 @@ func (j *Journal) Append(rec Record) error {
 	b = append(b, '\n')
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if _, err := j.f.Write(b); err != nil {
-		return fmt.Errorf("journal %s: %w", j.path, err)
+	if j.broken != nil {
+		return j.broken
 	}
-	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("journal %s: %w", j.path, err)
+	_, err = j.f.Write(b)
+	if err == nil {
+		err = j.f.Sync()
 	}
+	if err != nil {
+		// Cut a partial record off (a full disk may have taken half of
+		// it), so the journal stays whole for the next run, and take no
+		// more records from this one.
+		j.f.Truncate(j.size)
+		j.f.Seek(j.size, io.SeekStart)
+		j.broken = fmt.Errorf("journal %s: %w", j.path, err)
+		return j.broken
+	}
+	j.size += int64(len(b))
 	j.apply(rec)
 	return nil
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,4 +121,63 @@ func abs(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+func TestJournalIsExclusive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	j, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenJournal(path); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second open: %v, want ErrBusy", err)
+	}
+	// Reading (as `faaslab export` does) needs no lock.
+	j.Append(Record{Generation: &GenerationRecord{ID: "g"}})
+	st, err := ReadJournal(path)
+	if err != nil || len(st.Generations) != 1 {
+		t.Fatalf("ReadJournal beside a live journal: %v, %d generations", err, len(st.Generations))
+	}
+	j.Close()
+	j, err = OpenJournal(path)
+	if err != nil {
+		t.Fatalf("open after close: %v", err)
+	}
+	j.Close()
+}
+
+func TestJournalRefusesRecordsAfterAFailedWrite(t *testing.T) {
+	j, err := OpenJournal(filepath.Join(t.TempDir(), "journal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.f.Close() // every write fails from now on
+	if err := j.Append(Record{Generation: &GenerationRecord{ID: "g1"}}); err == nil {
+		t.Fatal("append to a closed file succeeded")
+	}
+	if err := j.Append(Record{Generation: &GenerationRecord{ID: "g2"}}); err == nil {
+		t.Fatal("a broken journal took another record")
+	}
+	j.View(func(s *State) {
+		if len(s.Generations) != 0 {
+			t.Errorf("records that failed to write count as done: %v", s.Generations)
+		}
+	})
+}
+
+func TestSessionsBecomeManifestRows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	j, _ := OpenJournal(path)
+	j.Append(Record{Session: &SessionRecord{Facts: &rows.Manifest{Host: "a"}}})
+	j.Append(Record{Session: &SessionRecord{Outcome: "interrupted"}})
+	j.Append(Record{Session: &SessionRecord{Facts: &rows.Manifest{Host: "b"}}}) // then killed
+	j.Close()
+	st, err := ReadJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Sessions) != 2 || st.Sessions[0].Host != "a" || st.Sessions[0].FinishedAt == nil ||
+		st.Sessions[1].Host != "b" || st.Sessions[1].FinishedAt != nil || st.Sessions[1].StartedAt.IsZero() {
+		t.Errorf("sessions %+v", st.Sessions)
+	}
 }

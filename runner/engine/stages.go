@@ -231,7 +231,7 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 			}
 			return true, e.fail(bar, 1, StageCheck, g.ID, attempts, err)
 		}
-		m := check.StaticMetrics(ctx, candDir)
+		m := e.Checker.StaticMetrics(ctx, cand)
 		if ctx.Err() != nil { // metrics cut short by Ctrl-C must be made again
 			return false, ctx.Err()
 		}

@@ -3,29 +3,34 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/faaslab/faaslab/exporters"
 	"github.com/faaslab/faaslab/exporters/rows"
+	"github.com/faaslab/faaslab/internal/durable"
 	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
 	"github.com/faaslab/faaslab/runner/pricing"
 )
 
 // Tables builds the run's tables from the plan and the journal's state:
-// one generation row per planned generation, one check row per test run,
-// every invocation made, one summary row per planned cell, and manifest.
-func Tables(p *plan.Plan, st *State, runID string, manifest rows.Manifest) *rows.Tables {
+// one generation row per planned generation, one check row per planned
+// test, every invocation made, one summary row per planned cell, and one
+// manifest row per session that worked on the run.
+func Tables(p *plan.Plan, st *State, runID string) *rows.Tables {
 	s := p.Study
 	t := &rows.Tables{}
-	lastFailure := map[string]string{}
+	lastFailure := map[string]FailureRecord{}
 	for _, f := range st.Failures {
-		lastFailure[f.ID] = f.Error
+		lastFailure[f.ID] = f
 	}
 	for _, g := range p.Generations {
 		m := s.Models[g.Model]
@@ -44,6 +49,9 @@ func Tables(p *plan.Plan, st *State, runID string, manifest rows.Manifest) *rows
 			}
 		} else {
 			r.Class = "ERROR"
+			if f, ok := lastFailure[g.ID]; ok {
+				r.CreatedAt = f.Time
+			}
 		}
 		if chk, ok := st.Checks[g.ID]; ok {
 			r.Class = chk.Class
@@ -57,7 +65,7 @@ func Tables(p *plan.Plan, st *State, runID string, manifest rows.Manifest) *rows
 				t.Checks = append(t.Checks, c)
 			}
 		} else {
-			r.Error = lastFailure[g.ID] // its generation or check failed past its retries
+			r.Error = lastFailure[g.ID].Error // its generation or check failed past its retries
 		}
 		t.Generations = append(t.Generations, r)
 	}
@@ -107,9 +115,11 @@ func Tables(p *plan.Plan, st *State, runID string, manifest rows.Manifest) *rows
 	}
 	compareWithReference(p, cells)
 	t.Cells = cells
-	manifest.Study, manifest.RunID = s.Name, runID
-	manifest.ModelVersions = modelVersions(p, st)
-	t.Manifest = []rows.Manifest{manifest}
+	versions := modelVersions(p, st)
+	for _, m := range st.Sessions {
+		m.Study, m.RunID, m.StudySHA256, m.ModelVersions = s.Name, runID, s.Source.SHA256, versions
+		t.Manifest = append(t.Manifest, m)
+	}
 	return t
 }
 
@@ -241,28 +251,44 @@ func tQuantile975(df int) float64 {
 }
 
 // Export writes the run's tables to Dir/tables in every format of exps,
-// from the journal as it stands, and returns them. manifest's
-// run-independent fields come from the caller; its times span the
-// journal's first record to now.
-func (e *Engine) Export(ctx context.Context, manifest rows.Manifest, exps []exporters.Exporter) (*rows.Tables, error) {
-	j, err := OpenJournal(filepath.Join(e.Dir, "journal.jsonl"))
+// from the journal as it stands, and returns them. It reads the journal
+// without locking it, so it may run beside a live run.
+//
+// The tables of one export appear together: they are written to a new
+// directory that then takes the place of Dir/tables in one rename.
+func (e *Engine) Export(ctx context.Context, exps []exporters.Exporter) (*rows.Tables, error) {
+	st, err := ReadJournal(filepath.Join(e.Dir, "journal.jsonl"))
 	if err != nil {
 		return nil, err
 	}
-	defer j.Close()
-	var t *rows.Tables
-	j.View(func(s *State) {
-		manifest.StartedAt = s.Started
-		manifest.FinishedAt = time.Now().UTC()
-		t = Tables(e.Plan, s, filepath.Base(e.Dir), manifest)
-	})
-	dir := filepath.Join(e.Dir, "tables")
+	t := Tables(e.Plan, st, filepath.Base(e.Dir))
+	tmp, err := os.MkdirTemp(e.Dir, ".tables-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp) // after the swap, the old tables
 	for _, x := range exps {
-		if err := x.Export(ctx, dir, exporters.FromTables(t)); err != nil {
+		if err := x.Export(ctx, tmp, exporters.FromTables(t)); err != nil {
 			return nil, err
 		}
 	}
-	return t, nil
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	if err := swapDir(tmp, filepath.Join(e.Dir, "tables")); err != nil {
+		return nil, err
+	}
+	return t, durable.SyncDir(e.Dir)
+}
+
+// swapDir puts the directory src at dst in one step: dst's old content (if
+// any) moves to src, for the caller to remove.
+func swapDir(src, dst string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_EXCHANGE)
+	if errors.Is(err, unix.ENOENT) { // no old tables yet
+		return os.Rename(src, dst)
+	}
+	return err
 }
 
 // Summary is one line on a run's outcome: classes of the generations and

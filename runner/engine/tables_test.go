@@ -71,7 +71,7 @@ func TestTablesCellStatistics(t *testing.T) {
 		inv(cand.ID, 1, 300, true, "ok", ""), // a cold start after a redeploy: not a warm sample
 		inv(cand.ID, 2, 15, false, "ok", ""), inv(cand.ID, 3, 15, false, "ok", ""), inv(cand.ID, 4, 15, false, "ok", ""),
 	}
-	tables := Tables(p, st, "run", rows.Manifest{})
+	tables := Tables(p, st, "run")
 	c, r := tables.Cells[0], tables.Cells[1]
 	if c.N != 3 || r.N != 4 {
 		t.Fatalf("n = %d and %d, want 3 (cold start left out) and 4", c.N, r.N)
@@ -96,7 +96,7 @@ func TestTablesColdModeKeepsColdCalls(t *testing.T) {
 		Invocations: map[string][]rows.Invocation{cell.ID: {
 			inv(cell.ID, 0, 100, true, "ok", ""), inv(cell.ID, 1, 90, true, "ok", ""), inv(cell.ID, 2, 110, true, "ok", ""),
 		}}, CellEnds: map[string]CellEndRecord{}}
-	c := Tables(p, st, "run", rows.Manifest{}).Cells[0]
+	c := Tables(p, st, "run").Cells[0]
 	if c.N != 2 {
 		t.Errorf("n = %d in cold mode, want 2 (every call but the warm-up)", c.N)
 	}
@@ -112,7 +112,7 @@ func TestTablesCPUFilter(t *testing.T) {
 			inv(cell.ID, 0, 1, false, "ok", want), inv(cell.ID, 1, 10, false, "ok", want),
 			inv(cell.ID, 2, 99, false, "ok", other), inv(cell.ID, 3, 20, false, "ok", want),
 		}}, CellEnds: map[string]CellEndRecord{}}
-	c := Tables(p, st, "run", rows.Manifest{}).Cells[0]
+	c := Tables(p, st, "run").Cells[0]
 	if c.N != 2 || c.FilteredOutCPU != 1 {
 		t.Errorf("n %d, filtered out %d; want 2 and 1", c.N, c.FilteredOutCPU)
 	}
@@ -130,7 +130,7 @@ func TestTablesFailedLastCallEndsTheCell(t *testing.T) {
 	if status, ended := st.Ended(cell.ID); !ended || status != "crash" {
 		t.Fatalf("Ended = %q, %v; want crash, true", status, ended)
 	}
-	if c := Tables(p, st, "run", rows.Manifest{}).Cells[0]; c.Class != "CRASH" || c.N != 1 {
+	if c := Tables(p, st, "run").Cells[0]; c.Class != "CRASH" || c.N != 1 {
 		t.Errorf("class %s n %d, want CRASH and 1", c.Class, c.N)
 	}
 }
@@ -141,7 +141,7 @@ func TestTablesFailuresNameTheirError(t *testing.T) {
 	st := &State{Checks: map[string]CheckRecord{}, Generations: map[string]GenerationRecord{g.ID: {ID: g.ID}},
 		Invocations: map[string][]rows.Invocation{}, CellEnds: map[string]CellEndRecord{},
 		Failures: []FailureRecord{{Unit: StageCheck, ID: g.ID, Attempts: 4, Error: "deploy: no cgroup"}}}
-	row := Tables(p, st, "run", rows.Manifest{}).Generations[0]
+	row := Tables(p, st, "run").Generations[0]
 	if row.Class != "" || row.Error != "deploy: no cgroup" {
 		t.Errorf("generation row class %q error %q; want no class and the check's failure", row.Class, row.Error)
 	}

@@ -213,10 +213,7 @@ func product(s *schema.Study, fix *schema.Pattern, f func(Cell)) {
 					if fix != nil && fix.Sample != nil && *fix.Sample != sample {
 						continue
 					}
-					for _, pl := range m.Platforms {
-						if fix != nil && !ok(fix.Platform, pl) {
-							continue
-						}
+					for _, pl := range orOne(m.Platforms, fix, func(p *schema.Pattern) *string { return p.Platform }) {
 						for _, arch := range orOne(m.Arch, fix, func(p *schema.Pattern) *string { return p.Arch }) {
 							for _, mem := range orOneInt(m.MemoryMB, fix) {
 								f(Cell{Model: model, Task: task, Variant: variant, Sample: sample,

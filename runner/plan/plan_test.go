@@ -28,7 +28,7 @@ func testStudy(t testing.TB) *schema.Study {
 			"a": {Variants: map[string]schema.Variant{"long": {Prompt: "a_long.md"}, "short": {Prompt: "a_short.md"}}, Tests: []schema.Test{{Name: "x"}, {Name: "y"}}},
 			"b": {Variants: map[string]schema.Variant{"long": {Prompt: "b_long.md"}}, Tests: []schema.Test{{Name: "x"}}},
 		},
-		Platforms: map[string]schema.Platform{"local": {Kind: "local"}},
+		Platforms: map[string]schema.Platform{"local": {Kind: "local"}, "aws": {Kind: "aws"}},
 		Matrix: schema.Matrix{MemoryMB: []int{512, 1024}, Arch: []string{"x86_64"}, Platforms: []string{"local"},
 			Samples: 1, Repetitions: 10, Warmup: 1},
 		Budget: schema.Budget{USD: 10},
@@ -72,6 +72,11 @@ var expandTests = []struct {
 		m.Exclude = []schema.Pattern{{Model: ptr("m2")}, {Task: ptr("a")}}
 		m.Include = []schema.Pattern{{Model: ptr("m2"), Task: ptr("a"), Variant: ptr("short")}, {Model: ptr("m2"), Task: ptr("a"), Variant: ptr("short")}}
 	}, []string{"m1/b/long/0/local/x86_64/512:1+10", "m2/a/short/0/local/x86_64/512:1+10"}},
+	{"include may name a platform the matrix leaves out", func(m *schema.Matrix) {
+		m.MemoryMB = []int{512}
+		m.Exclude = []schema.Pattern{{Task: ptr("a")}, {Model: ptr("m2")}}
+		m.Include = []schema.Pattern{{Model: ptr("m1"), Task: ptr("b"), Platform: ptr("aws"), MemoryMB: ptr(1024)}}
+	}, []string{"m1/b/long/0/local/x86_64/512:1+10", "m1/b/long/0/aws/x86_64/1024:1+10"}},
 	{"samples multiply generations", func(m *schema.Matrix) {
 		m.MemoryMB = []int{512}
 		m.Samples = 2

@@ -97,12 +97,18 @@ func (d *deployment) startProgram(command ...string) (c *container, err error) {
 		return nil, err
 	}
 	var files []*os.File
+	var cmd *exec.Cmd
 	defer func() {
 		if err != nil {
 			for _, f := range files {
 				f.Close()
 			}
-			err = errors.Join(err, cg.kill(killTimeout, 0), cg.remove())
+			err = errors.Join(err, cg.kill(killTimeout, 0))
+			if cmd != nil && cmd.Process != nil {
+				// Started, but the fork thread failed to move back out.
+				cmd.Wait()
+			}
+			err = errors.Join(err, cg.remove())
 		}
 	}()
 	pipe := func() (r, w *os.File) {
@@ -128,7 +134,7 @@ func (d *deployment) startProgram(command ...string) (c *container, err error) {
 
 	args := p.sandboxArgs(d.taskDir, int64(d.fn.EphemeralMB)<<20, d.env)
 	args = append(args, command...)
-	cmd := exec.Command(p.opts.Bwrap, args...)
+	cmd = exec.Command(p.opts.Bwrap, args...)
 	cmd.Env = d.env
 	cmd.Stdout, cmd.Stderr = logW, logW
 	cmd.ExtraFiles = []*os.File{requestsR, repliesW} // fds 3 and 4

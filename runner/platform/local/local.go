@@ -48,17 +48,24 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/faaslab/faaslab/runner/harness"
 	"github.com/faaslab/faaslab/runner/platform"
 )
 
+// DefaultWorkDir is the default Options.WorkDir: a directory that only
+// root controls, unlike a fixed name in /tmp, which any local user could
+// create first.
+const DefaultWorkDir = "/var/lib/faaslab/local"
+
 // Options configure a local Platform. The zero value is ready to use.
 type Options struct {
 	// WorkDir holds deployed code and the harness; default
-	// os.TempDir()/faaslab-local. The sandbox's uid must be able to
-	// traverse it.
+	// DefaultWorkDir. It and the directories above it must be safe from
+	// other users and traversable by the sandbox's uid (see
+	// prepareWorkDir); New refuses it otherwise.
 	WorkDir string
 	// Python is the interpreter that runs functions; default
 	// /usr/bin/python3. It must live under /usr, which is all of the
@@ -98,7 +105,7 @@ type Options struct {
 // withDefaults fills in o's zero fields.
 func (o Options) withDefaults() Options {
 	if o.WorkDir == "" {
-		o.WorkDir = filepath.Join(os.TempDir(), "faaslab-local")
+		o.WorkDir = DefaultWorkDir
 	}
 	if o.Python == "" {
 		o.Python = "/usr/bin/python3"
@@ -192,7 +199,7 @@ func New(opts Options) (*Platform, error) {
 		return nil, fmt.Errorf("local platform: %w", err)
 	}
 	p := &Platform{opts: opts, cgroups: cgroups, groupPrefix: self + "-" + randomHex(4) + "-"}
-	if err := p.prepareWorkDir(self); err != nil {
+	if err := p.prepareWorkDir(); err != nil {
 		return nil, fmt.Errorf("local platform: %w", err)
 	}
 	p.reapStale()
@@ -203,36 +210,48 @@ func New(opts Options) (*Platform, error) {
 	return p, nil
 }
 
-// prepareWorkDir creates the work directory, writes the harness into a
-// directory named by its hash (so that concurrent runners of different
-// versions never share one), and makes the directory for this runner's
-// (self's) deployments, with the sandbox's /etc files.
-func (p *Platform) prepareWorkDir(self string) error {
-	// 0711: the sandbox's uid may traverse the directories but not list them.
-	if err := os.MkdirAll(p.opts.WorkDir, 0o711); err != nil {
-		return fmt.Errorf("create work dir: %w", err)
+// prepareWorkDir makes the work directory safe to use, writes the harness
+// into a directory named by its hash (so that concurrent runners of
+// different versions never share one), and makes this Platform's own
+// deployment directory, with the sandbox's /etc files.
+//
+// faaslab runs as root and the harness measures the functions, so no
+// other user may control any of these paths: one who could would swap the
+// harness (and forge measurements) or plant links through which root
+// writes and changes modes. So the work directory and every directory in
+// it that faaslab uses must be directories, not links, owned by faaslab's
+// user and writable by no one else, and the work directory's ancestors
+// must be owned by root or that user and writable by no one else, unless
+// sticky (as /tmp is). The sandbox's uid needs to traverse them all, for
+// bubblewrap opens what it mounts as that uid.
+func (p *Platform) prepareWorkDir() error {
+	work, err := makeWorkDir(p.opts.WorkDir, p.opts.UID, p.opts.GID)
+	if err != nil {
+		return err
 	}
-	if err := os.Chmod(p.opts.WorkDir, 0o711); err != nil {
-		return fmt.Errorf("create work dir: %w", err)
-	}
+	p.opts.WorkDir = work
 	sum := sha256.New()
 	sum.Write(harness.Wrapper)
 	sum.Write(harness.Bootstrap)
-	p.runtimeDir = filepath.Join(p.opts.WorkDir, "runtime-"+hex.EncodeToString(sum.Sum(nil))[:12])
-	p.deployDir = filepath.Join(p.opts.WorkDir, "deployments", self)
-	// Python lists the directories it imports from: the harness directory
-	// must be readable.
-	for _, dir := range []string{p.runtimeDir, filepath.Dir(p.deployDir), p.deployDir} {
-		perm := os.FileMode(0o711)
-		if dir == p.runtimeDir {
-			perm = 0o755
-		}
-		if err := os.Mkdir(dir, perm); err != nil && !os.IsExist(err) {
-			return fmt.Errorf("create work dir: %w", err)
-		}
-		if err := os.Chmod(dir, perm); err != nil {
-			return fmt.Errorf("create work dir: %w", err)
-		}
+	p.runtimeDir = filepath.Join(work, "runtime-"+hex.EncodeToString(sum.Sum(nil))[:12])
+	deployments := filepath.Join(work, "deployments")
+	// 0711: the sandbox's uid may traverse the directories but not list
+	// them. Python lists the directories it imports from: the harness
+	// directory must be readable.
+	if err := ownDir(p.runtimeDir, 0o755); err != nil {
+		return err
+	}
+	if err := ownDir(deployments, 0o711); err != nil {
+		return err
+	}
+	// A fresh directory of this Platform's own, named after its runner
+	// (see stale.go): nothing in it predates it.
+	p.deployDir = filepath.Join(deployments, strings.TrimSuffix(p.groupPrefix, "-"))
+	if err := os.Mkdir(p.deployDir, 0o711); err != nil {
+		return fmt.Errorf("create deployment dir: %w", err)
+	}
+	if err := os.Chmod(p.deployDir, 0o711); err != nil {
+		return fmt.Errorf("create deployment dir: %w", err)
 	}
 	if err := harness.WriteDir(p.runtimeDir); err != nil {
 		return err
@@ -243,16 +262,134 @@ func (p *Platform) prepareWorkDir(self string) error {
 		"hosts":  "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
 	}
 	for name, content := range etc {
-		path := filepath.Join(p.deployDir, "etc-"+name)
-		err := os.WriteFile(path, []byte(content), 0o644)
-		if err == nil {
-			err = os.Chmod(path, 0o644)
-		}
-		if err != nil {
+		if err := createFile(filepath.Join(p.deployDir, "etc-"+name), content); err != nil {
 			return fmt.Errorf("write sandbox /etc/%s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// makeWorkDir checks that what exists of dir's ancestors is safe as
+// prepareWorkDir says and that uid and gid may traverse it, then creates
+// dir and its missing ancestors (mode 0711, whatever the umask) and checks
+// dir. It returns dir without symbolic links.
+func makeWorkDir(dir string, uid, gid int) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("work dir: %w", err)
+	}
+	// above is the deepest existing ancestor; missing are the directories
+	// to create below it, deepest first.
+	above := filepath.Dir(dir)
+	var missing []string
+	if _, err := os.Lstat(dir); err != nil {
+		missing = append(missing, dir)
+		for ; above != filepath.Dir(above); above = filepath.Dir(above) {
+			if _, err := os.Lstat(above); err == nil {
+				break
+			}
+			missing = append(missing, above)
+		}
+	}
+	// Check the ancestors as they are, links resolved, before creating
+	// anything in them.
+	real, err := filepath.EvalSymlinks(above)
+	if err != nil {
+		return "", fmt.Errorf("work dir: %w", err)
+	}
+	euid := os.Geteuid()
+	for d := real; ; d = filepath.Dir(d) {
+		fi, err := os.Lstat(d)
+		if err != nil {
+			return "", fmt.Errorf("work dir: %w", err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		switch {
+		case st.Uid != 0 && int(st.Uid) != euid:
+			return "", fmt.Errorf("work dir %s: its ancestor %s is owned by uid %d, neither root nor uid %d that runs faaslab", dir, d, st.Uid, euid)
+		case fi.Mode().Perm()&0o022 != 0 && fi.Mode()&os.ModeSticky == 0:
+			return "", fmt.Errorf("work dir %s: its ancestor %s is writable by its group or others (mode %04o) and not sticky", dir, d, fi.Mode().Perm())
+		case !traversable(fi, st, uid, gid):
+			return "", fmt.Errorf("work dir %s: its ancestor %s (mode %04o) cannot be traversed by the sandbox's uid %d", dir, d, fi.Mode().Perm(), uid)
+		}
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	resolve := func(path string) string { return filepath.Join(real, strings.TrimPrefix(path, above)) }
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := ownDir(resolve(missing[i]), 0o711); err != nil {
+			return "", err
+		}
+	}
+	work := resolve(dir)
+	return work, ownDir(work, 0o711)
+}
+
+// ownDir creates dir with mode perm unless it exists, checks that it is a
+// directory, not a link, owned by the effective uid and writable by no
+// one else, and then sets its mode to perm.
+func ownDir(dir string, perm os.FileMode) error {
+	if err := os.Mkdir(dir, perm); err != nil && !os.IsExist(err) {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	euid := os.Geteuid()
+	var problem string
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		problem = "is a symbolic link"
+	case !fi.IsDir():
+		problem = "is not a directory"
+	case int(st.Uid) != euid:
+		problem = fmt.Sprintf("is owned by uid %d, not by uid %d that runs faaslab", st.Uid, euid)
+	case fi.Mode().Perm()&0o022 != 0:
+		problem = fmt.Sprintf("is writable by its group or others (mode %04o)", fi.Mode().Perm())
+	}
+	if problem != "" {
+		return fmt.Errorf("unsafe work dir: %s %s; remove it or choose another Options.WorkDir", dir, problem)
+	}
+	// Checked: a directory that no one else controls, so Chmod follows no
+	// one's link.
+	if err := os.Chmod(dir, perm); err != nil {
+		return fmt.Errorf("set mode of %s: %w", dir, err)
+	}
+	return nil
+}
+
+// traversable reports whether uid and gid may search the directory fi.
+func traversable(fi os.FileInfo, st *syscall.Stat_t, uid, gid int) bool {
+	perm := fi.Mode().Perm()
+	switch {
+	case uid == 0:
+		return true
+	case int(st.Uid) == uid:
+		return perm&0o100 != 0
+	case int(st.Gid) == gid:
+		return perm&0o010 != 0
+	}
+	return perm&0o001 != 0
+}
+
+// createFile creates path, which must not exist, with content, readable by
+// everyone.
+func createFile(path, content string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(content)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // fileSystemArgs returns the bubblewrap arguments that give a sandbox the
@@ -292,9 +429,19 @@ const (
 	runtimeMount = "/var/runtime"
 )
 
-// probe runs Python once in a sandbox like a container's, without
-// cgroups, to turn a host that cannot build one into an error now.
-func (p *Platform) probe() error {
+// probe runs Python once in a sandbox like a container's, to turn a host
+// that cannot build one into an error now. Like a container it runs in a
+// cgroup of its own, started by the fork thread, so that nothing of it
+// survives: not even a sandbox stuck half-built (bwrap's inner process
+// waits for its outer one forever when that dies early), and if the runner
+// dies meanwhile, a later New reaps the group.
+func (p *Platform) probe() (err error) {
+	cg, err := p.cgroups.create(p.groupPrefix+"probe", limits{
+		memoryBytes: 512 << 20, cpuQuotaUS: cpuPeriodUS, initCPUQuotaUS: cpuPeriodUS, pidsMax: 64,
+	})
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// The harness directory stands in for the code.
@@ -302,9 +449,19 @@ func (p *Platform) probe() error {
 	cmd := exec.CommandContext(ctx, p.opts.Bwrap, args...)
 	cmd.Env = []string{}
 	cmd.SysProcAttr = p.sysProcAttr()
-	out, err := cmd.CombinedOutput()
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// Stop reading output that a stuck process keeps open.
+	cmd.WaitDelay = time.Second
+	err = cg.start(p.cgroups, cmd)
+	if cmd.Process != nil {
+		err = errors.Join(err, cmd.Wait())
+	}
+	if kerr := errors.Join(cg.kill(killTimeout, 0), cg.remove()); kerr != nil {
+		return kerr
+	}
 	if err != nil {
-		return fmt.Errorf("sandbox probe (%s as uid %d) failed: %w: %s", p.opts.Bwrap, p.opts.UID, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("sandbox probe (%s as uid %d) failed: %w: %s", p.opts.Bwrap, p.opts.UID, err, strings.TrimSpace(out.String()))
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -66,7 +67,9 @@ func checkRunnerClean(pipesBefore int) error {
 		stacks = string(buf[:runtime.Stack(buf, true)])
 		leaked := false
 		for _, g := range strings.Split(stacks, "\n\n") {
-			if strings.Contains(g, "platform/local.") && !strings.Contains(g, "local.TestMain") && !strings.Contains(g, "local.checkRunnerClean") {
+			// The fork thread lives as long as the process.
+			if strings.Contains(g, "platform/local.") && !strings.Contains(g, "local.TestMain") &&
+				!strings.Contains(g, "local.checkRunnerClean") && !strings.Contains(g, "local.forkThread") {
 				leaked = true
 			}
 		}
@@ -95,9 +98,19 @@ func newPlatform(t *testing.T, opts Options) *Platform {
 	return p
 }
 
-// checkNoLeftovers fails t if a cgroup of p, or a process in one, remains.
+// checkNoLeftovers fails t if a cgroup of p, or a process in one, or a
+// deployment directory remains.
 func checkNoLeftovers(t *testing.T, p *Platform) {
 	t.Helper()
+	entries, err := os.ReadDir(p.deployDir)
+	if err != nil {
+		t.Errorf("deployment dir: %v", err)
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "etc-") {
+			t.Errorf("deployment left behind: %s", filepath.Join(p.deployDir, e.Name()))
+		}
+	}
 	prefix := "/" + p.opts.CgroupParent + "/" + p.groupPrefix
 	for _, c := range p.cgroups.controllers() {
 		matches, _ := filepath.Glob(p.cgroups.dir(c, prefix+"*"))
@@ -312,66 +325,133 @@ func TestIdleDeath(t *testing.T) {
 	}
 }
 
-// helperRunner is a runner for TestReapStale: it leaves a frozen warm
-// container, says so, and waits to be killed.
+// helperRunner is a runner for TestRunnerDeath. In mode "idle" it leaves
+// a frozen warm container; in mode "busy" it invokes a function that
+// sleeps. When the container is running it prints its cgroup prefix and
+// deployment directory and waits for a signal. Like faaslab's run command,
+// it turns SIGINT into a cancelled context, closes its deployment and
+// exits.
 func helperRunner() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	fail := func(err error) {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
 	p, err := New(Options{})
 	if err != nil {
-		fmt.Println("error:", err)
-		os.Exit(1)
+		fail(err)
 	}
-	d, err := p.Deploy(context.Background(), platform.Function{Name: "orphan", CodeDir: "testdata/echo", Handler: "handler.handler"})
-	if err == nil {
-		_, err = d.Invoke(context.Background(), []byte(`{}`))
+	fn := platform.Function{Name: "orphan", CodeDir: "testdata/echo", Handler: "handler.handler"}
+	busy := os.Getenv("FAASLAB_LOCAL_HELPER_MODE") == "busy"
+	if busy {
+		fn.CodeDir, fn.Timeout = "testdata/hostile/sleep_past_timeout", time.Minute
 	}
+	d, err := p.Deploy(ctx, fn)
 	if err != nil {
-		fmt.Println("error:", err)
-		os.Exit(1)
+		fail(err)
 	}
-	fmt.Println(p.groupPrefix)
-	select {}
+	invoked := make(chan error, 1)
+	go func() {
+		_, err := d.Invoke(ctx, []byte(`{}`))
+		invoked <- err
+	}()
+	if !busy {
+		if err := <-invoked; err != nil {
+			fail(err)
+		}
+	} else {
+		// Wait for the handler's process.
+		for len(processesIn("/"+p.opts.CgroupParent+"/"+p.groupPrefix)) < 3 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond) // past the import, into the handler
+	}
+	fmt.Println(p.groupPrefix, p.deployDir)
+	<-ctx.Done()
+	<-invoked
+	if err := d.Close(context.Background()); err != nil {
+		fail(err)
+	}
 }
 
-// TestReapStale kills a runner that holds a frozen container and checks
-// that the container survives it (frozen processes ignore the kill that
-// --die-with-parent sends) until the next New reaps it.
-func TestReapStale(t *testing.T) {
-	newPlatform(t, Options{}) // skips when the platform is unavailable
-	helper := exec.Command(os.Args[0])
-	helper.Env = append(os.Environ(), "FAASLAB_LOCAL_HELPER=runner")
-	out, err := helper.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := helper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, _ := bufio.NewReader(out).ReadString('\n')
-	helper.Process.Kill()
-	helper.Wait()
-	prefix := strings.TrimSpace(line)
-	if !strings.HasSuffix(prefix, "-") {
-		t.Fatalf("helper runner: %s", line)
-	}
-	orphans := func() []string {
-		var found []string
-		procs, _ := filepath.Glob("/proc/[0-9]*/cgroup")
-		for _, path := range procs {
-			if data, err := os.ReadFile(path); err == nil && strings.Contains(string(data), "/"+prefix) {
-				found = append(found, path)
-			}
+// processesIn lists the /proc/<pid>/cgroup files of the processes in
+// cgroups whose paths contain group.
+func processesIn(group string) []string {
+	var found []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cgroup")
+	for _, path := range procs {
+		if data, err := os.ReadFile(path); err == nil && strings.Contains(string(data), group) {
+			found = append(found, path)
 		}
-		return found
 	}
-	time.Sleep(100 * time.Millisecond)
-	if len(orphans()) == 0 {
-		t.Logf("no orphans to reap: the helper's container died with it")
-	}
-	p := newPlatform(t, Options{})
-	if left := orphans(); len(left) > 0 {
-		t.Errorf("New left the dead runner's processes alive: %v", left)
-	}
-	if groups, _ := filepath.Glob(p.cgroups.dir("pids", "/"+p.opts.CgroupParent+"/"+prefix+"*")); len(groups) > 0 {
-		t.Errorf("New left the dead runner's cgroups: %v", groups)
+	return found
+}
+
+// TestRunnerDeath stops a runner that holds a container, idle and frozen
+// or busy, with SIGKILL or SIGINT, and checks that nothing of it survives
+// the next New: no process, no cgroup, no deployment directory. A frozen
+// container survives its runner's SIGKILL (frozen processes ignore the
+// kill that --die-with-parent sends) until New reaps it; a runner stopped
+// by SIGINT mid-invocation closes its deployment, leaving only its
+// deployment directory's /etc files for New to reap.
+func TestRunnerDeath(t *testing.T) {
+	newPlatform(t, Options{}) // skips when the platform is unavailable
+	for _, tc := range []struct {
+		mode   string
+		signal os.Signal
+	}{
+		{"idle", os.Kill},
+		{"busy", os.Kill},
+		{"busy", os.Interrupt},
+	} {
+		t.Run(fmt.Sprintf("%s-%v", tc.mode, tc.signal), func(t *testing.T) {
+			helper := exec.Command(os.Args[0])
+			helper.Env = append(os.Environ(), "FAASLAB_LOCAL_HELPER=runner", "FAASLAB_LOCAL_HELPER_MODE="+tc.mode)
+			out, err := helper.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := helper.Start(); err != nil {
+				t.Fatal(err)
+			}
+			line, _ := bufio.NewReader(out).ReadString('\n')
+			helper.Process.Signal(tc.signal)
+			waitErr := helper.Wait()
+			prefix, deployDir, _ := strings.Cut(strings.TrimSpace(line), " ")
+			if !strings.HasSuffix(prefix, "-") || deployDir == "" {
+				t.Fatalf("helper runner: %s", line)
+			}
+			group := "/faaslab/" + prefix
+			if tc.signal == os.Interrupt {
+				if waitErr != nil {
+					t.Errorf("helper runner after SIGINT: %v", waitErr)
+				}
+				// Closed by the runner itself.
+				if left := processesIn(group); len(left) > 0 {
+					t.Errorf("the runner's Close left processes: %v", left)
+				}
+				entries, _ := os.ReadDir(deployDir)
+				for _, e := range entries {
+					if !strings.HasPrefix(e.Name(), "etc-") {
+						t.Errorf("the runner's Close left deployment %s", e.Name())
+					}
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+			if tc.mode == "idle" && len(processesIn(group)) == 0 {
+				t.Logf("no orphans to reap: the helper's container died with it")
+			}
+			p := newPlatform(t, Options{})
+			if left := processesIn(group); len(left) > 0 {
+				t.Errorf("New left the dead runner's processes alive: %v", left)
+			}
+			if groups, _ := filepath.Glob(p.cgroups.dir("pids", group+"*")); len(groups) > 0 {
+				t.Errorf("New left the dead runner's cgroups: %v", groups)
+			}
+			if _, err := os.Stat(deployDir); !os.IsNotExist(err) {
+				t.Errorf("New left the dead runner's deployment dir %s: %v", deployDir, err)
+			}
+		})
 	}
 }
