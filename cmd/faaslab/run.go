@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -95,9 +96,9 @@ func runStudy(ctx context.Context, st *State, path string, o runOptions, stages 
 		return fmt.Errorf("%s: estimated cost exceeds budget.usd by $%.2f (see faaslab plan): %w", path, over, errOverBudget)
 	}
 	if needs(stages, engine.StageMeasure) {
-		for _, name := range s.Matrix.Platforms {
-			if kind := s.Platforms[name].Kind; kind != "local" {
-				return fmt.Errorf("%s: platform %s is of kind %q, which this build of faaslab can plan but not run yet; run the study on the local sandbox with -t platform=local, or exclude the platform", path, name, kind)
+		for _, c := range p.Cells { // an include may add cells on any platform
+			if kind := s.Platforms[c.Platform].Kind; kind != "local" {
+				return fmt.Errorf("%s: platform %s is of kind %q, which this build of faaslab can plan but not run yet; run the study on the local sandbox with -t platform=local, or exclude the platform", path, c.Platform, kind)
 			}
 		}
 	}
@@ -192,16 +193,9 @@ func runStudy(ctx context.Context, st *State, path string, o runOptions, stages 
 	return nil
 }
 
+// needs reports whether a run of stages (all when none) runs stage.
 func needs(stages []string, stage string) bool {
-	if len(stages) == 0 {
-		return true
-	}
-	for _, s := range stages {
-		if s == stage {
-			return true
-		}
-	}
-	return false
+	return len(stages) == 0 || slices.Contains(stages, stage)
 }
 
 // checkMemory is the memory size checks run at: the study's largest, at
