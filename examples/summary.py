@@ -2,13 +2,13 @@
 """Print a summary of one faaslab run with pandas.
 
 Usage:
-    python3 examples/summary.py runs/<run>/tables
+    python3 examples/summary.py results/<study>/<run>/tables
 
 The tables are described in docs/tables.md. pandas needs pyarrow to read
 Parquet (pandas.read_parquet) and Arrow/Feather (pandas.read_feather) files.
 With pyarrow installed, this script reads the Parquet files, or the .arrow
 files when there are no Parquet files. Without pyarrow it reads the CSV
-files, so export with --format csv as well. Debian 12 packages pandas
+files, which faaslab writes beside them. Debian 12 packages pandas
 (apt-get install python3-pandas) but not pyarrow; the CSV path works there.
 """
 
@@ -50,7 +50,7 @@ def read_table(tables_dir, name):
         if os.path.exists(path + ".arrow"):
             return pd.read_feather(path + ".arrow")
     if not os.path.exists(path + ".csv"):
-        sys.exit(f"{path}.csv: not found (without pyarrow, export with --format csv)")
+        sys.exit(f"{path}.csv: not found (faaslab writes it beside the Parquet files; run faaslab export)")
     # keep_default_na=False keeps strings such as "NA" or "" as they are;
     # only the nullable columns read an empty field as NaN.
     df = pd.read_csv(path + ".csv", keep_default_na=False,

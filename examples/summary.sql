@@ -1,9 +1,9 @@
 -- Summary of one faaslab run, read from its Parquet tables with DuckDB.
 --
 -- Run it from the run's tables directory:
---     cd runs/<run>/tables && duckdb -c ".read /path/to/examples/summary.sql"
+--     cd results/<study>/<run>/tables && duckdb -c ".read /path/to/examples/summary.sql"
 -- or from anywhere, after telling DuckDB where relative file names are:
---     duckdb -c "SET file_search_path = 'runs/<run>/tables'" -c ".read examples/summary.sql"
+--     duckdb -c "SET file_search_path = 'results/<study>/<run>/tables'" -c ".read examples/summary.sql"
 -- The tables and their columns are described in docs/tables.md.
 
 CREATE OR REPLACE TEMP VIEW generations AS FROM read_parquet('generations.parquet');
