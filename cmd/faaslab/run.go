@@ -178,12 +178,12 @@ func runStudy(ctx context.Context, st *State, path string, o runOptions, stages 
 		return runErr
 	}
 	if !o.noExport {
-		t, err := e.Export(ctx, exporters.All())
+		summary, err := e.Export(ctx, exporters.All())
 		if err != nil {
 			return err
 		}
 		if !o.quiet {
-			fmt.Fprintf(st.Stderr, "%s\ntables written to %s\n", engine.Summary(t), relPath(st.Cwd, filepath.Join(dir, "tables")))
+			fmt.Fprintf(st.Stderr, "%s\ntables written to %s\n", summary, relPath(st.Cwd, filepath.Join(dir, "tables")))
 		}
 	}
 	log.Info("run finished", "error", fmt.Sprint(runErr))

@@ -69,7 +69,7 @@ func (d *fakeDeployment) Invoke(ctx context.Context, event []byte) (platform.Inv
 }
 
 // noColdWarmCalls fails when a recorded call past the warm-up is cold.
-func noColdWarmCalls(t *testing.T, st State) {
+func noColdWarmCalls(t *testing.T, st runState) {
 	t.Helper()
 	for cell, invs := range st.Invocations {
 		for _, inv := range invs {
@@ -133,16 +133,34 @@ func measureEngine(t *testing.T, pl *fakePlatform) (*Engine, *plan.Plan) {
 	return e, p
 }
 
-func state(t *testing.T, e *Engine) State {
+// runState is a run's journal as a test reads it: the state, and every
+// invocation read back from the file as export reads it.
+type runState struct {
+	State
+	Invocations map[string][]rows.Invocation
+}
+
+func state(t *testing.T, e *Engine) runState {
 	t.Helper()
-	j, err := OpenJournal(filepath.Join(e.Dir, "journal.jsonl"))
+	path := filepath.Join(e.Dir, "journal.jsonl")
+	st, err := ReadJournal(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer j.Close()
-	var s State
-	j.View(func(st *State) { s = *st })
-	return s
+	rs := runState{State: *st, Invocations: map[string][]rows.Invocation{}}
+	err = EachInvocation(path, st, func(inv rows.Invocation) error {
+		rs.Invocations[inv.CellID] = append(rs.Invocations[inv.CellID], inv)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cell, invs := range rs.Invocations {
+		if len(invs) != st.Made[cell] {
+			t.Fatalf("cell %s: %d invocations in the file, %d counted", cell, len(invs), st.Made[cell])
+		}
+	}
+	return rs
 }
 
 func TestMeasureAllInvocationsWithWarmupFlagged(t *testing.T) {
@@ -244,7 +262,10 @@ func TestMeasureEndsCellWhenFunctionFails(t *testing.T) {
 	if pl.calls != calls {
 		t.Errorf("a second run made %d more calls; an ended cell is final", pl.calls-calls)
 	}
-	tables := Tables(p, &st, "r")
+	tables, err := Tables(p, &st.State, "r", fromSlices(st.Invocations))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if c := tables.Cells[0]; c.Class != "TIMEOUT" || c.N != 2 {
 		t.Errorf("ended cell row: class %s n %d, want TIMEOUT with the 2 measured calls before it", c.Class, c.N)
 	}
@@ -447,10 +468,9 @@ func TestSummary(t *testing.T) {
 	tables := &rows.Tables{
 		Generations: []rows.Generation{{Class: "OK"}, {Class: "OK"}, {Class: "FD"}, {Class: "SE"}, {Class: "ERROR"}},
 		Cells:       []rows.Cell{{N: 10}, {N: 0}, {N: 3}},
-		Invocations: make([]rows.Invocation, 13),
 	}
 	want := "5 generations (2 OK, 1 FD, 1 SE, 1 ERROR); 2 of 3 cells measured, 13 invocations"
-	if got := Summary(tables); got != want {
+	if got := Summary(tables, 13); got != want {
 		t.Errorf("Summary = %q, want %q", got, want)
 	}
 }

@@ -92,9 +92,8 @@ type Journal struct {
 	mu   sync.Mutex
 	f    *os.File
 	path string
-	size int64 // offset after the last whole record
-	// broken is set when a write failed: the file was cut back to size,
-	// and no further record is taken, so the journal stays readable.
+	// broken is set when a write failed: the file was cut back to the last
+	// whole record, and no further record is taken, so it stays readable.
 	broken error
 	// State is what the journal held at Open plus everything appended since.
 	state State
@@ -104,14 +103,20 @@ type Journal struct {
 type State struct {
 	Generations map[string]GenerationRecord // by generation ID
 	Checks      map[string]CheckRecord      // by generation ID
-	// Invocations holds each cell's invocations in the order made; their
-	// Seq is 0..len-1, so a resumed cell continues at len.
-	Invocations map[string][]rows.Invocation
-	CellEnds    map[string]CellEndRecord // by cell ID
-	Failures    []FailureRecord
+	// Made counts each cell's journaled invocations, whose Seq run
+	// 0..Made-1, so a resumed cell continues at Made. The invocations
+	// themselves stay in the file (EachInvocation): a study of millions of
+	// them needs no memory for them.
+	Made map[string]int
+	// LastStatus is the status of each cell's last invocation.
+	LastStatus map[string]string
+	CellEnds   map[string]CellEndRecord // by cell ID
+	Failures   []FailureRecord
 	// Sessions has one manifest row per session, with its start and (when
 	// it ended cleanly) end times.
 	Sessions []rows.Manifest
+
+	size int64 // bytes of the journal applied to this state: whole records
 }
 
 // OpenJournal opens (creating) the journal at path for appending, holding
@@ -140,7 +145,7 @@ func OpenJournal(path string) (*Journal, error) {
 		f.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	j.size = good
+	j.state.size = good
 	return j, nil
 }
 
@@ -153,10 +158,48 @@ func ReadJournal(path string) (*State, error) {
 	}
 	defer f.Close()
 	j := newJournal(f, path)
-	if _, err := j.read(); err != nil {
+	size, err := j.read()
+	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
+	j.state.size = size
 	return &j.state, nil
+}
+
+// EachInvocation calls fn with every invocation that st counted, in the
+// order made, reading them from the journal at path (up to where st was
+// read, so that a live run's later records are not half-counted). It
+// stops at fn's first error and returns it.
+func EachInvocation(path string, st *State, fn func(rows.Invocation) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read journal: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(io.LimitReader(f, st.size), 1<<20)
+	made := map[string]int{}
+	for {
+		b, err := r.ReadBytes('\n')
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("journal %s: %w", path, err)
+		}
+		if !bytes.Contains(b, []byte(`"invocation":`)) {
+			continue
+		}
+		var rec Record
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return fmt.Errorf("journal %s: %w", path, err)
+		}
+		if inv := rec.Invocation; inv != nil && int(inv.Seq) == made[inv.CellID] {
+			made[inv.CellID]++
+			if err := fn(*inv); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // ErrBusy says another process holds the run's journal.
@@ -166,7 +209,8 @@ func newJournal(f *os.File, path string) *Journal {
 	return &Journal{f: f, path: path, state: State{
 		Generations: map[string]GenerationRecord{},
 		Checks:      map[string]CheckRecord{},
-		Invocations: map[string][]rows.Invocation{},
+		Made:        map[string]int{},
+		LastStatus:  map[string]string{},
 		CellEnds:    map[string]CellEndRecord{},
 	}}
 }
@@ -200,9 +244,10 @@ func (j *Journal) apply(rec Record) {
 	case rec.Check != nil:
 		s.Checks[rec.Check.ID] = *rec.Check
 	case rec.Invocation != nil:
-		inv := *rec.Invocation
-		if int(inv.Seq) == len(s.Invocations[inv.CellID]) { // never twice
-			s.Invocations[inv.CellID] = append(s.Invocations[inv.CellID], inv)
+		inv := rec.Invocation
+		if int(inv.Seq) == s.Made[inv.CellID] { // never twice
+			s.Made[inv.CellID]++
+			s.LastStatus[inv.CellID] = inv.Status
 		}
 	case rec.CellEnd != nil:
 		s.CellEnds[rec.CellEnd.CellID] = *rec.CellEnd
@@ -227,8 +272,8 @@ func (s *State) Ended(cellID string) (status string, ended bool) {
 	if end, ok := s.CellEnds[cellID]; ok {
 		return end.Status, true
 	}
-	if invs := s.Invocations[cellID]; len(invs) > 0 && invs[len(invs)-1].Status != string(platform.StatusOK) {
-		return invs[len(invs)-1].Status, true
+	if last, ok := s.LastStatus[cellID]; ok && last != string(platform.StatusOK) {
+		return last, true
 	}
 	return "", false
 }
@@ -256,12 +301,12 @@ func (j *Journal) Append(rec Record) error {
 		// Cut a partial record off (a full disk may have taken half of
 		// it), so the journal stays whole for the next run, and take no
 		// more records from this one.
-		j.f.Truncate(j.size)
-		j.f.Seek(j.size, io.SeekStart)
+		j.f.Truncate(j.state.size)
+		j.f.Seek(j.state.size, io.SeekStart)
 		j.broken = fmt.Errorf("journal %s: %w", j.path, err)
 		return j.broken
 	}
-	j.size += int64(len(b))
+	j.state.size += int64(len(b))
 	j.apply(rec)
 	return nil
 }

@@ -35,8 +35,8 @@ func TestJournalResumeDropsTornLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	j.View(func(s *State) {
-		if len(s.Invocations["c1"]) != 3 || s.Generations["g1"].Key != "k" {
-			t.Errorf("state after reopen: %d invocations, generation %+v", len(s.Invocations["c1"]), s.Generations["g1"])
+		if s.Made["c1"] != 3 || s.Generations["g1"].Key != "k" {
+			t.Errorf("state after reopen: %d invocations, generation %+v", s.Made["c1"], s.Generations["g1"])
 		}
 	})
 	if err := j.Append(Record{Invocation: &rows.Invocation{CellID: "c1", Seq: 3}}); err != nil {
@@ -51,8 +51,8 @@ func TestJournalResumeDropsTornLine(t *testing.T) {
 	j, _ = OpenJournal(path)
 	defer j.Close()
 	j.View(func(s *State) {
-		if len(s.Invocations["c1"]) != 4 {
-			t.Errorf("%d invocations after append, want 4", len(s.Invocations["c1"]))
+		if s.Made["c1"] != 4 {
+			t.Errorf("%d invocations after append, want 4", s.Made["c1"])
 		}
 	})
 }
@@ -67,7 +67,7 @@ func TestJournalNeverCountsAnInvocationTwice(t *testing.T) {
 		j.Append(Record{Invocation: &rows.Invocation{CellID: "c", Seq: seq}})
 	}
 	j.View(func(s *State) {
-		if n := len(s.Invocations["c"]); n != 3 {
+		if n := s.Made["c"]; n != 3 {
 			t.Errorf("%d invocations, want 3 (0, 1, 2)", n)
 		}
 	})
@@ -179,5 +179,28 @@ func TestSessionsBecomeManifestRows(t *testing.T) {
 	if len(st.Sessions) != 2 || st.Sessions[0].Host != "a" || st.Sessions[0].FinishedAt == nil ||
 		st.Sessions[1].Host != "b" || st.Sessions[1].FinishedAt != nil || st.Sessions[1].StartedAt.IsZero() {
 		t.Errorf("sessions %+v", st.Sessions)
+	}
+}
+
+func TestEachInvocationStopsWhereTheStateWasRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	j, _ := OpenJournal(path)
+	defer j.Close()
+	for seq := 0; seq < 2; seq++ {
+		j.Append(Record{Invocation: &rows.Invocation{CellID: "c", Seq: int32(seq)}})
+	}
+	st, err := ReadJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Append(Record{Invocation: &rows.Invocation{CellID: "c", Seq: 2}}) // a live run goes on
+	j.Append(Record{Invocation: &rows.Invocation{CellID: "c", Seq: 1}}) // and a duplicate
+	var seqs []int32
+	err = EachInvocation(path, st, func(inv rows.Invocation) error {
+		seqs = append(seqs, inv.Seq)
+		return nil
+	})
+	if err != nil || len(seqs) != 2 || seqs[0] != 0 || seqs[1] != 1 {
+		t.Errorf("EachInvocation gave %v, %v; want [0 1] as counted by the state", seqs, err)
 	}
 }

@@ -320,7 +320,7 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 	e.journal.View(func(s *State) {
 		gen = s.Generations[g.ID]
 		chk, checked = s.Checks[g.ID]
-		done = len(s.Invocations[c.ID])
+		done = s.Made[c.ID]
 		_, ended = s.Ended(c.ID)
 	})
 	total := c.Invocations()

@@ -23,9 +23,11 @@ import (
 
 // Tables builds the run's tables from the plan and the journal's state:
 // one generation row per planned generation, one check row per planned
-// test, every invocation made, one summary row per planned cell, and one
-// manifest row per session that worked on the run.
-func Tables(p *plan.Plan, st *State, runID string) *rows.Tables {
+// test, one summary row per planned cell, and one manifest row per session
+// that worked on the run. The invocations table is not held in memory:
+// each calls a function with every invocation made (EachInvocation reads
+// them from the journal), once, for the cells' statistics.
+func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocation) error) error) (*rows.Tables, error) {
 	s := p.Study
 	t := &rows.Tables{}
 	lastFailure := map[string]FailureRecord{}
@@ -70,14 +72,13 @@ func Tables(p *plan.Plan, st *State, runID string) *rows.Tables {
 		t.Generations = append(t.Generations, r)
 	}
 
+	samples, err := cellSamples(p, each)
+	if err != nil {
+		return nil, err
+	}
 	cells := make([]rows.Cell, len(p.Cells))
 	for i, c := range p.Cells {
 		g := p.Generations[c.Generation]
-		invs := st.Invocations[c.ID]
-		for _, inv := range invs {
-			inv.Study, inv.RunID = s.Name, runID
-			t.Invocations = append(t.Invocations, inv)
-		}
 		r := rows.Cell{Study: s.Name, RunID: runID, CellID: c.ID, GenerationID: g.ID, Model: c.Model, Task: c.Task,
 			Variant: c.Variant, Sample: int32(c.Sample), Platform: c.Platform, Arch: c.Arch, MemoryMB: int32(c.MemoryMB)}
 		if chk, ok := st.Checks[g.ID]; ok {
@@ -88,27 +89,11 @@ func Tables(p *plan.Plan, st *State, runID string) *rows.Tables {
 		if status, ended := st.Ended(c.ID); ended {
 			r.Class = endClass(status)
 		}
-		var ms []float64
-		price := 0.0 // summed per call: Lambda bills each call's own rounding
-		warmMode := s.Matrix.Mode != "cold"
-		for _, inv := range invs {
-			if inv.Warmup || inv.Status != string(platform.StatusOK) || (warmMode && inv.Cold) {
-				continue
-			}
-			if f := s.Matrix.CPUFilter; f != "" && !strings.Contains(inv.CPUModel, f) {
-				r.FilteredOutCPU++
-				continue
-			}
-			ms = append(ms, inv.DurationMS)
-			billed := inv.DurationMS
-			if inv.BilledMS != nil {
-				billed = *inv.BilledMS
-			}
-			price += pricing.LambdaInvocation(c.Arch, c.MemoryMB, billed)
-		}
-		summarize(&r, ms)
-		if len(ms) > 0 {
-			cost := price / float64(len(ms)) * 1e6
+		sm := samples[c.ID]
+		r.FilteredOutCPU = sm.filtered
+		summarize(&r, sm.ms)
+		if len(sm.ms) > 0 {
+			cost := sm.price / float64(len(sm.ms)) * 1e6
 			r.CostPer1MUSD = &cost
 		}
 		cells[i] = r
@@ -120,7 +105,46 @@ func Tables(p *plan.Plan, st *State, runID string) *rows.Tables {
 		m.Study, m.RunID, m.StudySHA256, m.ModelVersions = s.Name, runID, s.Source.SHA256, versions
 		t.Manifest = append(t.Manifest, m)
 	}
-	return t
+	return t, nil
+}
+
+// samples are the measurements of one cell that its statistics use.
+type samples struct {
+	ms       []float64 // function time of each measured call
+	price    float64   // summed per call: Lambda bills each call's own rounding
+	filtered int32     // calls left out by the CPU-model filter
+}
+
+// cellSamples collects each cell's measured calls: not warm-ups, not
+// failed, in warm mode not cold starts, and on the CPU the filter names.
+func cellSamples(p *plan.Plan, each func(func(rows.Invocation) error) error) (map[string]*samples, error) {
+	s := p.Study
+	warmMode := s.Matrix.Mode != "cold"
+	byID := make(map[string]*samples, len(p.Cells))
+	cellOf := make(map[string]plan.Cell, len(p.Cells))
+	for _, c := range p.Cells {
+		byID[c.ID] = &samples{}
+		cellOf[c.ID] = c
+	}
+	err := each(func(inv rows.Invocation) error {
+		sm, ok := byID[inv.CellID]
+		if !ok || inv.Warmup || inv.Status != string(platform.StatusOK) || (warmMode && inv.Cold) {
+			return nil
+		}
+		if f := s.Matrix.CPUFilter; f != "" && !strings.Contains(inv.CPUModel, f) {
+			sm.filtered++
+			return nil
+		}
+		sm.ms = append(sm.ms, inv.DurationMS)
+		billed := inv.DurationMS
+		if inv.BilledMS != nil {
+			billed = *inv.BilledMS
+		}
+		c := cellOf[inv.CellID]
+		sm.price += pricing.LambdaInvocation(c.Arch, c.MemoryMB, billed)
+		return nil
+	})
+	return byID, err
 }
 
 // modelVersions is a JSON object of each model's versions as the APIs
@@ -251,34 +275,59 @@ func tQuantile975(df int) float64 {
 }
 
 // Export writes the run's tables to Dir/tables in every format of exps,
-// from the journal as it stands, and returns them. It reads the journal
-// without locking it, so it may run beside a live run.
+// from the journal as it stands, and returns a one-line summary of them.
+// It reads the journal without locking it, so it may run beside a live
+// run; invocations stream from the file, once per format.
 //
 // The tables of one export appear together: they are written to a new
 // directory that then takes the place of Dir/tables in one rename.
-func (e *Engine) Export(ctx context.Context, exps []exporters.Exporter) (*rows.Tables, error) {
-	st, err := ReadJournal(filepath.Join(e.Dir, "journal.jsonl"))
+func (e *Engine) Export(ctx context.Context, exps []exporters.Exporter) (string, error) {
+	path := filepath.Join(e.Dir, "journal.jsonl")
+	st, err := ReadJournal(path)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	t := Tables(e.Plan, st, filepath.Base(e.Dir))
+	runID := filepath.Base(e.Dir)
+	each := func(fn func(rows.Invocation) error) error { return EachInvocation(path, st, fn) }
+	t, err := Tables(e.Plan, st, runID, each)
+	if err != nil {
+		return "", err
+	}
+	src := exporters.FromTables(t)
+	src.Invocations = func(yield func(rows.Invocation, error) bool) {
+		errStop := errors.New("stop")
+		err := each(func(inv rows.Invocation) error {
+			inv.Study, inv.RunID = e.Plan.Study.Name, runID
+			if !yield(inv, nil) {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && err != errStop {
+			yield(rows.Invocation{}, err)
+		}
+	}
 	tmp, err := os.MkdirTemp(e.Dir, ".tables-*")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	defer os.RemoveAll(tmp) // after the swap, the old tables
 	for _, x := range exps {
-		if err := x.Export(ctx, tmp, exporters.FromTables(t)); err != nil {
-			return nil, err
+		if err := x.Export(ctx, tmp, src); err != nil {
+			return "", err
 		}
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return nil, err
+		return "", err
 	}
 	if err := swapDir(tmp, filepath.Join(e.Dir, "tables")); err != nil {
-		return nil, err
+		return "", err
 	}
-	return t, durable.SyncDir(e.Dir)
+	made := 0
+	for _, n := range st.Made {
+		made += n
+	}
+	return Summary(t, made), durable.SyncDir(e.Dir)
 }
 
 // swapDir puts the directory src at dst in one step: dst's old content (if
@@ -292,8 +341,8 @@ func swapDir(src, dst string) error {
 }
 
 // Summary is one line on a run's outcome: classes of the generations and
-// how much was measured.
-func Summary(t *rows.Tables) string {
+// how much was measured, in cells and in invocations made.
+func Summary(t *rows.Tables, invocations int) string {
 	classes := map[string]int{}
 	for _, g := range t.Generations {
 		classes[g.Class]++
@@ -314,5 +363,5 @@ func Summary(t *rows.Tables) string {
 		}
 	}
 	return fmt.Sprintf("%d generations (%s); %d of %d cells measured, %d invocations",
-		len(t.Generations), strings.Join(parts, ", "), measured, len(t.Cells), len(t.Invocations))
+		len(t.Generations), strings.Join(parts, ", "), measured, len(t.Cells), invocations)
 }
