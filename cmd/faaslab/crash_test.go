@@ -168,8 +168,9 @@ func buildFaaslab(t *testing.T, dir string) string {
 	return bin
 }
 
-// TestInterrupt sends SIGINT (Ctrl-C) during a run: the run stops with exit
-// code 130, says how to resume, and the same command then finishes it.
+// TestInterrupt sends SIGINT (Ctrl-C), then SIGTERM, during a run: each
+// stops it with its exit code (130, 143) and a message that says how to
+// resume, and the same command then finishes the run.
 func TestInterrupt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -180,43 +181,48 @@ func TestInterrupt(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildFaaslab(t, dir)
 	study, _ := filepath.Abs("testdata/crash/study.cue")
-	out := filepath.Join(dir, "results")
-	cmd := exec.Command(bin, "run", study, "--out", out)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Interrupt once the journal shows work under way.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		journals, _ := filepath.Glob(filepath.Join(out, "crash", "*", "journal.jsonl"))
-		if len(journals) == 1 {
-			if st, err := os.Stat(journals[0]); err == nil && st.Size() > 0 {
-				break
+	for _, tc := range []struct {
+		sig  os.Signal
+		code int
+	}{{os.Interrupt, 130}, {syscall.SIGTERM, 143}} {
+		out := filepath.Join(dir, fmt.Sprint(tc.code))
+		cmd := exec.Command(bin, "run", study, "--out", out)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Signal once the journal shows work under way.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			journals, _ := filepath.Glob(filepath.Join(out, "crash", "*", "journal.jsonl"))
+			if len(journals) == 1 {
+				if st, err := os.Stat(journals[0]); err == nil && st.Size() > 0 {
+					break
+				}
 			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatal("no journal after 30 s")
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("no journal after 30 s")
+		cmd.Process.Signal(tc.sig)
+		err := cmd.Wait()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != tc.code {
+			t.Fatalf("%v: %v, want exit code %d\n%s", tc.sig, err, tc.code, stderr.String())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cmd.Process.Signal(os.Interrupt)
-	err := cmd.Wait()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
-		t.Fatalf("interrupted run: %v, want exit code 130\n%s", err, stderr.String())
-	}
-	if !strings.Contains(stderr.String(), "run the same command again to resume") {
-		t.Errorf("stderr does not say how to resume:\n%s", stderr.String())
-	}
-	if b, err := exec.Command(bin, "run", study, "--out", out, "--quiet").CombinedOutput(); err != nil {
-		t.Fatalf("resumed run: %v\n%s", err, b)
-	}
-	tables, _ := filepath.Glob(filepath.Join(out, "crash", "*", "tables"))
-	if n := len(readCSV(t, filepath.Join(tables[0], "invocations.csv"))); n != 6*61 {
-		t.Errorf("%d invocations after resume, want %d", n, 6*61)
+		if !strings.Contains(stderr.String(), "run the same command again to resume") {
+			t.Errorf("%v: stderr does not say how to resume:\n%s", tc.sig, stderr.String())
+		}
+		if b, err := exec.Command(bin, "run", study, "--out", out, "--quiet").CombinedOutput(); err != nil {
+			t.Fatalf("resumed run: %v\n%s", err, b)
+		}
+		tables, _ := filepath.Glob(filepath.Join(out, "crash", "*", "tables"))
+		if n := len(readCSV(t, filepath.Join(tables[0], "invocations.csv"))); n != 6*61 {
+			t.Errorf("%v: %d invocations after resume, want %d", tc.sig, n, 6*61)
+		}
 	}
 }
 

@@ -22,7 +22,8 @@ const (
 	exitFailure     = 1
 	exitBadStudy    = 2
 	exitOverBudget  = 3
-	exitInterrupted = 130
+	exitInterrupted = 130 // 128 + SIGINT
+	exitTerminated  = 143 // 128 + SIGTERM
 )
 
 // errOverBudget marks a plan whose estimate exceeds the study's budget.
@@ -41,9 +42,36 @@ type State struct {
 func Main() int {
 	cwd, _ := os.Getwd()
 	st := &State{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Cwd: cwd, HostArch: hostArch()}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
-	return run(ctx, st, os.Args[1:])
+	code := run(ctx, st, os.Args[1:])
+	if code == exitInterrupted && errors.Is(context.Cause(ctx), errTerminated) {
+		code = exitTerminated
+	}
+	return code
+}
+
+// errTerminated is the cause of a context cancelled by SIGTERM.
+var errTerminated = errors.New("terminated")
+
+// signalContext is cancelled by SIGINT or SIGTERM, with errTerminated as
+// the cause for SIGTERM, so the exit code can tell them apart.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case sig := <-ch:
+			cause := context.Canceled
+			if sig == syscall.SIGTERM {
+				cause = errTerminated
+			}
+			cancel(cause)
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel(nil) }
 }
 
 // run executes one command line and prints its error once, at the top.
