@@ -2,9 +2,11 @@ package schema
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // validate checks what CUE cannot see: files on disk, names that refer to
@@ -140,7 +142,32 @@ func (v *validator) nonEmpty(path string, n int) {
 	}
 }
 
+// inside reports whether rel stays in the study's directory: relative,
+// without "..", and not leading out through a link. Every file a study
+// names is read into prompts sent to model APIs or into functions (inputs
+// are copied to the same relative path), so a study passed around must not
+// reach the runner's other files, such as its credentials.
+func (v *validator) inside(path, rel string) bool {
+	if !fs.ValidPath(filepath.ToSlash(rel)) {
+		v.fail(path, fmt.Sprintf("%q must be a relative path below the study's directory, without ..", rel))
+		return false
+	}
+	real, err := filepath.EvalSymlinks(v.s.Path(rel))
+	if err != nil {
+		return true // missing: said by the caller
+	}
+	base, err := filepath.EvalSymlinks(v.s.Source.Dir)
+	if r, rerr := filepath.Rel(base, real); err != nil || rerr != nil || r == ".." || strings.HasPrefix(r, "../") {
+		v.fail(path, fmt.Sprintf("%s leads out of the study's directory through a link", rel))
+		return false
+	}
+	return true
+}
+
 func (v *validator) file(path, rel string) {
+	if !v.inside(path, rel) {
+		return
+	}
 	st, err := os.Stat(v.s.Path(rel))
 	switch {
 	case err != nil:
@@ -151,6 +178,9 @@ func (v *validator) file(path, rel string) {
 }
 
 func (v *validator) dir(path, rel string) {
+	if !v.inside(path, rel) {
+		return
+	}
 	st, err := os.Stat(v.s.Path(rel))
 	switch {
 	case err != nil:

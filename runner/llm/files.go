@@ -88,6 +88,9 @@ func readFilesLayout(req Request, handler string) (map[string][]byte, error) {
 		return readCodeDir(variantDir, handler)
 	}
 	single := variantDir + ".py"
+	if fi, err := os.Lstat(single); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", single) // links are not followed
+	}
 	code, err := os.ReadFile(single)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no code for task %q variant %q: want %s, directory %s or directory %s",
@@ -116,6 +119,11 @@ func readCodeDir(dir, handler string) (map[string][]byte, error) {
 		}
 		if d.IsDir() {
 			return nil
+		}
+		if !d.Type().IsRegular() {
+			// Links are not followed: code must not pull in files from
+			// elsewhere on the runner (its credentials, say).
+			return fmt.Errorf("%s is not a regular file", p)
 		}
 		code, err := os.ReadFile(p)
 		if err != nil {

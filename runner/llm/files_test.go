@@ -140,3 +140,25 @@ func TestNewUnknownProvider(t *testing.T) {
 		t.Errorf("error %v, want one naming the provider", err)
 	}
 }
+
+// TestFilesRefusesLinks keeps a study from pulling the runner's other files
+// (its credentials, say) into a function through a link.
+func TestFilesRefusesLinks(t *testing.T) {
+	root := t.TempDir()
+	secret := filepath.Join(t.TempDir(), "credentials")
+	os.WriteFile(secret, []byte("aws_secret_access_key = not-for-functions"), 0o600)
+	os.MkdirAll(filepath.Join(root, "t", "dir"), 0o755)
+	os.WriteFile(filepath.Join(root, "t", "dir", "handler.py"), []byte("def handler(e, c): return 1\n"), 0o644)
+	os.Symlink(secret, filepath.Join(root, "t", "dir", "creds"))
+	os.Symlink(secret, filepath.Join(root, "t", "single.py"))
+	g, err := New("files", func(string) string { return "" }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, variant := range []string{"dir", "single"} {
+		res, err := g.Generate(context.Background(), Request{Provider: "files", FilesDir: root, Task: "t", Variant: variant, Handler: "handler.handler"})
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("variant %s: err = %v, files %v; want a refusal of the link", variant, err, res.Files)
+		}
+	}
+}
