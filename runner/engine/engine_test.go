@@ -95,7 +95,7 @@ func ok(n int) platform.Invocation {
 // measureEngine is an engine over a one-task study of two cells (512 and
 // 1024 MB) whose generation is already generated and checked OK, so tests
 // exercise the measure stage alone.
-func measureEngine(t *testing.T, pl *fakePlatform) (*Engine, *plan.Plan) {
+func measureEngine(t testing.TB, pl *fakePlatform) (*Engine, *plan.Plan) {
 	t.Helper()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "p.md"), []byte("prompt"), 0o644)

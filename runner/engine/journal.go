@@ -227,12 +227,50 @@ func (j *Journal) read() (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		var rec Record
-		if err := json.Unmarshal(bytes.TrimSpace(b), &rec); err != nil {
+		if err := j.applyLine(b); err != nil {
 			return 0, fmt.Errorf("line %d: %w (the journal is damaged; move it away to start the run afresh)", line, err)
 		}
-		j.apply(rec)
 		off += int64(len(b))
+	}
+}
+
+// invocationLine is what the state needs of an invocation record: most
+// lines of a journal are invocations, and decoding only these fields keeps
+// opening a journal of millions of them quick.
+type invocationLine struct {
+	Invocation *struct {
+		CellID string
+		Seq    int32
+		Status string
+	} `json:"invocation"`
+}
+
+// applyLine applies one journal line.
+func (j *Journal) applyLine(b []byte) error {
+	if bytes.HasPrefix(b, []byte(`{"time":`)) && bytes.Contains(b, []byte(`,"invocation":{`)) {
+		var rec invocationLine
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return err
+		}
+		if inv := rec.Invocation; inv != nil {
+			j.applyInvocation(inv.CellID, inv.Seq, inv.Status)
+			return nil
+		}
+	}
+	var rec Record
+	if err := json.Unmarshal(bytes.TrimSpace(b), &rec); err != nil {
+		return err
+	}
+	j.apply(rec)
+	return nil
+}
+
+// applyInvocation counts an invocation, unless its cell has it already.
+func (j *Journal) applyInvocation(cellID string, seq int32, status string) {
+	s := &j.state
+	if int(seq) == s.Made[cellID] { // never twice
+		s.Made[cellID]++
+		s.LastStatus[cellID] = status
 	}
 }
 
@@ -244,11 +282,7 @@ func (j *Journal) apply(rec Record) {
 	case rec.Check != nil:
 		s.Checks[rec.Check.ID] = *rec.Check
 	case rec.Invocation != nil:
-		inv := rec.Invocation
-		if int(inv.Seq) == s.Made[inv.CellID] { // never twice
-			s.Made[inv.CellID]++
-			s.LastStatus[inv.CellID] = inv.Status
-		}
+		j.applyInvocation(rec.Invocation.CellID, rec.Invocation.Seq, rec.Invocation.Status)
 	case rec.CellEnd != nil:
 		s.CellEnds[rec.CellEnd.CellID] = *rec.CellEnd
 	case rec.Failure != nil:
