@@ -308,16 +308,24 @@ func TestMeasureResumesAfterCancel(t *testing.T) {
 }
 
 func TestUncheckedOrFailedCodeIsNotMeasured(t *testing.T) {
-	pl := &fakePlatform{}
-	e, p := measureEngine(t, pl)
-	j, _ := OpenJournal(filepath.Join(e.Dir, "journal.jsonl"))
-	j.Append(Record{Check: &CheckRecord{ID: p.Generations[0].ID, Class: "FD"}})
-	j.Close()
-	if err := e.Run(context.Background(), StageMeasure); err != nil {
-		t.Fatal(err)
-	}
-	if pl.deploys != 0 {
-		t.Errorf("FD code was deployed %d times", pl.deploys)
+	for _, class := range []string{"FD", ""} { // "": the check never finished
+		pl := &fakePlatform{}
+		e, p := measureEngine(t, pl)
+		g := p.Generations[0]
+		path := filepath.Join(e.Dir, "journal.jsonl")
+		os.Remove(path)
+		j, _ := OpenJournal(path)
+		j.Append(Record{Generation: &GenerationRecord{ID: g.ID}})
+		if class != "" {
+			j.Append(Record{Check: &CheckRecord{ID: g.ID, Class: class}})
+		}
+		j.Close()
+		if err := e.Run(context.Background(), StageMeasure); err != nil {
+			t.Fatal(err)
+		}
+		if pl.deploys != 0 {
+			t.Errorf("class %q: code was deployed %d times", class, pl.deploys)
+		}
 	}
 }
 
@@ -434,8 +442,15 @@ func TestGeneratePermanentErrorIsNotRetriedNorStored(t *testing.T) {
 	if entries, _ := os.ReadDir(store.Dir); len(entries) != 0 {
 		t.Errorf("a failed generation left %d entries in the store", len(entries))
 	}
-	// The next run tries again, and the table row of the first run's
-	// failure names the error.
+	// The table row names the failure.
+	tables, err := Tables(e.Plan, &st.State, "r", fromSlices(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row := tables.Generations[0]; row.Class != "ERROR" || row.Error != "400 model not found" || row.CreatedAt.IsZero() {
+		t.Errorf("generation row: class %q error %q created %v", row.Class, row.Error, row.CreatedAt)
+	}
+	// The next run tries again.
 	if err := e.Run(context.Background(), StageGenerate); err != nil {
 		t.Fatal(err)
 	}
