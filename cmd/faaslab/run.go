@@ -121,9 +121,9 @@ func runStudy(ctx context.Context, st *State, path string, o runOptions, stages 
 	// The local platform is made on first use and shared by every stage
 	// and worker.
 	localPlatform := sync.OnceValues(func() (platform.Platform, error) {
-		lp, err := local.New(local.Options{})
+		lp, err := local.New(local.Options{}) // its errors name the local platform
 		if err != nil {
-			return nil, fmt.Errorf("local platform: %w", err)
+			return nil, err // not a typed nil in the interface
 		}
 		return lp, nil
 	})

@@ -176,7 +176,10 @@ var _ platform.Platform = (*Platform)(nil)
 func New(opts Options) (*Platform, error) {
 	opts = opts.withDefaults()
 	if _, err := exec.LookPath(opts.Bwrap); err != nil {
-		return nil, fmt.Errorf("%w: bubblewrap: %w", errUnavailable, err)
+		return nil, fmt.Errorf("%w: bubblewrap is not installed (scripts/install-deps installs it): %w", errUnavailable, err)
+	}
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("%w: the sandbox needs root, to make a cgroup for each function and run it as an unprivileged user: run faaslab as root", errUnavailable)
 	}
 	if !strings.HasPrefix(filepath.Clean(opts.Python), "/usr/") {
 		return nil, fmt.Errorf("local platform: Python %s must live under /usr", opts.Python)
