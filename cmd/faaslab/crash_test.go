@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -39,44 +40,47 @@ func TestCrashResume(t *testing.T) {
 		return cmd
 	}
 
-	// One uninterrupted run elsewhere times the study, so kills land
-	// across all of it.
-	start := time.Now()
-	ref := run()
-	ref.Args[4] = filepath.Join(dir, "timing")
-	if b, err := ref.CombinedOutput(); err != nil {
-		t.Fatalf("uninterrupted run: %v\n%s", err, b)
-	}
-	span := time.Since(start)
-	t.Logf("uninterrupted run took %v", span)
-
-	// Kill runs until ten kills have landed while work remained. Each
-	// waits a random time in a window shorter than the whole study, so a
-	// resumed run is usually killed too; a run that finishes first means
-	// the study is done.
+	// Kill runs until ten kills have landed while work remained. A kill
+	// comes after a random number (0 to 30) of new journal records and a
+	// random delay of up to 20 ms, so kills fall in every stage, at any
+	// point of a record's write, however fast or loaded the machine is.
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	kills := 0
 	for attempt := 0; kills < 10 && attempt < 60; attempt++ {
+		before := journalLines(out)
 		cmd := run()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		wait := 50*time.Millisecond + time.Duration(rng.Int64N(int64(span/3)))
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		select {
-		case <-time.After(wait):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-			kills++
-			t.Logf("kill %d after %v", kills, wait.Round(time.Millisecond))
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("run failed: %v", err)
+		records := rng.IntN(31)
+		delay := time.Duration(rng.Int64N(int64(20 * time.Millisecond)))
+		finished := false
+	wait:
+		for {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("run failed: %v", err)
+				}
+				finished = true
+				break wait
+			case <-time.After(time.Millisecond):
+				if journalLines(out) >= before+records {
+					break wait
+				}
 			}
-			t.Logf("run finished before its kill at %v: the study is complete", wait.Round(time.Millisecond))
-			attempt = 60
 		}
+		if finished {
+			t.Logf("run finished before %d more records: the study is complete", records)
+			break
+		}
+		time.Sleep(delay)
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		kills++
+		t.Logf("kill %d after %d records and %v", kills, journalLines(out)-before, delay.Round(time.Microsecond))
 	}
 	if kills < 10 {
 		t.Errorf("only %d kills landed while work remained", kills)
@@ -115,14 +119,14 @@ func TestCrashResume(t *testing.T) {
 			t.Errorf("invocation %s is in the journal %d times", k, n)
 		}
 	}
-	if len(made) != 6*61 {
-		t.Errorf("journal holds %d invocations, want %d", len(made), 6*61)
+	if len(made) != 6*101 {
+		t.Errorf("journal holds %d invocations, want %d", len(made), 6*101)
 	}
 	invs := readCSV(t, filepath.Join(tables[0], "invocations.csv"))
 	// 3 generations (reference long, hand long, hand short) x 2 memory
-	// sizes = 6 cells of 61 invocations.
-	if len(invs) != 6*61 {
-		t.Errorf("%d invocation rows, want %d", len(invs), 6*61)
+	// sizes = 6 cells of 101 invocations.
+	if len(invs) != 6*101 {
+		t.Errorf("%d invocation rows, want %d", len(invs), 6*101)
 	}
 	seen := map[string]bool{}
 	perCell := map[string]int{}
@@ -152,10 +156,20 @@ func TestCrashResume(t *testing.T) {
 	}
 	cells := readCSV(t, filepath.Join(tables[0], "cells.csv"))
 	for _, c := range cells {
-		if c["n"] != "60" || c["class"] != "OK" {
+		if c["n"] != "100" || c["class"] != "OK" {
 			t.Errorf("cell %s: n %s class %s", c["cell_id"], c["n"], c["class"])
 		}
 	}
+}
+
+// journalLines counts the records of the crash study's journal under out.
+func journalLines(out string) int {
+	journals, _ := filepath.Glob(filepath.Join(out, "crash", "*", "journal.jsonl"))
+	if len(journals) != 1 {
+		return 0
+	}
+	b, _ := os.ReadFile(journals[0])
+	return bytes.Count(b, []byte("\n"))
 }
 
 // buildFaaslab builds the command into dir, for tests that signal it.
@@ -220,8 +234,8 @@ func TestInterrupt(t *testing.T) {
 			t.Fatalf("resumed run: %v\n%s", err, b)
 		}
 		tables, _ := filepath.Glob(filepath.Join(out, "crash", "*", "tables"))
-		if n := len(readCSV(t, filepath.Join(tables[0], "invocations.csv"))); n != 6*61 {
-			t.Errorf("%v: %d invocations after resume, want %d", tc.sig, n, 6*61)
+		if n := len(readCSV(t, filepath.Join(tables[0], "invocations.csv"))); n != 6*101 {
+			t.Errorf("%v: %d invocations after resume, want %d", tc.sig, n, 6*101)
 		}
 	}
 }
