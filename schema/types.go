@@ -47,6 +47,10 @@ type Model struct {
 	Dir           string  `json:"dir,omitempty"`
 }
 
+// CallsAPI reports whether the model is an API that costs tokens, rather
+// than code read from disk (the "reference" and "files" providers).
+func (m Model) CallsAPI() bool { return m.Provider != "reference" && m.Provider != "files" }
+
 // Params are the generation parameters sent to the model API.
 type Params struct {
 	Temperature *float64 `json:"temperature,omitempty"`

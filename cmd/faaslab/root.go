@@ -7,12 +7,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/faaslab/faaslab/runner/plan"
+	"github.com/faaslab/faaslab/runner/platform"
 	"github.com/faaslab/faaslab/schema"
 )
 
@@ -41,7 +41,7 @@ type State struct {
 // Main runs faaslab with the process's arguments and returns the exit code.
 func Main() int {
 	cwd, _ := os.Getwd()
-	st := &State{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Cwd: cwd, HostArch: hostArch()}
+	st := &State{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Cwd: cwd, HostArch: platform.HostArch()}
 	ctx, stop := signalContext()
 	defer stop()
 	code := run(ctx, st, os.Args[1:])
@@ -116,17 +116,6 @@ func exitCode(err error) int {
 		return exitInterrupted
 	}
 	return exitFailure
-}
-
-// hostArch is the host's architecture in Lambda's words.
-func hostArch() string {
-	switch runtime.GOARCH {
-	case "amd64":
-		return "x86_64"
-	case "arm64":
-		return "arm64"
-	}
-	return runtime.GOARCH
 }
 
 // loadPlan loads the study named on the command line with the -t tags and

@@ -43,23 +43,9 @@ func openDB(t testing.TB) *sql.DB {
 func duckdbReader(db *sql.DB) exporterstest.Reader {
 	return exporterstest.Reader{
 		Tables: func(dir string) (*rows.Tables, error) {
-			var t rows.Tables
-			for _, f := range []struct {
-				name string
-				dst  any
-			}{
-				{"generations", &t.Generations},
-				{"checks", &t.Checks},
-				{"invocations", &t.Invocations},
-				{"cells", &t.Cells},
-				{"manifest", &t.Manifest},
-			} {
-				path := filepath.Join(dir, f.name+".parquet")
-				if err := queryRows(db, f.dst, "SELECT * FROM read_parquet(?)", path); err != nil {
-					return nil, fmt.Errorf("read %s: %w", path, err)
-				}
-			}
-			return &t, nil
+			return exporterstest.ReadTables(dir, "parquet", func(path string, dst any) error {
+				return queryRows(db, dst, "SELECT * FROM read_parquet(?)", path)
+			})
 		},
 		Columns: func(path string) ([]string, error) {
 			r, err := db.Query("SELECT * FROM read_parquet(?) LIMIT 0", path)

@@ -49,9 +49,9 @@ func tableFiles(t *rows.Tables) []struct {
 	}
 }
 
-// readTables reads <dir>/<table>.<ext> for every table with readFile, which
+// ReadTables reads <dir>/<table>.<ext> for every table with readFile, which
 // fills dst, a pointer to a slice of row values.
-func readTables(dir, ext string, readFile func(path string, dst any) error) (*rows.Tables, error) {
+func ReadTables(dir, ext string, readFile func(path string, dst any) error) (*rows.Tables, error) {
 	var t rows.Tables
 	for _, f := range tableFiles(&t) {
 		path := filepath.Join(dir, f.name+"."+ext)
@@ -106,7 +106,7 @@ func ParquetReader() Reader {
 	}
 	return Reader{
 		Tables: func(dir string) (*rows.Tables, error) {
-			return readTables(dir, "parquet", func(path string, dst any) error {
+			return ReadTables(dir, "parquet", func(path string, dst any) error {
 				return open(path, func(pf *parquet.File) error { return readParquet(pf, dst) })
 			})
 		},
@@ -224,7 +224,7 @@ func ArrowReader(mem memory.Allocator) Reader {
 	}
 	return Reader{
 		Tables: func(dir string) (*rows.Tables, error) {
-			return readTables(dir, "arrow", func(path string, dst any) error {
+			return ReadTables(dir, "arrow", func(path string, dst any) error {
 				return open(path, func(r *ipc.FileReader) error {
 					for i := range r.NumRecords() {
 						rec, err := r.RecordAt(i)
@@ -317,7 +317,7 @@ func setField(f, v reflect.Value) error {
 func CSVReader() Reader {
 	return Reader{
 		Tables: func(dir string) (*rows.Tables, error) {
-			return readTables(dir, "csv", readCSV)
+			return ReadTables(dir, "csv", readCSV)
 		},
 		Columns: func(path string) ([]string, error) {
 			f, err := os.Open(path)

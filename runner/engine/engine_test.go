@@ -252,8 +252,8 @@ func TestMeasureEndsCellWhenFunctionFails(t *testing.T) {
 	if n := len(st.Invocations[first]); n != 4 {
 		t.Errorf("%d invocations of the failing cell, want 4 (it stops at the failure)", n)
 	}
-	if _, ended := st.CellEnds[first]; !ended {
-		t.Error("no cell_end record")
+	if status, ended := st.Ended(first); !ended || status != "timeout" {
+		t.Errorf("Ended = %q, %v; want the cell ended by its timeout", status, ended)
 	}
 	calls := pl.calls
 	if err := e.Run(context.Background(), StageMeasure); err != nil {

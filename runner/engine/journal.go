@@ -23,9 +23,6 @@ type Record struct {
 	Generation *GenerationRecord `json:"generation,omitempty"`
 	Check      *CheckRecord      `json:"check,omitempty"`
 	Invocation *rows.Invocation  `json:"invocation,omitempty"`
-	// CellEnd closes a cell early: its function failed during measurement,
-	// so the remaining invocations are not made (and not retried).
-	CellEnd *CellEndRecord `json:"cell_end,omitempty"`
 	// Failure is an infrastructure failure that exhausted its retries. It
 	// marks nothing done: the next run tries the unit again.
 	Failure *FailureRecord `json:"failure,omitempty"`
@@ -69,16 +66,9 @@ type CheckRecord struct {
 	Tests       []rows.Check `json:"tests"`
 }
 
-// CellEndRecord ends a cell's measurement before its planned count.
-type CellEndRecord struct {
-	CellID string `json:"cell_id"`
-	Status string `json:"status"` // of the failed invocation
-	Reason string `json:"reason"`
-}
-
 // FailureRecord is a unit that failed for reasons outside the function.
 type FailureRecord struct {
-	Unit     string    `json:"unit"` // generation, check, cell
+	Unit     string    `json:"unit"` // the stage: generate, check, measure
 	ID       string    `json:"id"`
 	Attempts int       `json:"attempts"`
 	Error    string    `json:"error"`
@@ -110,7 +100,6 @@ type State struct {
 	Made map[string]int
 	// LastStatus is the status of each cell's last invocation.
 	LastStatus map[string]string
-	CellEnds   map[string]CellEndRecord // by cell ID
 	Failures   []FailureRecord
 	// Sessions has one manifest row per session, with its start and (when
 	// it ended cleanly) end times.
@@ -176,30 +165,22 @@ func EachInvocation(path string, st *State, fn func(rows.Invocation) error) erro
 		return fmt.Errorf("read journal: %w", err)
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(io.LimitReader(f, st.size), 1<<20)
 	made := map[string]int{}
-	for {
-		b, err := r.ReadBytes('\n')
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("journal %s: %w", path, err)
-		}
+	_, err = eachLine(io.LimitReader(f, st.size), func(_ int, b []byte) error {
 		if !bytes.Contains(b, []byte(`"invocation":`)) {
-			continue
+			return nil
 		}
 		var rec Record
 		if err := json.Unmarshal(b, &rec); err != nil {
 			return fmt.Errorf("journal %s: %w", path, err)
 		}
-		if inv := rec.Invocation; inv != nil && int(inv.Seq) == made[inv.CellID] {
+		if inv := rec.Invocation; inv != nil && int(inv.Seq) == made[inv.CellID] { // as applyInvocation
 			made[inv.CellID]++
-			if err := fn(*inv); err != nil {
-				return err
-			}
+			return fn(*inv)
 		}
-	}
+		return nil
+	})
+	return err
 }
 
 // ErrBusy says another process holds the run's journal.
@@ -211,24 +192,35 @@ func newJournal(f *os.File, path string) *Journal {
 		Checks:      map[string]CheckRecord{},
 		Made:        map[string]int{},
 		LastStatus:  map[string]string{},
-		CellEnds:    map[string]CellEndRecord{},
 	}}
 }
 
 // read applies every complete line and returns the offset after the last.
 func (j *Journal) read() (int64, error) {
-	r := bufio.NewReaderSize(j.f, 1<<20)
+	return eachLine(j.f, func(line int, b []byte) error {
+		if err := j.applyLine(b); err != nil {
+			return fmt.Errorf("line %d: %w (the journal is damaged; move it away to start the run afresh)", line, err)
+		}
+		return nil
+	})
+}
+
+// eachLine calls fn with every whole line of r (numbered from 1) and returns
+// the offset after the last. A last line without its newline is torn, by a
+// crash or a write under way, and is left out.
+func eachLine(r io.Reader, fn func(line int, b []byte) error) (int64, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
 	var off int64
 	for line := 1; ; line++ {
-		b, err := r.ReadBytes('\n')
+		b, err := br.ReadBytes('\n')
 		if err == io.EOF {
-			return off, nil // a line without its newline is torn: dropped
+			return off, nil
 		}
 		if err != nil {
-			return 0, err
+			return off, err
 		}
-		if err := j.applyLine(b); err != nil {
-			return 0, fmt.Errorf("line %d: %w (the journal is damaged; move it away to start the run afresh)", line, err)
+		if err := fn(line, b); err != nil {
+			return off, err
 		}
 		off += int64(len(b))
 	}
@@ -283,8 +275,6 @@ func (j *Journal) apply(rec Record) {
 		s.Checks[rec.Check.ID] = *rec.Check
 	case rec.Invocation != nil:
 		j.applyInvocation(rec.Invocation.CellID, rec.Invocation.Seq, rec.Invocation.Status)
-	case rec.CellEnd != nil:
-		s.CellEnds[rec.CellEnd.CellID] = *rec.CellEnd
 	case rec.Failure != nil:
 		f := *rec.Failure
 		f.Time = rec.Time
@@ -300,12 +290,9 @@ func (j *Journal) apply(rec Record) {
 }
 
 // Ended reports whether a cell's measurement ended early, and the status of
-// the failed call. A failed last call counts even without its CellEnd
-// record, which a crash between the two appends can lose.
+// the failed call: a cell stops at its first failed call, so a failed last
+// call is the end (the remaining calls are not made, nor retried).
 func (s *State) Ended(cellID string) (status string, ended bool) {
-	if end, ok := s.CellEnds[cellID]; ok {
-		return end.Status, true
-	}
 	if last, ok := s.LastStatus[cellID]; ok && last != string(platform.StatusOK) {
 		return last, true
 	}

@@ -38,10 +38,6 @@ func (e *Engine) request(g plan.Generation) llm.Request {
 	return req
 }
 
-// local reports whether a provider reads code from disk: its results are
-// keyed by their content, not cached by request (the files may change).
-func local(provider string) bool { return provider == "reference" || provider == "files" }
-
 func (e *Engine) generate(ctx context.Context) (int, error) {
 	gens := e.Plan.Generations
 	bar := e.Progress.Stage(StageGenerate, len(gens))
@@ -82,7 +78,8 @@ func (e *Engine) obtain(ctx context.Context, req llm.Request) (res llm.Result, k
 	if err != nil {
 		return res, "", false, 0, err
 	}
-	if !local(req.Provider) {
+	api := e.Plan.Study.Models[req.Model].CallsAPI()
+	if api {
 		key = llm.CacheKey(req)
 		if res, cached, err = e.Store.Get(ctx, key); err != nil || cached {
 			return res, key, cached, 0, err
@@ -97,8 +94,10 @@ func (e *Engine) obtain(ctx context.Context, req llm.Request) (res llm.Result, k
 	if err != nil {
 		return res, "", false, attempts, err
 	}
-	if local(req.Provider) {
-		key = llm.CodeHash(res.Files) // content-addressed: the files may change between runs
+	if !api {
+		// Code read from disk is keyed by its content, not cached by
+		// request: the files may change between runs.
+		key = llm.CodeHash(res.Files)
 	}
 	return res, key, false, attempts, e.Store.Put(ctx, key, res)
 }
@@ -213,7 +212,7 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 		if err != nil {
 			return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
 		}
-		tests, err := checkTests(t)
+		tests, err := checkTests(g.Task, t)
 		if err != nil {
 			return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
 		}
@@ -272,13 +271,13 @@ func (e *Engine) checkFunction(dir string, t schema.Task) platform.Function {
 		Arch: e.CheckArch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages}
 }
 
-// checkTests converts a task's tests to the checker's.
-func checkTests(t schema.Task) ([]check.Test, error) {
+// checkTests converts task's tests to the checker's.
+func checkTests(task string, t schema.Task) ([]check.Test, error) {
 	out := make([]check.Test, len(t.Tests))
 	for i, tt := range t.Tests {
 		ev, err := json.Marshal(tt.Event)
 		if err != nil {
-			return nil, fmt.Errorf("test %s: event: %w", tt.Name, err)
+			return nil, fmt.Errorf("tasks.%s.tests[%d].event: %w", task, i, err)
 		}
 		c := check.Compare{Rule: tt.Compare, FoldCase: tt.FoldCase, Field: tt.Field, Metric: tt.Metric}
 		if tt.Tolerance != nil {
@@ -408,10 +407,10 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 		if inv.Status != platform.StatusOK {
 			// The code passed its checks but fails on the benchmark input:
 			// further calls would fail alike (and may each run to timeout).
-			reason := fmt.Sprintf("invocation %d: %s: %s", seq, inv.Status, inv.ErrorMessage)
-			e.Log.Warn("cell ended early", "cell", c.ID, "reason", reason)
+			// The failed call, journaled last, ends the cell (State.Ended).
+			e.Log.Warn("cell ended early", "cell", c.ID, "seq", seq, "status", inv.Status, "error", inv.ErrorMessage)
 			bar.Skip(total - seq - 1)
-			return false, e.journal.Append(Record{CellEnd: &CellEndRecord{CellID: c.ID, Status: string(inv.Status), Reason: reason}})
+			return false, nil
 		}
 	}
 	e.Log.Info("measured", "cell", c.ID, "model", c.Model, "task", c.Task, "variant", c.Variant,

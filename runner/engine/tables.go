@@ -16,6 +16,7 @@ import (
 	"github.com/faaslab/faaslab/exporters"
 	"github.com/faaslab/faaslab/exporters/rows"
 	"github.com/faaslab/faaslab/internal/durable"
+	"github.com/faaslab/faaslab/runner/check"
 	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
 	"github.com/faaslab/faaslab/runner/pricing"
@@ -41,7 +42,7 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 		if rec, ok := st.Generations[g.ID]; ok {
 			r.CodeSHA256, r.ModelVersion, r.Attempts = rec.CodeSHA256, rec.ModelVersion, int32(rec.Attempts)
 			r.CreatedAt = rec.CreatedAt
-			if calls(m.Provider) {
+			if m.CallsAPI() {
 				in, out, lat := int64(rec.InputTokens), int64(rec.OutputTokens), rec.LatencyMS
 				r.InputTokens, r.OutputTokens, r.LatencyMS = &in, &out, &lat
 				if m.Price != nil {
@@ -50,7 +51,7 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 				}
 			}
 		} else {
-			r.Class = "ERROR"
+			r.Class = classError
 			if f, ok := lastFailure[g.ID]; ok {
 				r.CreatedAt = f.Time
 			}
@@ -59,7 +60,7 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 			r.Class = chk.Class
 			r.Cyclomatic, r.Halstead, r.Maintain, r.PylintScore = chk.Cyclomatic, chk.Halstead, chk.Maintain, chk.PylintScore
 			r.MetricsNote = chk.MetricsNote
-			if chk.Class != "OK" {
+			if chk.Class != string(check.ClassOK) {
 				r.Error = chk.Detail
 			}
 			for _, c := range chk.Tests {
@@ -84,7 +85,7 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 		if chk, ok := st.Checks[g.ID]; ok {
 			r.Class = chk.Class
 		} else if _, ok := st.Generations[g.ID]; !ok {
-			r.Class = "ERROR"
+			r.Class = classError
 		}
 		if status, ended := st.Ended(c.ID); ended {
 			r.Class = endClass(status)
@@ -163,21 +164,21 @@ func modelVersions(p *plan.Plan, st *State) string {
 	return string(b)
 }
 
-// calls reports whether a provider calls a model API.
-func calls(provider string) bool { return !local(provider) }
+// classError is the class of an artifact that could not be generated.
+const classError = "ERROR"
 
 // endClass is the class of a cell whose benchmark call ended with status,
 // in the check classes' words.
 func endClass(status string) string {
 	switch platform.Status(status) {
 	case platform.StatusTimeout:
-		return "TIMEOUT"
+		return string(check.ClassTimeout)
 	case platform.StatusCrash:
-		return "CRASH"
+		return string(check.ClassCrash)
 	case platform.StatusInitError:
-		return "INIT"
+		return string(check.ClassInit)
 	}
-	return "FD"
+	return string(check.ClassFD)
 }
 
 // compareWithReference sets each cell's reference mean and % difference:
@@ -348,7 +349,8 @@ func Summary(t *rows.Tables, invocations int) string {
 		classes[g.Class]++
 	}
 	var parts []string
-	for _, c := range []string{"OK", "FD", "SE", "INIT", "TIMEOUT", "CRASH", "ERROR", ""} {
+	for _, c := range []string{string(check.ClassOK), string(check.ClassFD), string(check.ClassSE), string(check.ClassInit),
+		string(check.ClassTimeout), string(check.ClassCrash), classError, ""} {
 		if n := classes[c]; n > 0 {
 			if c == "" {
 				c = "not checked"

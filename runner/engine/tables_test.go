@@ -85,7 +85,7 @@ func deref(p *float64) any {
 func TestTablesCellStatistics(t *testing.T) {
 	p := tablesPlan(t, "warm", "")
 	cand, ref := p.Cells[0], p.Cells[1] // models in order: cand, ref
-	st := &State{Checks: map[string]CheckRecord{}, Generations: map[string]GenerationRecord{}, CellEnds: map[string]CellEndRecord{}}
+	st := &State{Checks: map[string]CheckRecord{}, Generations: map[string]GenerationRecord{}}
 	invs := map[string][]rows.Invocation{}
 	for _, g := range p.Generations {
 		st.Generations[g.ID] = GenerationRecord{ID: g.ID}
@@ -122,7 +122,7 @@ func TestTablesColdModeKeepsColdCalls(t *testing.T) {
 	invs := map[string][]rows.Invocation{cell.ID: {
 		inv(cell.ID, 0, 100, true, "ok", ""), inv(cell.ID, 1, 90, true, "ok", ""), inv(cell.ID, 2, 110, true, "ok", ""),
 	}}
-	st := &State{Checks: map[string]CheckRecord{}, Generations: map[string]GenerationRecord{}, CellEnds: map[string]CellEndRecord{}}
+	st := &State{Checks: map[string]CheckRecord{}, Generations: map[string]GenerationRecord{}}
 	c := tablesOf(t, p, st, invs).Cells[0]
 	if c.N != 2 {
 		t.Errorf("n = %d in cold mode, want 2 (every call but the warm-up)", c.N)
@@ -138,7 +138,7 @@ func TestTablesCPUFilter(t *testing.T) {
 		inv(cell.ID, 0, 1, false, "ok", want), inv(cell.ID, 1, 10, false, "ok", want),
 		inv(cell.ID, 2, 99, false, "ok", other), inv(cell.ID, 3, 20, false, "ok", want),
 	}}
-	st := &State{Checks: map[string]CheckRecord{}, Generations: map[string]GenerationRecord{}, CellEnds: map[string]CellEndRecord{}}
+	st := &State{Checks: map[string]CheckRecord{}, Generations: map[string]GenerationRecord{}}
 	c := tablesOf(t, p, st, invs).Cells[0]
 	if c.N != 2 || c.FilteredOutCPU != 1 {
 		t.Errorf("n %d, filtered out %d; want 2 and 1", c.N, c.FilteredOutCPU)
@@ -147,13 +147,13 @@ func TestTablesCPUFilter(t *testing.T) {
 }
 
 func TestTablesFailedLastCallEndsTheCell(t *testing.T) {
-	// A crash between the failed call's record and its cell_end record.
+	// The failed last call ends the cell.
 	p := tablesPlan(t, "warm", "")
 	cell := p.Cells[0]
 	invs := map[string][]rows.Invocation{cell.ID: {
 		inv(cell.ID, 0, 1, true, "ok", ""), inv(cell.ID, 1, 10, false, "ok", ""), inv(cell.ID, 2, 0, false, "crash", ""),
 	}}
-	st := &State{Checks: map[string]CheckRecord{p.Generations[0].ID: {Class: "OK"}}, Generations: map[string]GenerationRecord{}, CellEnds: map[string]CellEndRecord{}}
+	st := &State{Checks: map[string]CheckRecord{p.Generations[0].ID: {Class: "OK"}}, Generations: map[string]GenerationRecord{}}
 	c := tablesOf(t, p, st, invs).Cells[0]
 	if status, ended := st.Ended(cell.ID); !ended || status != "crash" {
 		t.Fatalf("Ended = %q, %v; want crash, true", status, ended)
@@ -166,7 +166,7 @@ func TestTablesFailedLastCallEndsTheCell(t *testing.T) {
 func TestTablesFailuresNameTheirError(t *testing.T) {
 	p := tablesPlan(t, "warm", "")
 	g := p.Generations[0]
-	st := &State{Checks: map[string]CheckRecord{}, Generations: map[string]GenerationRecord{g.ID: {ID: g.ID}}, CellEnds: map[string]CellEndRecord{},
+	st := &State{Checks: map[string]CheckRecord{}, Generations: map[string]GenerationRecord{g.ID: {ID: g.ID}},
 		Failures: []FailureRecord{{Unit: StageCheck, ID: g.ID, Attempts: 4, Error: "deploy: no cgroup"}}}
 	row := tablesOf(t, p, st, nil).Generations[0]
 	if row.Class != "" || row.Error != "deploy: no cgroup" {

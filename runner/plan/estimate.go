@@ -35,9 +35,6 @@ func (e Estimate) OverBudget() float64 {
 	return 0
 }
 
-// calls reports whether a provider calls a model API (and so costs tokens).
-func calls(provider string) bool { return provider != "reference" && provider != "files" }
-
 // Estimate prices the plan: model tokens from prompt sizes and the models'
 // prices, and AWS Lambda time for cells on aws platforms whose task gives
 // benchmark.expected_ms. Local cells cost nothing.
@@ -47,7 +44,7 @@ func (p *Plan) Estimate() Estimate {
 	unpriced := map[string]bool{}
 	for _, g := range p.Generations {
 		m := s.Models[g.Model]
-		if !calls(m.Provider) {
+		if !m.CallsAPI() {
 			continue
 		}
 		in := int64((g.PromptBytes + BytesPerToken - 1) / BytesPerToken)

@@ -2,10 +2,10 @@ package plan_test
 
 import (
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/faaslab/faaslab/runner/plan"
+	"github.com/faaslab/faaslab/runner/platform"
 	"github.com/faaslab/faaslab/schema"
 )
 
@@ -16,10 +16,9 @@ func TestExperiments(t *testing.T) {
 	if err != nil || len(studies) == 0 {
 		t.Fatalf("no studies in experiments/ (%v)", err)
 	}
-	arch := map[string]string{"amd64": "x86_64", "arm64": "arm64"}[runtime.GOARCH]
 	for _, path := range studies {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			s, err := schema.Load(path, schema.Options{HostArch: arch})
+			s, err := schema.Load(path, schema.Options{HostArch: platform.HostArch()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"runtime"
 	"time"
 )
 
@@ -103,6 +104,15 @@ type Invocation struct {
 	Traceback    string
 	// Log is the function's output, truncated by the platform.
 	Log string
+}
+
+// HostArch is the architecture of this host in Lambda's words ("x86_64",
+// "arm64"): what the local platform can run.
+func HostArch() string {
+	if runtime.GOARCH == "amd64" {
+		return "x86_64"
+	}
+	return runtime.GOARCH
 }
 
 // ErrInfrastructure marks platform failures that a retry may cure.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -119,7 +118,7 @@ func withFunctionDefaults(fn platform.Function) (platform.Function, error) {
 	if fn.Runtime != "" && !strings.HasPrefix(fn.Runtime, "python3") {
 		return fn, fmt.Errorf("runtime %q: the local platform runs Python 3 only", fn.Runtime)
 	}
-	if host := hostArch(); fn.Arch != "" && fn.Arch != host {
+	if host := platform.HostArch(); fn.Arch != "" && fn.Arch != host {
 		return fn, fmt.Errorf("architecture %q: this host is %s", fn.Arch, host)
 	}
 	if fn.MemoryMB == 0 {
@@ -151,14 +150,6 @@ func withFunctionDefaults(fn platform.Function) (platform.Function, error) {
 		}
 	}
 	return fn, nil
-}
-
-// hostArch is the host's architecture in Lambda's words.
-func hostArch() string {
-	if runtime.GOARCH == "amd64" {
-		return "x86_64"
-	}
-	return runtime.GOARCH
 }
 
 // environment is a container's whole environment: Lambda's own variables
