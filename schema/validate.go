@@ -46,6 +46,12 @@ func validate(s *Study, opts Options) Errors {
 			}
 			seen[test.Name] = true
 		}
+		if t.Stages != nil {
+			// Until pipelines run, a study that declares stages would be
+			// measured as the task's handler alone: refuse it rather than
+			// report numbers of something else.
+			v.fail(at+".stages", "pipeline tasks are not run yet: faaslab would measure the task's handler alone and ignore its stages; remove stages")
+		}
 		seen = map[string]bool{}
 		for i, st := range t.Stages {
 			if seen[st.Name] {
