@@ -107,15 +107,6 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
-func TestTQuantile(t *testing.T) {
-	// Exact values of Student's t 0.975 quantile.
-	for df, want := range map[int]float64{1: 12.706, 9: 2.262, 30: 2.042, 40: 2.021, 60: 2.000, 99: 1.984, 1000: 1.962} {
-		if got := tQuantile975(df); abs(got-want) > 0.0015 {
-			t.Errorf("df %d: %v, want %v", df, got, want)
-		}
-	}
-}
-
 func abs(x float64) float64 {
 	if x < 0 {
 		return -x

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"github.com/faaslab/faaslab/exporters"
 	"github.com/faaslab/faaslab/exporters/rows"
 	"github.com/faaslab/faaslab/internal/durable"
+	"github.com/faaslab/faaslab/internal/stats"
 	"github.com/faaslab/faaslab/runner/check"
 	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
@@ -206,8 +206,10 @@ func compareWithReference(p *plan.Plan, cells []rows.Cell) {
 			continue
 		}
 		ref := sum[k] / float64(n[k])
-		pct := (*c.MeanMS - ref) / ref * 100
-		c.RefMeanMS, c.PctDiffVsRef = &ref, &pct
+		c.RefMeanMS = &ref
+		if pct, ok := stats.PctDiff(*c.MeanMS, ref); ok {
+			c.PctDiffVsRef = &pct
+		}
 	}
 }
 
@@ -217,62 +219,17 @@ func summarize(r *rows.Cell, ms []float64) {
 	if len(ms) == 0 {
 		return
 	}
-	s := slices.Clone(ms)
-	slices.Sort(s)
-	m := mean(s)
-	sd := 0.0
-	if len(s) > 1 {
-		for _, x := range s {
-			sd += (x - m) * (x - m)
-		}
-		sd = math.Sqrt(sd / float64(len(s)-1))
-	}
+	d := stats.Describe(ms)
 	f := func(x float64) *float64 { return &x }
-	r.MeanMS, r.SDMS = f(m), f(sd)
-	if m != 0 {
-		r.CV = f(sd / m)
+	r.MeanMS, r.SDMS = f(d.Mean), f(d.SD)
+	if cv, ok := d.CV(); ok {
+		r.CV = f(cv)
 	}
-	r.MedianMS, r.P95MS = f(quantile(s, 0.5)), f(quantile(s, 0.95))
-	r.MinMS, r.MaxMS = f(s[0]), f(s[len(s)-1])
-	if len(s) > 1 {
-		half := tQuantile975(len(s)-1) * sd / math.Sqrt(float64(len(s)))
-		r.CI95LowMS, r.CI95HighMS = f(m-half), f(m+half)
+	r.MedianMS, r.P95MS = f(d.Median), f(d.P95)
+	r.MinMS, r.MaxMS = f(d.Min), f(d.Max)
+	if d.HasCI95 {
+		r.CI95LowMS, r.CI95HighMS = f(d.CI95.Low), f(d.CI95.High)
 	}
-}
-
-func mean(xs []float64) float64 {
-	t := 0.0
-	for _, x := range xs {
-		t += x
-	}
-	return t / float64(len(xs))
-}
-
-// quantile of sorted xs by linear interpolation between closest ranks
-// (numpy's and pandas' default, R's type 7).
-func quantile(sorted []float64, q float64) float64 {
-	h := q * float64(len(sorted)-1)
-	lo := int(math.Floor(h))
-	if lo+1 >= len(sorted) {
-		return sorted[len(sorted)-1]
-	}
-	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
-}
-
-// tQuantile975 is Student's t 0.975 quantile for df degrees of freedom, for
-// a two-sided 95% confidence interval of the mean.
-func tQuantile975(df int) float64 {
-	table := []float64{0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-		2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-		2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042}
-	if df < len(table) {
-		return table[df]
-	}
-	// Cornish-Fisher expansion around the normal quantile; at df >= 30 it
-	// is within 1e-4 of the exact value.
-	const z = 1.959963984540054
-	d := float64(df)
-	return z + (z*z*z+z)/(4*d) + (5*math.Pow(z, 5)+16*z*z*z+3*z)/(96*d*d)
 }
 
 // Export writes the run's tables to Dir/tables in every format of exps,
