@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/faaslab/faaslab/exporters"
 	"github.com/faaslab/faaslab/exporters/rows"
+	"github.com/faaslab/faaslab/internal/buildinfo"
 	"github.com/faaslab/faaslab/runner/engine"
 	"github.com/faaslab/faaslab/schema"
 )
@@ -58,8 +58,8 @@ func hostFacts(ctx context.Context, s *schema.Study, st *State) rows.Manifest {
 	host, _ := os.Hostname()
 	tags, _ := json.Marshal(tagMap(s.Source.Tags))
 	return rows.Manifest{
-		FaaslabVersion: version(),
-		GitCommit:      gitCommit(ctx, s.Source.Dir),
+		FaaslabVersion: buildinfo.Version(),
+		GitCommit:      buildinfo.GitCommit(ctx, s.Source.Dir),
 		Host:           host,
 		OS:             runtime.GOOS,
 		HostArch:       st.HostArch,
@@ -77,32 +77,6 @@ func tagMap(tags []string) map[string]string {
 		m[k] = v
 	}
 	return m
-}
-
-// version is faaslab's module version, or the VCS revision of a source build.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			v += "+" + s.Value[:min(12, len(s.Value))]
-		}
-	}
-	return v
-}
-
-// gitCommit is the commit of the repository holding the study, if any.
-func gitCommit(ctx context.Context, dir string) string {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "HEAD").Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
 }
 
 func pythonVersion(ctx context.Context) string {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faaslab/faaslab/internal/buildinfo"
 	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
 	"github.com/faaslab/faaslab/schema"
@@ -79,6 +80,7 @@ func run(ctx context.Context, st *State, args []string) int {
 	root := &cobra.Command{
 		Use:           "faaslab",
 		Short:         "Run studies of LLM-generated serverless functions",
+		Version:       buildinfo.Version(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
