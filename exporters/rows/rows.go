@@ -30,7 +30,7 @@ type Generation struct {
 	LatencyMS    *float64  `parquet:"latency_ms,optional"`
 	Attempts     int32     `parquet:"attempts"`
 	Error        string    `parquet:"error"`
-	Class        string    `parquet:"class,dict"` // SE, INIT, FD, TIMEOUT, CRASH, OK
+	Class        string    `parquet:"class,dict"` // NOCODE, SE, INIT, FD, TIMEOUT, CRASH, OK
 	Cyclomatic   *float64  `parquet:"cyclomatic_complexity,optional"`
 	Halstead     *float64  `parquet:"halstead_difficulty,optional"`
 	Maintain     *float64  `parquet:"maintainability_index,optional"`

@@ -1,5 +1,6 @@
 // Package check decides whether a generated function is correct: it
-// compiles the code (SE), deploys it (INIT), runs it on a task's test
+// finds whether there is code at all (NOCODE), compiles it (SE), deploys
+// it (INIT), runs it on a task's test
 // events and compares each output with the reference implementation's
 // (FD, TIMEOUT, CRASH, OK). It also measures the code's static metrics
 // with radon and pylint (see Checker.StaticMetrics).
@@ -34,9 +35,13 @@ import (
 type Class string
 
 // The classes, in the order the checks run. A Report's overall class is
-// SE or INIT when those checks fail, otherwise the most severe class of
-// its tests, in the order CRASH, TIMEOUT, FD, OK.
+// NOCODE, SE or INIT when those checks fail, otherwise the most severe
+// class of its tests, in the order CRASH, TIMEOUT, FD, OK.
 const (
+	// ClassNoCode is an answer without code: no Python file of the
+	// candidate holds anything but white space, as when a model refused or
+	// answered in prose only (llm.ExtractCode then yields no code).
+	ClassNoCode Class = "NOCODE"
 	// ClassSE is a syntax error: some module in the code does not compile.
 	ClassSE Class = "SE"
 	// ClassInit is a failure to import the handler module (an exception at
@@ -74,7 +79,7 @@ type Report struct {
 	// first test that has the report's class and what went wrong there.
 	Detail string
 	// Tests holds one result per test, in the order given to Check. It is
-	// empty for SE, which runs no tests. After an INIT failure the tests
+	// empty for NOCODE and SE, which run no tests. After an INIT failure the tests
 	// not run are INIT too, with a detail that says so.
 	Tests []TestResult
 }
@@ -130,6 +135,11 @@ func (c *Checker) Check(ctx context.Context, cand, ref platform.Function, tests 
 	}
 	if cand.CodeDir == "" || cand.Handler == "" {
 		return Report{}, errors.New("check: candidate needs CodeDir and Handler")
+	}
+	if has, err := hasCode(cand.CodeDir); err != nil {
+		return Report{}, err
+	} else if !has {
+		return Report{Class: ClassNoCode, Detail: "no code: the candidate's Python files are empty"}, nil
 	}
 	if msg, err := c.syntaxError(ctx, cand); err != nil {
 		return Report{}, err

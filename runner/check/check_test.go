@@ -79,6 +79,10 @@ func TestCheckClasses(t *testing.T) {
 		{handler: "se.handler", code: map[string]string{"se.py": validCode, "pkg/util.py": "x = (1,\n"}, class: ClassSE, detail: "pkg/util.py:1:", notInvoked: true},
 		{handler: "se.handler", code: map[string]string{"se.py": "def handler(event, context):\n    return 1\n      pass\n"}, class: ClassSE, detail: "IndentationError", notInvoked: true},
 		{handler: "se.handler", code: map[string]string{"se.py": "x = '\x00'\n"}, class: ClassSE, detail: "se.py", notInvoked: true},
+		// An answer without code (llm.ExtractCode gave "") is NOCODE, not SE.
+		{handler: "empty.handler", code: map[string]string{"empty.py": ""}, class: ClassNoCode, detail: "no code", notInvoked: true},
+		{handler: "blank.handler", code: map[string]string{"blank.py": "\n  \n\t\r\n", "__pycache__/blank.py": "x = 1\n", "notes.txt": "prose"},
+			class: ClassNoCode, detail: "no code", notInvoked: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.handler+"/"+string(tt.class), func(t *testing.T) {
@@ -241,5 +245,23 @@ func TestCheckConcurrent(t *testing.T) {
 	defer p.mu.Unlock()
 	if p.invokes["ref.handler"] != len(squareTests) {
 		t.Errorf("reference invoked %d times, want %d", p.invokes["ref.handler"], len(squareTests))
+	}
+}
+
+func TestNoCodeIsNotDeployedNorMeasured(t *testing.T) {
+	p := newFakePlatform(t, map[string]fakeFunc{"ref.handler": square})
+	c := &Checker{Platform: p}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	cand := function(t, "handler.handler", map[string]string{"handler.py": " \n"})
+	rep, err := c.Check(context.Background(), cand, function(t, "ref.handler", nil), squareTests)
+	if err != nil || rep.Class != ClassNoCode || len(rep.Tests) != 0 {
+		t.Fatalf("Check = %+v, %v; want NOCODE without tests", rep, err)
+	}
+	m := c.StaticMetrics(context.Background(), cand)
+	if m.Cyclomatic != nil || m.PylintScore != nil || !strings.Contains(m.Note, "no code to measure") {
+		t.Errorf("StaticMetrics = %+v, want no metrics and a note saying there is no code", m)
+	}
+	for handler, n := range p.deploys {
+		t.Errorf("%s deployed %d times for a candidate without code", handler, n)
 	}
 }

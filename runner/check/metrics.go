@@ -56,6 +56,11 @@ func (c *Checker) StaticMetrics(ctx context.Context, fn platform.Function) Metri
 	case len(files) == 0:
 		return Metrics{Note: fmt.Sprintf("no Python files in %s", fn.CodeDir)}
 	}
+	if has, err := hasCode(fn.CodeDir); err != nil {
+		return Metrics{Note: err.Error()}
+	} else if !has {
+		return Metrics{Note: "no code to measure: the Python files are empty"}
+	}
 	var res metricsResult
 	inv, err := c.invokeTools(ctx, fn, true, map[string]any{"op": "metrics", "files": files}, &res)
 	switch {

@@ -247,6 +247,37 @@ func readSources(dir string) (map[string]string, error) {
 	return files, nil
 }
 
+// hasCode reports whether some .py file under dir (outside __pycache__)
+// holds more than white space. It reads the files as data on the host,
+// which runs nothing of them.
+func hasCode(dir string) (bool, error) {
+	found := false
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "__pycache__" {
+			return filepath.SkipDir
+		}
+		if !d.Type().IsRegular() || !strings.HasSuffix(d.Name(), ".py") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(data)) > 0 {
+			found = true
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("check: read code in %s: %w", dir, err)
+	}
+	return found, nil
+}
+
 // imageResult is the tools' answer to an image request.
 type imageResult struct {
 	Error    string   `json:"error"`

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/faaslab/faaslab/exporters/rows"
@@ -230,6 +231,9 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 			}
 			return true, e.fail(bar, 1, StageCheck, g.ID, attempts, err)
 		}
+		if rep.Class == check.ClassNoCode {
+			rep.Detail = e.noCodeDetail(ctx, g, gen.Key, rep.Detail)
+		}
 		m := e.Checker.StaticMetrics(ctx, cand)
 		if ctx.Err() != nil { // metrics cut short by Ctrl-C must be made again
 			return false, ctx.Err()
@@ -238,7 +242,7 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 			Cyclomatic: m.Cyclomatic, Halstead: m.Halstead, Maintain: m.Maintainability, PylintScore: m.PylintScore,
 			MetricsNote: m.Note}
 		now := time.Now().UTC()
-		if len(rep.Tests) == 0 { // SE runs no test; its rows still say why
+		if len(rep.Tests) == 0 { // NOCODE and SE run no test; their rows still say why
 			for _, tt := range tests {
 				rep.Tests = append(rep.Tests, check.TestResult{Name: tt.Name, Class: rep.Class, Detail: "not run: " + rep.Detail})
 			}
@@ -260,6 +264,29 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 		bar.Add()
 		return false, nil
 	})
+}
+
+// noCodeDetail says why generation g has no code: the start of the
+// model's answer, as the artifact store keeps it, so that a reader of the
+// tables tells a refusal from an explanation without opening the store.
+// Code read from disk has no answer: detail, the check's, stays.
+func (e *Engine) noCodeDetail(ctx context.Context, g plan.Generation, key, detail string) string {
+	if !e.Plan.Study.Models[g.Model].CallsAPI() {
+		return detail
+	}
+	res, ok, err := e.Store.Get(ctx, key)
+	if err != nil || !ok {
+		return detail
+	}
+	answer := strings.Join(strings.Fields(res.Raw), " ")
+	if answer == "" {
+		return "no code: the model's answer was empty"
+	}
+	const limit = 200
+	if r := []rune(answer); len(r) > limit {
+		answer = string(r[:limit]) + "…"
+	}
+	return fmt.Sprintf("no code in the model's answer: %q", answer)
 }
 
 func isInfrastructure(err error) bool { return errors.Is(err, platform.ErrInfrastructure) }

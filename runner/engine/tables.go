@@ -306,7 +306,7 @@ func Summary(t *rows.Tables, invocations int) string {
 		classes[g.Class]++
 	}
 	var parts []string
-	for _, c := range []string{string(check.ClassOK), string(check.ClassFD), string(check.ClassSE), string(check.ClassInit),
+	for _, c := range []string{string(check.ClassOK), string(check.ClassFD), string(check.ClassNoCode), string(check.ClassSE), string(check.ClassInit),
 		string(check.ClassTimeout), string(check.ClassCrash), classError, ""} {
 		if n := classes[c]; n > 0 {
 			if c == "" {

@@ -11,7 +11,7 @@ import (
 // cacheKeyVersion changes whenever the meaning of a key changes, for
 // instance when ExtractCode's rule does, so that old artifacts stop
 // matching.
-const cacheKeyVersion = 1
+const cacheKeyVersion = 2 // 2: ExtractCode returns "" for answers without code (NOCODE)
 
 // cacheKeyFields is the canonical encoding of a Request for CacheKey. Its
 // JSON encoding is stable: fields in declaration order, nil pointers as

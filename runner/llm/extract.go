@@ -5,22 +5,36 @@ import (
 	"strings"
 )
 
-// ExtractCode returns the Python code in a model's response text.
+// ExtractCode returns the Python code in a model's response text, or ""
+// when the text holds none: a refusal, or an answer in prose only.
 //
 // The rule, applied after CRLF line ends become LF and <think>…</think>
 // sections of reasoning models are dropped:
 //
 //  1. the largest fenced block (```) whose language tag is python, py,
-//     python3 or py3 (case-insensitive);
-//  2. else the largest fenced block without a language tag;
-//  3. else the whole text.
+//     python3 or py3 (case-insensitive), as written: the model says it is
+//     Python, so a block that does not compile is a syntax error;
+//  2. else the largest fenced block without a language tag that reads as
+//     Python (see below);
+//  3. else the whole text, when it reads as Python;
+//  4. else no code: "".
+//
+// Text reads as Python when one of its lines, indentation aside, is a
+// Python statement that a sentence does not look like: a definition (def
+// f(, async def f(, class C: or class C(), an import (import a.b as c, from
+// a import b), a decorator alone on its line, an assignment (x = …, x += …,
+// x.y[0] = …, a, b = …) or a call alone on its line (f(…), a.b(…)). A
+// handler module has at least one of them (its def), and broken code
+// almost always keeps one, so it stays code: a syntax error, not a missing
+// answer. Words that also start prose lines (if, for, with, return, ...)
+// are not taken as evidence.
 //
 // Among blocks of equal size the first wins. The largest, not the first,
 // block is taken because models often show a short usage example or a
 // command before or after the function itself. A block that is never closed
 // (a response cut at the token limit) runs to the end of the text. A fence
 // indented by n spaces has up to n spaces removed from its lines. The code
-// ends with exactly one newline; it is "" when the text holds no code.
+// ends with exactly one newline.
 func ExtractCode(text string) string {
 	text = strings.ReplaceAll(text, "\r\n", "\n")
 	text = thinkSection.ReplaceAllString(text, "")
@@ -31,20 +45,43 @@ func ExtractCode(text string) string {
 			if python == nil || len(b.body) > len(python.body) {
 				python = &b
 			}
-		case b.lang == "":
+		case b.lang == "" && readsAsPython(b.body):
 			if untagged == nil || len(b.body) > len(untagged.body) {
 				untagged = &b
 			}
 		}
 	}
-	code := text
 	switch {
 	case python != nil:
-		code = python.body
+		return tidy(python.body)
 	case untagged != nil:
-		code = untagged.body
+		return tidy(untagged.body)
+	case readsAsPython(text):
+		return tidy(text)
 	}
-	return tidy(code)
+	return ""
+}
+
+// pythonStatement matches a line (indentation removed) that is a Python
+// statement rather than a sentence; see ExtractCode.
+var pythonStatement = regexp.MustCompile(`^(?:` +
+	`(?:async\s+)?def\s+[A-Za-z_]\w*\s*\(` + // def f(
+	`|class\s+[A-Za-z_]\w*\s*[(:]` + // class C: / class C(
+	`|import\s+[A-Za-z_][\w.]*(?:\s+as\s+\w+)?(?:\s*,\s*[A-Za-z_][\w.]*(?:\s+as\s+\w+)?)*\s*(?:#.*)?$` + // import a.b as c, d
+	`|from\s+\.*[A-Za-z_][\w.]*\s+import\s+\S` + // from a.b import c
+	`|@[A-Za-z_][\w.]*(?:\(.*\))?\s*$` + // @decorator
+	`|[A-Za-z_][\w.]*(?:\[[^\]]*\])?(?:\s*,\s*[A-Za-z_][\w.]*)*\s*(?:[-+*/%&|^@]|//|\*\*|<<|>>)?=[^=]` + // x = …, x += …, a, b = …
+	`|[A-Za-z_][\w.]*\(.*\)\s*(?:#.*)?$` + // f(…)
+	`)`)
+
+// readsAsPython reports whether some line of text is a Python statement.
+func readsAsPython(text string) bool {
+	for _, line := range strings.Split(text, "\n") {
+		if pythonStatement.MatchString(strings.TrimSpace(line)) {
+			return true
+		}
+	}
+	return false
 }
 
 // thinkSection matches the reasoning a model such as DeepSeek-R1 emits

@@ -43,9 +43,54 @@ var extractTests = []struct {
 		want: "a = 1\n",
 	},
 	{
-		name: "only other languages: whole text",
+		name: "only other languages: no code",
 		text: "```bash\nls\n```",
-		want: "```bash\nls\n```\n",
+		want: "",
+	},
+	{
+		name: "another language's block around Python: whole text",
+		text: "```javascript\ndef handler(event, context):\n    return 1\n```",
+		want: "```javascript\ndef handler(event, context):\n    return 1\n```\n",
+	},
+	{
+		name: "refusal: no code",
+		text: "I'm sorry, but I can't help with that request.",
+		want: "",
+	},
+	{
+		name: "prose only: no code",
+		text: "To compute PageRank, start every node at 1/N.\nThen, for each iteration, spread each node's rank over its out-links (see the paper).\nif you want: use networkx.\nreturn the ranks as a dict.\n",
+		want: "",
+	},
+	{
+		name: "prose in an untagged block: no code",
+		text: "I cannot write that function.\n```\nThe request asks for a port scanner.\n```\n",
+		want: "",
+	},
+	{
+		name: "untagged prose block and untagged code block: the code",
+		text: "```\nThis is a long explanation of what the function will do, longer than the code.\n```\n```\nx = compute(1)\n```\n",
+		want: "x = compute(1)\n",
+	},
+	{
+		name: "only a think section: no code",
+		text: "<think>\n```python\ndef handler(e, c):\n    pass\n```\n</think>\nI won't do this.",
+		want: "",
+	},
+	{
+		name: "unfenced broken code stays code",
+		text: "def handler(event, context)\n    return {'n': event['n'] ** 2\n",
+		want: "def handler(event, context)\n    return {'n': event['n'] ** 2\n",
+	},
+	{
+		name: "unfenced code with a sentence before it",
+		text: "Here you go.\nimport json\n\nhandler = lambda e, c: json.dumps(e)\n",
+		want: "Here you go.\nimport json\n\nhandler = lambda e, c: json.dumps(e)\n",
+	},
+	{
+		name: "python block holding prose is code as written",
+		text: "```python\nSorry, no.\n```",
+		want: "Sorry, no.\n",
 	},
 	{
 		name: "CRLF line ends",
@@ -120,6 +165,31 @@ func TestHandlerFile(t *testing.T) {
 		got, err := HandlerFile(tt.handler)
 		if (err != nil) != tt.wantErr || got != tt.want {
 			t.Errorf("HandlerFile(%q) = %q, %v; want %q, error %v", tt.handler, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestReadsAsPython(t *testing.T) {
+	code := []string{
+		"def handler(event, context):", "    async def fetch(url):", "class Graph:", "class Graph(object):",
+		"import json", "import numpy as np, os.path", "from PIL import Image", "from .util import x",
+		"@functools.cache", "x = 1", "ranks[node] += share", "a, b = b, a", "self.n //= 2",
+		"print(handler({}, None))", "main()", "handler = lambda e, c: e",
+	}
+	prose := []string{
+		"I'm sorry, but I can't help with that.", "Here is the function you asked for:", "Import the module first.",
+		"if you want, use networkx:", "return the ranks as a dict.", "The result (a dict) maps nodes to ranks.",
+		"for each node in the graph:", "x == 1 holds", "Note: call handler(event) to test it.", "",
+		"importance of each node", "from the paper, we know that", "```bash",
+	}
+	for _, line := range code {
+		if !readsAsPython(line) {
+			t.Errorf("readsAsPython(%q) = false, want true", line)
+		}
+	}
+	for _, line := range prose {
+		if readsAsPython(line) {
+			t.Errorf("readsAsPython(%q) = true, want false", line)
 		}
 	}
 }

@@ -89,8 +89,9 @@ type Request struct {
 // reference to it.
 type Result struct {
 	// Files maps slash-separated relative file names to their content. It
-	// always holds the handler module, which is empty when a model answered
-	// with no text.
+	// always holds the handler module, which is empty when a model's answer
+	// held no code (a refusal, prose only, no text: see ExtractCode); the
+	// check classes such code NOCODE.
 	Files map[string][]byte
 	// ModelVersion is the model version the API reported (the "model" field
 	// of an OpenAI response), or "" when the API reports none.
