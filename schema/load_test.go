@@ -1,0 +1,86 @@
+package schema
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeStudy writes a minimal valid study whose matrix ends with extra,
+// with the files it names, and returns its path.
+func writeStudy(t *testing.T, matrixExtra, taskExtra string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"p.md", "ref.py"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := `name: "t"
+models: reference: provider: "reference"
+tasks: sq: {
+	variants: long: prompt: "p.md"
+	reference: "ref.py"
+	tests: [{name: "a", event: {n: 2}}]
+	benchmark: event: {n: 3}
+` + taskExtra + `
+}
+platforms: local: kind: "local"
+matrix: {
+	memory_mb: [512, 1024]
+	arch: ["x86_64"]
+	repetitions: 10
+` + matrixExtra + `
+}
+budget: usd: 1
+`
+	path := filepath.Join(dir, "study.cue")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestIncludeTakesRepetitionsAndWarmup(t *testing.T) {
+	s, err := Load(writeStudy(t, `include: [{memory_mb: 1024, repetitions: 20, warmup: 0}, {memory_mb: 2048}]`, ""), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := s.Matrix.Include
+	if len(in) != 2 || in[0].Repetitions == nil || *in[0].Repetitions != 20 || in[0].Warmup == nil || *in[0].Warmup != 0 ||
+		in[1].Repetitions != nil || in[1].Warmup != nil {
+		t.Errorf("include decoded as %+v", in)
+	}
+}
+
+func TestIncludeAndExcludeErrors(t *testing.T) {
+	tests := []struct {
+		matrix string
+		want   string
+	}{
+		{`include: [{memory_mb: 1024, repetitions: 0}]`, "study.cue:15:42: matrix.include[0].repetitions: invalid value 0 (out of bound >=1)"},
+		{`include: [{memory_mb: 1024, warmup: -1}]`, "study.cue:15:37: matrix.include[0].warmup: invalid value -1 (out of bound >=0)"},
+		{`include: [{memory_mb: 1024, repetitons: 5}]`, "study.cue:15:29: matrix.include[0].repetitons: field not allowed"},
+		// An exclude drops cells; overriding their repetitions means nothing.
+		{`exclude: [{memory_mb: 1024, repetitions: 5}]`, "study.cue:15:29: matrix.exclude[0].repetitions: field not allowed"},
+	}
+	for _, tt := range tests {
+		path := writeStudy(t, tt.matrix, "")
+		_, err := Load(path, Options{Cwd: filepath.Dir(path)})
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%s:\n got %v\nwant %s", tt.matrix, err, tt.want)
+		}
+	}
+}
+
+func TestStagesAreRefused(t *testing.T) {
+	for _, stages := range []string{`stages: [{name: "a", handler: "a.handler"}]`, `stages: []`} {
+		path := writeStudy(t, "", stages)
+		_, err := Load(path, Options{Cwd: filepath.Dir(path)})
+		want := "study.cue:8:1: tasks.sq.stages: pipeline tasks are not run yet"
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: error %v, want one starting %q", stages, err, want)
+		}
+	}
+}
