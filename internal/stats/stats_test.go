@@ -120,6 +120,15 @@ func TestTQuantile(t *testing.T) {
 			t.Errorf("TQuantile(0.975, %v) = %v, want %v", df, got, want)
 		}
 	}
+	// TCDF inverts TQuantile across heavy and light tails.
+	for _, df := range []float64{0.3, 0.5, 1, 2.5, 7, 30, 1e3, 1e6} {
+		for _, p := range []float64{0.5000001, 0.6, 0.9, 0.975, 0.999, 0.999999} {
+			q := TQuantile(p, df)
+			if got := TCDF(q, df); math.IsInf(q, 0) || math.Abs(got-p) > 1e-10 {
+				t.Errorf("TCDF(TQuantile(%v, %v) = %v) = %v", p, df, q, got)
+			}
+		}
+	}
 	for _, bad := range [][2]float64{{0, 5}, {1, 5}, {0.5, 0}, {0.9, -1}, {math.NaN(), 3}} {
 		if got := TQuantile(bad[0], bad[1]); !math.IsNaN(got) {
 			t.Errorf("TQuantile(%v, %v) = %v, want NaN", bad[0], bad[1], got)
