@@ -150,11 +150,11 @@ type deployment struct {
 // environment is one Python process that serves invocations.
 type environment struct {
 	cmd     *exec.Cmd
-	tmp     string      // the environment's /tmp
-	logPath string      // the process's stdout and stderr
-	logOff  int64       // how much of the log earlier calls took
-	toRT    *os.File    // requests to the runtime (its fd 3)
-	frames  chan []byte // frames from the runtime (its fd 4); closed at EOF
+	tmp     string        // the environment's /tmp
+	logPath string        // the process's stdout and stderr
+	logOff  int64         // how much of the log earlier calls took
+	toRT    *os.File      // requests to the runtime (its fd 3)
+	frames  chan []byte   // frames from the runtime (its fd 4); closed at EOF
 	exited  chan struct{} // closed when the runtime has exited
 	stop    chan struct{} // closed by kill; ends the frame reader
 	state   *os.ProcessState
