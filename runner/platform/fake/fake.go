@@ -35,6 +35,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -100,6 +101,15 @@ func New(opts Options) (*Platform, error) {
 	path, err := exec.LookPath(opts.Python)
 	if err != nil {
 		return nil, fmt.Errorf("fake platform: no Python: %w", err)
+	}
+	// Resolve the interpreter itself: a version manager's shim (pyenv)
+	// would add a second to every cold start.
+	out, err := exec.Command(path, "-c", "import sys; print(sys.executable)").Output()
+	if err != nil {
+		return nil, fmt.Errorf("fake platform: Python %s: %w", path, err)
+	}
+	if exe := strings.TrimSpace(string(out)); exe != "" {
+		path = exe
 	}
 	opts.Python = path
 	return &Platform{opts: opts}, nil
