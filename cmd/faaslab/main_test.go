@@ -53,7 +53,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:           "testdata/script",
 		UpdateScripts: os.Getenv("FAASLAB_UPDATE") == "1",
-		Setup: func(env *testscript.Env) error { return setupWorkDir(env.WorkDir) },
+		Setup:         func(env *testscript.Env) error { return setupWorkDir(env.WorkDir) },
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"edit":    editStudy,
 			"waitfor": waitFor,
@@ -121,20 +121,31 @@ func editStudy(ts *testscript.TestScript, neg bool, args []string) {
 
 // waitFor is the script command `waitfor GLOB TEXT`: it waits until a file
 // matching GLOB contains TEXT, for at most a minute (the machine may be
-// loaded; the wait ends as soon as the text is there).
+// loaded; the wait ends as soon as the text is there). `! waitfor` checks
+// at once that no such file has the text.
 func waitFor(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
+	if len(args) != 2 {
 		ts.Fatalf("usage: waitfor GLOB TEXT")
 	}
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
+	found := func() bool {
 		paths, _ := filepath.Glob(ts.MkAbs(args[0]))
 		for _, p := range paths {
 			if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), args[1]) {
-				return
+				return true
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		return false
+	}
+	if neg {
+		if found() {
+			ts.Fatalf("a file matching %s contains %q", args[0], args[1])
+		}
+		return
+	}
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if found() {
+			return
+		}
 	}
 	ts.Fatalf("waitfor %s: no %q after a minute", args[0], args[1])
 }
