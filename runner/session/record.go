@@ -31,7 +31,9 @@ import (
 // journal's size and modification time, and the outcome printed. It is
 // used only when every one of those still matches and the tables are no
 // older than the journal; anything else runs the study as usual, and a
-// record that cannot be read is ignored.
+// record that cannot be read is ignored. A study inside a CUE module (a
+// cue.mod directory at or above it) gets no record, since it may import
+// packages whose files the record would not know.
 
 // recordVersion changes when the record's meaning does.
 const recordVersion = 1
@@ -116,11 +118,16 @@ func writeRecord(env *Env, o Options, s *schema.Study, dir, outcome string) erro
 	if err != nil {
 		return err
 	}
+	study := env.abs(o.Study)
+	if inCUEModule(filepath.Dir(study)) {
+		// The study may import packages of its module, files the record
+		// would not know to watch.
+		return nil
+	}
 	files, dirs, err := s.Files()
 	if err != nil {
 		return err
 	}
-	study := env.abs(o.Study)
 	rec := record{Version: recordVersion, Study: study, Tags: o.Tags, HostArch: env.HostArch, Build: build,
 		Dirs: map[string][]string{}, RunDir: dir, Outcome: outcome}
 	for _, f := range append([]string{study}, files...) {
@@ -189,6 +196,20 @@ func upToDate(env *Env, o Options) (record, bool) {
 		return record{}, false
 	}
 	return rec, true
+}
+
+// inCUEModule reports whether dir or a directory above it holds cue.mod.
+func inCUEModule(dir string) bool {
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "cue.mod")); err == nil {
+			return true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return false
+		}
+		dir = parent
+	}
 }
 
 // abs is path made absolute against env.Cwd.

@@ -67,6 +67,23 @@ func finishedRun(t *testing.T) (*Env, Options, string) {
 	return env, o, dir
 }
 
+func TestNoRecordInCUEModule(t *testing.T) {
+	env, o, dir := finishedRun(t)
+	path, _ := recordPath(env, o)
+	os.Remove(path)
+	os.Mkdir(filepath.Join(dir, "cue.mod"), 0o755)
+	s, err := schema.Load(filepath.Join(dir, "study.cue"), schema.Options{Cwd: dir, HostArch: "x86_64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeRecord(env, o, s, filepath.Join(dir, "out/t/run"), "the outcome\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := upToDate(env, o); ok {
+		t.Errorf("a study in a CUE module got a record")
+	}
+}
+
 func TestRecordUpToDate(t *testing.T) {
 	env, o, _ := finishedRun(t)
 	rec, ok := upToDate(env, o)
