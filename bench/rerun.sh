@@ -30,7 +30,8 @@ git -C "$root" archive "$base" | tar -x -C "$work/base-src"
 (cd "$root" && go build -o "$work/faaslab-new" ./cmd/faaslab)
 
 echo "populating: $work/faaslab-new run $study" >&2
-(cd "$root" && "$work/faaslab-new" run "$study" --out "$work/results" --quiet >/dev/null)
+(cd "$root" && "$work/faaslab-new" run "$study" --out "$work/results" --quiet >"$work/outcome.txt")
+sed 's/^/outcome: /' "$work/outcome.txt" >&2
 cp -a "$work/results" "$work/results-base"
 cp -a "$work/results" "$work/results-new"
 
