@@ -89,13 +89,25 @@ func Open(ctx context.Context, cfg Config) (Platform, error) {
 	return p, nil
 }
 
-// NotBuilt is the error Open returns for a kind without an opener.
+// NotBuilt is the error Open returns for a kind without an opener: it
+// names the platform, its kind and the kinds this build runs, and
+// errors.Is(err, ErrNotBuilt) holds.
 func NotBuilt(cfg Config) error {
-	kinds := Kinds()
-	built := "none"
-	if len(kinds) > 0 {
-		built = strings.Join(kinds, ", ")
-	}
-	return fmt.Errorf("platform %s is of kind %q, which this build of faaslab can plan but not run yet (it runs: %s): %w",
-		cfg.Name, cfg.Kind, built, ErrNotBuilt)
+	return &notBuiltError{cfg: cfg, built: Kinds()}
 }
+
+type notBuiltError struct {
+	cfg   Config
+	built []string
+}
+
+func (e *notBuiltError) Error() string {
+	built := "none"
+	if len(e.built) > 0 {
+		built = strings.Join(e.built, ", ")
+	}
+	return fmt.Sprintf("platform %s is of kind %q, which this build of faaslab can plan but not run yet (it runs: %s)",
+		e.cfg.Name, e.cfg.Kind, built)
+}
+
+func (e *notBuiltError) Is(target error) bool { return target == ErrNotBuilt }
