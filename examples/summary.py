@@ -22,7 +22,7 @@ import pandas as pd
 NULLABLE = [
     "input_tokens", "output_tokens", "cost_usd", "latency_ms",
     "cyclomatic_complexity", "halstead_difficulty", "maintainability_index",
-    "pylint_score", "duration_ms", "init_ms", "billed_ms", "max_memory_used_mb",
+    "pylint_score", "duration_ms", "init_ms", "billed_ms", "billed_estimate_ms", "max_memory_used_mb",
     "mean_ms", "sd_ms", "cv", "median_ms", "p95_ms", "min_ms", "max_ms",
     "ci95_low_ms", "ci95_high_ms", "reference_mean_ms", "pct_diff_vs_reference",
     "cost_per_1m_usd",

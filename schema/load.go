@@ -8,7 +8,6 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -133,39 +132,11 @@ func studyHash(s *Study, raw []byte) (string, error) {
 	for _, t := range s.Source.Tags {
 		part([]byte(t))
 	}
-	var paths []string
-	add := func(rel string) { paths = append(paths, s.Path(rel)) }
-	if s.SystemPromptFile != "" {
-		add(s.SystemPromptFile)
+	paths, _, err := s.Files()
+	if err != nil {
+		return "", fmt.Errorf("hash study files: %w", err)
 	}
-	for _, t := range s.Tasks {
-		for _, v := range t.Variants {
-			add(v.Prompt)
-		}
-		add(t.Reference)
-		for _, in := range t.Inputs {
-			add(in)
-		}
-	}
-	for _, m := range s.Models {
-		if m.Dir == "" {
-			continue
-		}
-		err := filepath.WalkDir(s.Path(m.Dir), func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
-				paths = append(paths, p)
-			}
-			return err
-		})
-		if err != nil {
-			return "", fmt.Errorf("hash study files: %w", err)
-		}
-	}
-	sort.Strings(paths)
-	for i, p := range paths {
-		if i > 0 && p == paths[i-1] {
-			continue
-		}
+	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return "", fmt.Errorf("hash study files: %w", err)

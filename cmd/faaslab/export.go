@@ -3,20 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/faaslab/faaslab/exporters"
 	"github.com/faaslab/faaslab/exporters/rows"
 	"github.com/faaslab/faaslab/internal/buildinfo"
-	"github.com/faaslab/faaslab/runner/engine"
+	"github.com/faaslab/faaslab/runner/session"
 	"github.com/faaslab/faaslab/schema"
 )
 
@@ -25,30 +22,14 @@ func newExportCmd(st *State) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export STUDY.cue",
 		Short: "Write a run's tables again from its journal (Parquet, Arrow IPC, CSV)",
-		Args:  cobra.ExactArgs(1),
+		Long: `export writes the tables of the study's run from its journal, and prints
+the tables directory on stdout. The run must exist: run the study first.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := loadPlan(st, args[0], o.tags)
-			if err != nil {
-				return err
-			}
-			s := p.Study
-			out := o.out
-			if !filepath.IsAbs(out) {
-				out = filepath.Join(st.Cwd, out)
-			}
-			dir := runDir(out, s.Name, s.Source.SHA256)
-			if _, err := os.Stat(filepath.Join(dir, "journal.jsonl")); err != nil {
-				return fmt.Errorf("no run of %s in %s: run it first", args[0], relPath(st.Cwd, dir))
-			}
-			e := &engine.Engine{Plan: p, Dir: dir}
-			if _, err := e.Export(cmd.Context(), exporters.All()); err != nil {
-				return err
-			}
-			fmt.Fprintf(st.Stdout, "%s\n", relPath(st.Cwd, filepath.Join(dir, "tables")))
-			return nil
+			return session.Export(cmd.Context(), st.env(), o.session(args[0], nil, true))
 		},
 	}
-	addRunFlags(cmd, &o)
+	addStudyFlags(cmd, &o)
 	return cmd
 }
 

@@ -12,8 +12,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faaslab/faaslab/internal/buildinfo"
+	"github.com/faaslab/faaslab/exporters/rows"
 	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
+	_ "github.com/faaslab/faaslab/runner/platform/local" // registers the "local" kind
+	"github.com/faaslab/faaslab/runner/session"
 	"github.com/faaslab/faaslab/schema"
 )
 
@@ -28,7 +31,7 @@ const (
 )
 
 // errOverBudget marks a plan whose estimate exceeds the study's budget.
-var errOverBudget = errors.New("over budget")
+var errOverBudget = session.ErrOverBudget
 
 // State is the process state every command reads: nothing below the
 // command layer touches os.Stdout, os.Getenv or the working directory.
@@ -37,12 +40,28 @@ type State struct {
 	Getenv         func(string) string
 	Cwd            string
 	HostArch       string
+	// Executable is faaslab's own file, which identifies the build.
+	Executable string
+	// OpenPlatform and CanOpen replace the platform registry when set
+	// (tests use a fake platform); see session.Env.
+	OpenPlatform func(ctx context.Context, cfg platform.Config) (platform.Platform, error)
+	CanOpen      func(kind string) bool
+}
+
+// platforms, when set, replaces the platform registry for every command:
+// the test binary sets it to open a fake platform for the kind "local".
+// Production builds never set it.
+var platforms struct {
+	open    func(ctx context.Context, cfg platform.Config) (platform.Platform, error)
+	canOpen func(kind string) bool
 }
 
 // Main runs faaslab with the process's arguments and returns the exit code.
 func Main() int {
 	cwd, _ := os.Getwd()
-	st := &State{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Cwd: cwd, HostArch: platform.HostArch()}
+	exe, _ := os.Executable()
+	st := &State{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Cwd: cwd, HostArch: platform.HostArch(),
+		Executable: exe, OpenPlatform: platforms.open, CanOpen: platforms.canOpen}
 	ctx, stop := signalContext()
 	defer stop()
 	code := run(ctx, st, os.Args[1:])
@@ -110,7 +129,7 @@ func errorText(err error) string {
 func exitCode(err error) int {
 	var es schema.Errors
 	switch {
-	case errors.As(err, &es):
+	case errors.As(err, &es), errors.Is(err, platform.ErrNotBuilt):
 		return exitBadStudy
 	case errors.Is(err, errOverBudget):
 		return exitOverBudget
@@ -120,12 +139,17 @@ func exitCode(err error) int {
 	return exitFailure
 }
 
+// env is the session's view of the process state.
+func (st *State) env() *session.Env {
+	return &session.Env{
+		Stdout: st.Stdout, Stderr: st.Stderr, Getenv: st.Getenv, Cwd: st.Cwd, HostArch: st.HostArch,
+		OpenPlatform: st.OpenPlatform, CanOpen: st.CanOpen, Executable: st.Executable,
+		Facts: func(ctx context.Context, s *schema.Study) rows.Manifest { return hostFacts(ctx, s, st) },
+	}
+}
+
 // loadPlan loads the study named on the command line with the -t tags and
 // expands it.
 func loadPlan(st *State, path string, tags []string) (*plan.Plan, error) {
-	s, err := schema.Load(path, schema.Options{Tags: tags, Cwd: st.Cwd, HostArch: st.HostArch})
-	if err != nil {
-		return nil, err
-	}
-	return plan.New(s)
+	return session.Load(st.env(), path, tags)
 }

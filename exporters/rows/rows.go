@@ -79,6 +79,7 @@ type Invocation struct {
 	RoundTripMS     float64   `parquet:"round_trip_ms"`
 	InitMS          *float64  `parquet:"init_ms,optional"`
 	BilledMS        *float64  `parquet:"billed_ms,optional"`
+	BilledEstMS     *float64  `parquet:"billed_estimate_ms,optional"` // the platform's estimate where Lambda reports none (local); BilledMS is then null
 	MaxMemoryUsedMB *int32    `parquet:"max_memory_used_mb,optional"`
 	MaxRSSKB        int64     `parquet:"max_rss_kb"`
 	MinorFaults     int64     `parquet:"minor_faults"`

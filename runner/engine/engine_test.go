@@ -484,8 +484,10 @@ func TestSummary(t *testing.T) {
 		Generations: []rows.Generation{{Class: "OK"}, {Class: "OK"}, {Class: "FD"}, {Class: "SE"}, {Class: "ERROR"}},
 		Cells:       []rows.Cell{{N: 10}, {N: 0}, {N: 3}},
 	}
-	want := "5 generations (2 OK, 1 FD, 1 SE, 1 ERROR); 2 of 3 cells measured, 13 invocations"
-	if got := Summary(tables, 13); got != want {
+	want := "5 generations (2 OK, 1 FD, 1 SE, 1 ERROR); 2 of 3 cells measured, 13 of 30 planned invocations made (" +
+		"11 not to be made: only code that passes its checks is measured, and a cell ends at its first failed call; " +
+		"6 left to make: run the same command again)"
+	if got := Summary(tables, Tally{Planned: 30, Made: 13, NotToBeMade: 11, Left: 6}); got != want {
 		t.Errorf("Summary = %q, want %q", got, want)
 	}
 }

@@ -135,7 +135,7 @@ func TestAnswersWithoutCodeAreNOCODE(t *testing.T) {
 			if c := tables.Cells[0]; c.Class != string(tt.class) {
 				t.Errorf("cell class %q, want %s", c.Class, tt.class)
 			}
-			if sum := Summary(tables, 0); !strings.Contains(sum, "(1 "+string(tt.class)+")") {
+			if sum := Summary(tables, Tally{}); !strings.Contains(sum, "(1 "+string(tt.class)+")") {
 				t.Errorf("outcome line %q does not count the generation as %s", sum, tt.class)
 			}
 			if tt.class == check.ClassNoCode {

@@ -462,7 +462,11 @@ func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv pla
 	}
 	if inv.BilledDuration > 0 {
 		v := ms(inv.BilledDuration)
-		r.BilledMS = &v
+		if inv.BilledEstimated {
+			r.BilledEstMS = &v
+		} else {
+			r.BilledMS = &v
+		}
 	}
 	if inv.MaxMemoryUsedMB > 0 {
 		v := int32(inv.MaxMemoryUsedMB)

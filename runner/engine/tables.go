@@ -281,11 +281,7 @@ func (e *Engine) Export(ctx context.Context, exps []exporters.Exporter) (string,
 	if err := swapDir(tmp, filepath.Join(e.Dir, "tables")); err != nil {
 		return "", err
 	}
-	made := 0
-	for _, n := range st.Made {
-		made += n
-	}
-	return Summary(t, made), durable.SyncDir(e.Dir)
+	return Summary(t, TallyInvocations(e.Plan, st)), durable.SyncDir(e.Dir)
 }
 
 // swapDir puts the directory src at dst in one step: dst's old content (if
@@ -299,8 +295,9 @@ func swapDir(src, dst string) error {
 }
 
 // Summary is one line on a run's outcome: classes of the generations and
-// how much was measured, in cells and in invocations made.
-func Summary(t *rows.Tables, invocations int) string {
+// how much was measured, in cells and in invocations (made of planned,
+// and why the others were not made).
+func Summary(t *rows.Tables, invocations Tally) string {
 	classes := map[string]int{}
 	for _, g := range t.Generations {
 		classes[g.Class]++
@@ -321,6 +318,6 @@ func Summary(t *rows.Tables, invocations int) string {
 			measured++
 		}
 	}
-	return fmt.Sprintf("%d generations (%s); %d of %d cells measured, %d invocations",
+	return fmt.Sprintf("%d generations (%s); %d of %d cells measured, %s",
 		len(t.Generations), strings.Join(parts, ", "), measured, len(t.Cells), invocations)
 }

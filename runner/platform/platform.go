@@ -96,6 +96,10 @@ type Invocation struct {
 	// Lambda's REPORT line; zero on the local platform unless it emulates it.
 	BilledDuration  time.Duration
 	MaxMemoryUsedMB int
+	// BilledEstimated says that BilledDuration is the platform's estimate
+	// of what Lambda would bill (the local sandbox's: the duration rounded
+	// up to the millisecond), not a figure Lambda reported.
+	BilledEstimated bool
 	// Result is the handler's return value as JSON, when Status is ok.
 	Result json.RawMessage
 	// ErrorType, ErrorMessage and Traceback describe a failure.

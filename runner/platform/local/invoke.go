@@ -155,6 +155,7 @@ func (d *deployment) report(out *outcome, inv *platform.Invocation) {
 	if out.status == platform.StatusTimeout {
 		inv.BilledDuration = d.fn.Timeout
 	}
+	inv.BilledEstimated = true // Lambda bills; the sandbox only estimates
 	inv.MaxMemoryUsedMB = int((c.cg.maxMemoryBytes() + 1<<20 - 1) >> 20)
 }
 

@@ -236,6 +236,9 @@ func TestNormal(t *testing.T) {
 	if inv1.MaxMemoryUsedMB <= 0 || inv1.BilledDuration < inv1.Duration {
 		t.Errorf("report: max memory %d MB, billed %v for %v", inv1.MaxMemoryUsedMB, inv1.BilledDuration, inv1.Duration)
 	}
+	if !inv1.BilledEstimated {
+		t.Errorf("the sandbox's billed duration is not marked as an estimate")
+	}
 }
 
 // TestCPUShare checks that CPU follows memory: 128 MB buys 128/1769 of a

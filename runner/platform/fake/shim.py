@@ -1,0 +1,66 @@
+"""The fake platform's start-up shim: not a sandbox.
+
+It runs on the host, before faaslab's bootstrap, in the same process as the
+function. It gives every execution environment a /tmp of its own by
+rewriting paths under /tmp, in the functions of os and in open, to the
+environment's own directory (argv[2]); then it runs the bootstrap
+(argv[1]/faaslab_bootstrap.py) as __main__. Code that reaches the file
+system another way (os.open with dir_fd, a subprocess, ctypes) sees the
+host's /tmp. That is why the fake runs only the tests' own trusted code.
+"""
+
+import builtins
+import io
+import os
+import runpy
+import sys
+
+_runtime_dir, _tmp = sys.argv[1], sys.argv[2]
+del sys.argv[1:]
+_tmp_bytes = os.fsencode(_tmp)
+
+
+def _map(path):
+    if isinstance(path, int):
+        return path
+    try:
+        text = os.fspath(path)
+    except TypeError:
+        return path
+    if isinstance(text, bytes):
+        if text == b"/tmp" or text.startswith(b"/tmp/"):
+            return _tmp_bytes + text[4:]
+        return path
+    if text == "/tmp" or text.startswith("/tmp/"):
+        return _tmp + text[4:]
+    return path
+
+
+def _one(f):
+    def mapped(*args, **kwargs):
+        if args:
+            args = (_map(args[0]),) + args[1:]
+        return f(*args, **kwargs)
+    mapped.__name__ = f.__name__
+    mapped.__doc__ = f.__doc__
+    return mapped
+
+
+def _two(f):
+    def mapped(src, dst, *args, **kwargs):
+        return f(_map(src), _map(dst), *args, **kwargs)
+    mapped.__name__ = f.__name__
+    mapped.__doc__ = f.__doc__
+    return mapped
+
+
+for _name in ("open", "stat", "lstat", "remove", "unlink", "mkdir", "rmdir", "listdir",
+              "scandir", "access", "chmod", "utime", "truncate", "chdir", "readlink"):
+    if hasattr(os, _name):
+        setattr(os, _name, _one(getattr(os, _name)))
+for _name in ("rename", "replace", "link", "symlink"):
+    if hasattr(os, _name):
+        setattr(os, _name, _two(getattr(os, _name)))
+builtins.open = io.open = _one(io.open)
+
+runpy.run_path(os.path.join(_runtime_dir, "faaslab_bootstrap.py"), run_name="__main__")

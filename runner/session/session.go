@@ -1,0 +1,351 @@
+// Package session carries one command's work on a study: it loads and
+// expands the study, opens the run directory and its log, opens the
+// study's platforms by kind, wires the checker and the engine, shows
+// progress, exports the tables and reports the outcome. The commands of
+// cmd/faaslab parse their flags and call Run or Export.
+//
+// What a session prints is split by purpose: the outcome, the command's
+// result, goes to Env.Stdout; the header, progress and notes go to
+// Env.Stderr.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/faaslab/faaslab/exporters"
+	"github.com/faaslab/faaslab/exporters/rows"
+	"github.com/faaslab/faaslab/runner/check"
+	"github.com/faaslab/faaslab/runner/engine"
+	"github.com/faaslab/faaslab/runner/llm"
+	"github.com/faaslab/faaslab/runner/plan"
+	"github.com/faaslab/faaslab/runner/platform"
+	"github.com/faaslab/faaslab/schema"
+)
+
+// ErrOverBudget marks a plan whose estimate exceeds the study's budget.
+var ErrOverBudget = errors.New("over budget")
+
+// ErrNoRun marks an export of a study that has no run yet.
+var ErrNoRun = errors.New("no run")
+
+// Env is the process state a session reads; nothing in this package reads
+// os.Stdout, the environment or the working directory itself.
+type Env struct {
+	// Stdout receives the outcome; Stderr the header, progress and notes.
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	Cwd            string
+	// HostArch is the architecture the local platform runs ("x86_64").
+	HostArch string
+	// OpenPlatform opens a platform of the study; nil means platform.Open.
+	OpenPlatform func(ctx context.Context, cfg platform.Config) (platform.Platform, error)
+	// CanOpen reports whether OpenPlatform knows a kind; nil means
+	// platform.Registered. A kind it does not know is a usage error.
+	CanOpen func(kind string) bool
+	// Facts describe the host and build, for the manifest row of the
+	// session about to run.
+	Facts func(ctx context.Context, s *schema.Study) rows.Manifest
+	// Executable is the running program's file; the record of a finished
+	// run (see Run) is valid only for the same build. Empty turns that
+	// record off.
+	Executable string
+}
+
+func (env *Env) open(ctx context.Context, cfg platform.Config) (platform.Platform, error) {
+	if env.OpenPlatform != nil {
+		return env.OpenPlatform(ctx, cfg)
+	}
+	return platform.Open(ctx, cfg)
+}
+
+func (env *Env) canOpen(kind string) bool {
+	if env.CanOpen != nil {
+		return env.CanOpen(kind)
+	}
+	return platform.Registered(kind)
+}
+
+// Options say what a session does.
+type Options struct {
+	// Study is the study file's path, as the user gave it.
+	Study string
+	// Tags are -t key=value injections.
+	Tags []string
+	// Out is the results directory, relative to Env.Cwd unless absolute:
+	// a run lives in Out/STUDY/RUN.
+	Out string
+	// Quiet shows no header and no progress; the outcome still prints.
+	Quiet bool
+	// Parallel is how many cells are measured at once (default 1).
+	Parallel int
+	// Stages to run, in engine.Stages order; empty runs them all.
+	Stages []string
+	// Export writes the tables after the stages ran.
+	Export bool
+}
+
+// Load loads the study at path with tags and expands it into its plan.
+func Load(env *Env, path string, tags []string) (*plan.Plan, error) {
+	s, err := schema.Load(path, schema.Options{Tags: tags, Cwd: env.Cwd, HostArch: env.HostArch})
+	if err != nil {
+		return nil, err
+	}
+	return plan.New(s)
+}
+
+// RunDir is where a study's run lives: one directory per study content
+// (the study file, its tags and every file it refers to), so that the same
+// command always finds its own journal.
+func RunDir(out, study, sha string) string {
+	return filepath.Join(out, study, sha[:12])
+}
+
+func (env *Env) out(o Options) string {
+	if filepath.IsAbs(o.Out) {
+		return o.Out
+	}
+	return filepath.Join(env.Cwd, o.Out)
+}
+
+// Run runs o.Stages of the study (all when none), then exports the tables
+// when o.Export. It returns context.Canceled when interrupted (finished
+// work is journaled), an error wrapping engine.ErrUnitsFailed when some
+// units failed past their retries (after exporting what was made), and
+// ErrOverBudget or platform.ErrNotBuilt before doing any work.
+//
+// A full run that finished with nothing left records what it read (see
+// record.go); running it again with nothing changed prints the recorded
+// outcome without evaluating the study.
+func Run(ctx context.Context, env *Env, o Options) error {
+	full := o.Export && (len(o.Stages) == 0 || len(o.Stages) == len(engine.Stages))
+	if full {
+		if rec, ok := upToDate(env, o); ok {
+			if !o.Quiet {
+				fmt.Fprintf(env.Stderr, "study %s: unchanged since its tables were written (the study, its files, its tags and the journal); nothing to do\n",
+					o.Study)
+			}
+			_, err := io.WriteString(env.Stdout, rec.Outcome)
+			return err
+		}
+	}
+	p, err := Load(env, o.Study, o.Tags)
+	if err != nil {
+		return err
+	}
+	s := p.Study
+	if over := p.Estimate().OverBudget(); over > 0 {
+		return fmt.Errorf("%s: estimated cost exceeds budget.usd by $%.2f (see faaslab plan): %w", o.Study, over, ErrOverBudget)
+	}
+	if needs(o.Stages, engine.StageMeasure) {
+		seen := map[string]bool{}
+		for _, c := range p.Cells { // an include may add cells on any platform
+			if seen[c.Platform] {
+				continue
+			}
+			seen[c.Platform] = true
+			if cfg := config(s, c.Platform); !env.canOpen(cfg.Kind) {
+				return fmt.Errorf("%s: %w; run the study on the local sandbox with -t platform=local, or exclude the platform",
+					o.Study, platform.NotBuilt(cfg))
+			}
+		}
+	}
+	out := env.out(o)
+	dir := RunDir(out, s.Name, s.Source.SHA256)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(filepath.Join(dir, "log.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	log := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log.Info("run started", "study", s.Name, "file", o.Study, "tags", o.Tags, "dir", dir)
+
+	// Each platform is opened on first use and shared by every stage and
+	// worker.
+	var mu sync.Mutex
+	opened := map[string]func() (platform.Platform, error){}
+	platforms := func(name string) (platform.Platform, error) {
+		mu.Lock()
+		open := opened[name]
+		if open == nil {
+			cfg := config(s, name)
+			open = sync.OnceValues(func() (platform.Platform, error) { return env.open(ctx, cfg) })
+			opened[name] = open
+		}
+		mu.Unlock()
+		return open()
+	}
+	var checker *check.Checker
+	if needs(o.Stages, engine.StageCheck) {
+		// Checks run the reference and the checker's tools on the local
+		// sandbox, whatever platform the cells are measured on.
+		name := "local"
+		for _, n := range slices.Sorted(maps.Keys(s.Platforms)) {
+			if s.Platforms[n].Kind == "local" {
+				name = n
+				break
+			}
+		}
+		lp, err := platforms(name)
+		if err != nil {
+			return err
+		}
+		checker = &check.Checker{Platform: lp, CacheDir: filepath.Join(out, s.Name, "cache")}
+	}
+	var facts rows.Manifest
+	if env.Facts != nil {
+		facts = env.Facts(ctx, s)
+	}
+	e := &engine.Engine{
+		Plan:  p,
+		Dir:   dir,
+		Store: llm.Store{Dir: filepath.Join(out, s.Name, "artifacts")},
+		Generators: func(provider string) (llm.Generator, error) {
+			return llm.New(provider, env.Getenv, nil)
+		},
+		Platforms:        platforms,
+		Checker:          checker,
+		CheckMemoryMB:    checkMemory(s.Matrix.MemoryMB),
+		CheckArch:        env.HostArch,
+		GenerateParallel: 4,
+		CheckParallel:    2,
+		MeasureParallel:  max(o.Parallel, 1),
+		Retries:          3,
+		Backoff:          time.Second,
+		Log:              log,
+		Progress:         engine.NewProgress(env.Stderr, isTerminal(env.Stderr), o.Quiet),
+		Facts:            facts,
+	}
+	if !o.Quiet {
+		fmt.Fprintf(env.Stderr, "study %s: %d generations, %d checks, %d cells, %d invocations planned (only code that passes its checks is measured)\nrun directory %s\n",
+			s.Name, len(p.Generations), p.Checks(), len(p.Cells), p.Invocations(), relPath(env.Cwd, dir))
+	}
+	runErr := e.Run(ctx, o.Stages...)
+	if errors.Is(runErr, context.Canceled) || ctx.Err() != nil {
+		log.Info("run interrupted")
+		fmt.Fprintf(env.Stderr, "\ninterrupted: finished work is saved in %s; run the same command again to resume\n", relPath(env.Cwd, dir))
+		return context.Canceled
+	}
+	if runErr != nil && !errors.Is(runErr, engine.ErrUnitsFailed) {
+		return runErr
+	}
+	if o.Export {
+		summary, err := e.Export(ctx, exporters.All())
+		if err != nil {
+			return err
+		}
+		outcome := fmt.Sprintf("%s: %s\ntables written to %s\n", s.Name, summary, relPath(env.Cwd, filepath.Join(dir, "tables")))
+		if _, err := io.WriteString(env.Stdout, outcome); err != nil {
+			return err
+		}
+		if full && runErr == nil {
+			if err := writeRecord(env, o, s, dir, outcome); err != nil {
+				log.Warn("no record of the finished run", "error", err)
+			}
+		}
+	} else {
+		st, err := engine.ReadJournal(filepath.Join(dir, "journal.jsonl"))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "%s: %s\n", s.Name, stageOutcome(p, st, o.Stages))
+		fmt.Fprintf(env.Stdout, "run directory %s (faaslab export %s writes its tables)\n", relPath(env.Cwd, dir), o.Study)
+	}
+	log.Info("run finished", "error", fmt.Sprint(runErr))
+	if runErr != nil {
+		return fmt.Errorf("%w; run the same command again to retry them", runErr)
+	}
+	return nil
+}
+
+// stageOutcome says how far the stages got: generations made, checked,
+// and invocations, by the last stage run.
+func stageOutcome(p *plan.Plan, st *engine.State, stages []string) string {
+	last := engine.StageMeasure
+	if len(stages) > 0 {
+		last = stages[len(stages)-1]
+	}
+	switch last {
+	case engine.StageGenerate:
+		return fmt.Sprintf("%d of %d generations made", len(st.Generations), len(p.Generations))
+	case engine.StageCheck:
+		return fmt.Sprintf("%d of %d generations made, %d checked", len(st.Generations), len(p.Generations), len(st.Checks))
+	}
+	return engine.TallyInvocations(p, st).String()
+}
+
+// Export writes the tables of the study's run again from its journal and
+// prints where they are.
+func Export(ctx context.Context, env *Env, o Options) error {
+	p, err := Load(env, o.Study, o.Tags)
+	if err != nil {
+		return err
+	}
+	s := p.Study
+	dir := RunDir(env.out(o), s.Name, s.Source.SHA256)
+	if _, err := os.Stat(filepath.Join(dir, "journal.jsonl")); err != nil {
+		return fmt.Errorf("no run of %s in %s: run it first: %w", o.Study, relPath(env.Cwd, dir), ErrNoRun)
+	}
+	e := &engine.Engine{Plan: p, Dir: dir}
+	if _, err := e.Export(ctx, exporters.All()); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(env.Stdout, "%s\n", relPath(env.Cwd, filepath.Join(dir, "tables")))
+	return err
+}
+
+// config is the platform settings of the study's platform name; a name
+// the study does not define is a platform of that kind with no settings.
+func config(s *schema.Study, name string) platform.Config {
+	pl, ok := s.Platforms[name]
+	if !ok {
+		return platform.Config{Name: name, Kind: name}
+	}
+	return platform.Config{Name: name, Kind: pl.Kind, Region: pl.Region, Role: pl.Role, Layers: pl.Layers}
+}
+
+// needs reports whether a run of stages (all when none) runs stage.
+func needs(stages []string, stage string) bool {
+	return len(stages) == 0 || slices.Contains(stages, stage)
+}
+
+// checkMemory is the memory size checks run at: the study's largest, at
+// most 3008 MB, so slow-but-correct code is not misjudged as a timeout.
+func checkMemory(sizes []int) int {
+	m := 128
+	for _, s := range sizes {
+		if s > m {
+			m = s
+		}
+	}
+	return min(m, 3008)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func relPath(cwd, p string) string {
+	if r, err := filepath.Rel(cwd, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
