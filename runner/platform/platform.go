@@ -105,9 +105,9 @@ type Invocation struct {
 	CPUThrottledPeriods int64
 	// CPUQuotaVCPUs is the CPU the environment was allotted, in vCPUs (a
 	// full vCPU at 1,769 MB on Lambda); zero when unknown.
-	CPUQuotaVCPUs float64
-	MaxRSSKB                                         int64
-	MinorFaults, MajorFaults                         int64
+	CPUQuotaVCPUs            float64
+	MaxRSSKB                 int64
+	MinorFaults, MajorFaults int64
 	// Lambda's REPORT line; zero on the local platform unless it emulates it.
 	// MaxMemoryUsedMB is the whole environment's peak memory (on the local
 	// platform, its cgroup's) since the environment started, in MB
