@@ -158,7 +158,7 @@ func detectCgroups(env cgroupEnv) (*cgroupHost, error) {
 		d, err := newCgroupV2(*mounts.v2, self, env.euid, env.parent, env.fs)
 		if err == nil {
 			h := &cgroupHost{driver: d}
-			if haveV1 {
+			if len(mounts.v1) > 0 {
 				h.note = fmt.Sprintf("hybrid cgroup host: using cgroup v2 (%s), which offers memory, cpu and pids", d.describe())
 			}
 			return h, nil
