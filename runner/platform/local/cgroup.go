@@ -89,7 +89,11 @@ var errNoGroupKill = errors.New("cgroup has no cgroup.kill")
 // cpuUsage is CPU time a group has used, and how often its quota held it
 // back.
 type cpuUsage struct {
-	user, system time.Duration
+	// usage is the exact CPU time (zero where the host does not say);
+	// user and system split it as the kernel samples them, at scheduler
+	// ticks on cgroup v1, so that over a short span they can be off by a
+	// tick or more each (see times).
+	usage, user, system time.Duration
 	// throttled is the time the group's runnable processes waited for the
 	// next period once the quota was spent, in throttledPeriods periods.
 	throttled        time.Duration
@@ -99,11 +103,27 @@ type cpuUsage struct {
 // sub returns u minus earlier, the usage in between.
 func (u cpuUsage) sub(earlier cpuUsage) cpuUsage {
 	return cpuUsage{
+		usage:            u.usage - earlier.usage,
 		user:             u.user - earlier.user,
 		system:           u.system - earlier.system,
 		throttled:        u.throttled - earlier.throttled,
 		throttledPeriods: u.throttledPeriods - earlier.throttledPeriods,
 	}
+}
+
+// times returns the user and system CPU time of a span: the exact usage,
+// divided in the proportion of the sampled user and system times (all
+// user when the span had no sample), as the kernel does for cgroup v2's
+// cpu.stat. Without an exact usage it returns the samples.
+func (u cpuUsage) times() (user, system time.Duration) {
+	switch {
+	case u.usage <= 0:
+		return u.user, u.system
+	case u.user+u.system <= 0:
+		return u.usage, 0
+	}
+	user = time.Duration(float64(u.usage) * float64(u.user) / float64(u.user+u.system))
+	return user, u.usage - user
 }
 
 // cgroupHost is the host's cgroups as one driver manages them.

@@ -327,12 +327,16 @@ func (g *v1Group) peakMemory() int64 {
 	return n
 }
 
-// cpuUsage reads cpuacct.usage_user and cpuacct.usage_sys (ns), or
-// cpuacct.stat (clock ticks) on kernels without them, and the cpu
-// controller's cpu.stat for throttling.
+// cpuUsage reads cpuacct.usage (exact, ns), cpuacct.usage_user and
+// cpuacct.usage_sys (ns, but sampled at scheduler ticks on current
+// kernels), or cpuacct.stat (clock ticks) on kernels without them, and the
+// cpu controller's cpu.stat for throttling.
 func (g *v1Group) cpuUsage() (cpuUsage, error) {
 	var u cpuUsage
 	if dir, ok := g.dirs["cpuacct"]; ok {
+		if n, err := readInt(os.ReadFile, filepath.Join(dir, "cpuacct.usage")); err == nil {
+			u.usage = time.Duration(n)
+		}
 		user, uerr := readInt(os.ReadFile, filepath.Join(dir, "cpuacct.usage_user"))
 		sys, serr := readInt(os.ReadFile, filepath.Join(dir, "cpuacct.usage_sys"))
 		if uerr == nil && serr == nil {

@@ -333,6 +333,7 @@ func (g *v2Group) cpuUsage() (cpuUsage, error) {
 		return cpuUsage{}, fmt.Errorf("read cpu usage: %w", err)
 	}
 	return cpuUsage{
+		usage:            time.Duration(m["usage_usec"]) * time.Microsecond,
 		user:             time.Duration(m["user_usec"]) * time.Microsecond,
 		system:           time.Duration(m["system_usec"]) * time.Microsecond,
 		throttled:        time.Duration(m["throttled_usec"]) * time.Microsecond,

@@ -584,7 +584,8 @@ func TestCgroupV2Counters(t *testing.T) {
 	cg.markCPU()
 	f.set(t, "faaslab/c1/cpu.stat", "usage_usec 750000\nuser_usec 550000\nsystem_usec 200000\nnr_periods 30\nnr_throttled 9\nthrottled_usec 150000\nnr_bursts 0\nburst_usec 0\n")
 	u, err := cg.cpuSinceMark()
-	want := cpuUsage{user: 250 * time.Millisecond, system: 100 * time.Millisecond, throttled: 60 * time.Millisecond, throttledPeriods: 4}
+	want := cpuUsage{usage: 350 * time.Millisecond, user: 250 * time.Millisecond, system: 100 * time.Millisecond,
+		throttled: 60 * time.Millisecond, throttledPeriods: 4}
 	if err != nil || u != want {
 		t.Errorf("cpu since mark %+v, %v; want %+v", u, err, want)
 	}
@@ -838,5 +839,26 @@ func TestCgroupV2ForReal(t *testing.T) {
 	}
 	if err := cg.remove(); err != nil {
 		t.Errorf("remove: %v", err)
+	}
+}
+
+// TestCPUTimes checks how a span's exact CPU time is split between user
+// and system time by the kernel's samples.
+func TestCPUTimes(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		u                cpuUsage
+		wantUser, wantSy time.Duration
+	}{
+		{cpuUsage{usage: 50 * ms, user: 30 * ms, system: 10 * ms}, 37500 * time.Microsecond, 12500 * time.Microsecond},
+		{cpuUsage{usage: 3 * ms}, 3 * ms, 0},                             // no tick landed
+		{cpuUsage{user: 40 * ms, system: 10 * ms}, 40 * ms, 10 * ms},     // no exact usage
+		{cpuUsage{usage: 10 * ms, user: 0, system: 20 * ms}, 0, 10 * ms}, // all system
+		{cpuUsage{usage: 10 * ms, user: 20 * ms, system: 0}, 10 * ms, 0}, // all user
+	} {
+		user, system := tc.u.times()
+		if user != tc.wantUser || system != tc.wantSy {
+			t.Errorf("%+v: user %v system %v, want %v and %v", tc.u, user, system, tc.wantUser, tc.wantSy)
+		}
 	}
 }

@@ -19,7 +19,8 @@ import "github.com/faaslab/faaslab/runner/platform"
 func (d *deployment) reportUsage(c *container, inv *platform.Invocation) {
 	inv.CPUQuotaVCPUs = float64(d.limits.cpuQuotaUS) / cpuPeriodUS
 	if u, err := c.cg.cpuSinceMark(); err == nil {
-		inv.EnvCPUUser, inv.EnvCPUSystem = u.user.Seconds(), u.system.Seconds()
+		user, system := u.times()
+		inv.EnvCPUUser, inv.EnvCPUSystem = user.Seconds(), system.Seconds()
 		inv.CPUThrottled, inv.CPUThrottledPeriods = u.throttled, u.throttledPeriods
 	}
 	const mb = 1 << 20
