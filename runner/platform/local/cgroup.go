@@ -482,6 +482,10 @@ type cgroupFS interface {
 	read(path string) ([]byte, error)
 	// writable reports, as an error, whether this process may write path.
 	writable(path string) error
+	// delegated reports whether systemd delegated the group dir (it sets
+	// the extended attribute trusted.delegate, or user.delegate for a user
+	// manager, on the groups of units with Delegate=yes).
+	delegated(dir string) bool
 }
 
 // realCgroupFS is the kernel's cgroup file system.
@@ -497,6 +501,16 @@ func (realCgroupFS) writable(path string) error {
 		return &os.PathError{Op: "access", Path: path, Err: err}
 	}
 	return nil
+}
+
+func (realCgroupFS) delegated(dir string) bool {
+	buf := make([]byte, 8)
+	for _, attr := range []string{"trusted.delegate", "user.delegate"} {
+		if n, err := syscall.Getxattr(dir, attr, buf); err == nil && string(buf[:n]) == "1" {
+			return true
+		}
+	}
+	return false
 }
 
 const (

@@ -21,10 +21,12 @@ import (
 //	<base>/<parent>/<container>   memory.max, cpu.max, pids.max, ...
 //	<base>/<parent>-runner        the runner's processes, when they must leave <base>
 //
-// As root the base is the hierarchy's root (what the runner sees of it),
-// as the v1 driver's parent sits at each hierarchy's root. Without root,
-// the base is the runner's own group, which must be delegated to its user
-// (a systemd scope with Delegate=yes). The kernel's "no internal
+// Without root, the base is the runner's own group, which must be
+// delegated to its user (a systemd scope with Delegate=yes). As root, it
+// is the runner's own group too when systemd delegated it (it marks such
+// groups with the extended attribute trusted.delegate), and otherwise the
+// hierarchy's root (what the runner sees of it), as the v1 driver's parent
+// sits at each hierarchy's root. The kernel's "no internal
 // processes" rule forbids enabling controllers for the children of a
 // group that holds processes (except the root); so when the base holds
 // the runner, prepare moves the base's processes into a leaf of their own,
@@ -52,7 +54,7 @@ func newCgroupV2(m cgroupMount, self string, euid int, parent string, fsys cgrou
 	}
 	h := &cgroupV2{fs: fsys, mount: m.point, parent: parent, selfPath: self, euid: euid}
 	candidates := []string{selfDir}
-	if euid == 0 && selfDir != m.point {
+	if euid == 0 && selfDir != m.point && !fsys.delegated(selfDir) {
 		candidates = []string{m.point, selfDir}
 	}
 	var first error
@@ -101,7 +103,7 @@ func (h *cgroupV2) usable(dir string) error {
 // unwritable explains that faaslab may not create groups beneath dir, and
 // how to fix it.
 func (h *cgroupV2) unwritable(dir string, err error) error {
-	return fmt.Errorf("%w: cgroup v2: faaslab (uid %d) may not create groups in %s, its own cgroup %s: "+
+	return fmt.Errorf("%w: cgroup v2: faaslab (uid %d) may not create groups in %s (it runs in the cgroup %s): "+
 		"run it as root, or in a systemd scope delegated to you, e.g. "+
 		"`systemd-run --user --scope -p Delegate=yes faaslab run study.cue` (README, \"cgroup v2 hosts\"): %w",
 		errUnavailable, h.euid, dir, h.selfPath, err)

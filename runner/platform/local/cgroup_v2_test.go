@@ -35,6 +35,8 @@ type fakeCgroupFS struct {
 	writes []string // "path relative to root=value", in order
 	// unwritable paths fail writable and write with EACCES.
 	unwritable map[string]bool
+	// delegatedDirs are groups that systemd delegated.
+	delegatedDirs map[string]bool
 	// mkdirErr, when set, fails every mkdir.
 	mkdirErr error
 	// noKill and noPeak leave cgroup.kill and memory.peak out of new
@@ -47,7 +49,7 @@ type fakeCgroupFS struct {
 
 func newFakeCgroupFS(t *testing.T, controllers string) *fakeCgroupFS {
 	t.Helper()
-	f := &fakeCgroupFS{root: t.TempDir(), unwritable: map[string]bool{}, freezeDelay: 20 * time.Millisecond, closed: make(chan struct{})}
+	f := &fakeCgroupFS{root: t.TempDir(), unwritable: map[string]bool{}, delegatedDirs: map[string]bool{}, freezeDelay: 20 * time.Millisecond, closed: make(chan struct{})}
 	t.Cleanup(func() { close(f.closed) })
 	f.populate(f.root, controllers, true)
 	return f
@@ -276,6 +278,12 @@ func (f *fakeCgroupFS) writable(path string) error {
 		return &os.PathError{Op: "access", Path: path, Err: syscall.EACCES}
 	}
 	return nil
+}
+
+func (f *fakeCgroupFS) delegated(dir string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.delegatedDirs[dir]
 }
 
 // wrote reports whether the driver wrote value to path (relative to the
@@ -725,6 +733,29 @@ func TestCgroupV2DelegatedScope(t *testing.T) {
 	}
 	if got := h.dirs("c1"); got[0] != filepath.Join(dir, "faaslab", "c1") {
 		t.Errorf("group at %s, want beneath the scope", got[0])
+	}
+}
+
+// TestCgroupV2RootScope checks where root's groups go: beneath the
+// hierarchy's root, unless root runs in a scope that systemd delegated.
+func TestCgroupV2RootScope(t *testing.T) {
+	for _, delegated := range []bool{false, true} {
+		f := newFakeCgroupFS(t, "cpu memory pids")
+		scope := "/system.slice/run-u7.scope"
+		dir := f.makeGroup(t, scope, "cpu memory pids")
+		f.delegatedDirs[dir] = delegated
+		mi, self := fakeProc(t, f.root, nil, scope)
+		h, err := detectCgroups(cgroupEnv{mountinfo: mi, selfCgroup: self, euid: 0, parent: "faaslab", fs: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := filepath.Join(f.root, "faaslab", "c")
+		if delegated {
+			want = filepath.Join(dir, "faaslab", "c")
+		}
+		if got := h.dirs("c")[0]; got != want {
+			t.Errorf("delegated %v: groups at %s, want %s", delegated, got, want)
+		}
 	}
 }
 
