@@ -63,6 +63,8 @@ type group interface {
 	// isFrozen reports whether the group has finished freezing; false
 	// where the host cannot freeze.
 	isFrozen() bool
+	// canFreeze reports whether the host can freeze the group.
+	canFreeze() bool
 	// killAll kills every process in the group in one step, without
 	// listing them (cgroup v2's cgroup.kill). It returns
 	// errNoGroupKill where the host cannot.
@@ -389,7 +391,7 @@ func (cg *cgroup) kill(timeout time.Duration, spare int) error {
 	self := os.Getpid()
 	most := 0
 	for pause := 100 * time.Microsecond; ; pause = min(2*pause, 20*time.Millisecond) {
-		if cg.setFrozen(true) == nil {
+		if cg.canFreeze() && cg.setFrozen(true) == nil {
 			cg.waitFrozen(pause + timeout/10)
 		}
 		pids, err := cg.procs()
@@ -579,6 +581,49 @@ func parsePids(data []byte) []int {
 		}
 	}
 	return pids
+}
+
+// fileCache keeps a group's counter files open, so that reading one
+// costs a pread at offset 0, which makes the kernel produce its content
+// afresh, instead of an open, read and close: the counters are read
+// before and after every invocation.
+type fileCache struct {
+	files map[string]*os.File
+	buf   []byte
+}
+
+// read returns the content of the file at path.
+func (c *fileCache) read(path string) ([]byte, error) {
+	f, ok := c.files[path]
+	if !ok {
+		var err error
+		if f, err = os.Open(path); err != nil {
+			return nil, err
+		}
+		if c.files == nil {
+			c.files = map[string]*os.File{}
+		}
+		c.files[path] = f
+	}
+	if c.buf == nil {
+		c.buf = make([]byte, 4096)
+	}
+	n, err := f.ReadAt(c.buf, 0)
+	switch {
+	case n == len(c.buf):
+		return os.ReadFile(path) // longer than the counters faaslab reads
+	case err != nil && !errors.Is(err, io.EOF):
+		return nil, err
+	}
+	return c.buf[:n], nil
+}
+
+// close closes the files.
+func (c *fileCache) close() {
+	for _, f := range c.files {
+		f.Close()
+	}
+	c.files = nil
 }
 
 // removeDir removes a group's directory with rmdir, retrying while the

@@ -114,3 +114,31 @@ func TestForkBombUnderLoad(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 }
+
+// BenchmarkUsageReads measures what the per-invocation cgroup counters
+// cost (the CPU mark before a call, the CPU and peak memory after it),
+// interleaved with warm no-op invocations of the same container, and
+// reports their ratio: the share of a warm round trip they add.
+func BenchmarkUsageReads(b *testing.B) {
+	_, deploy := benchPlatform(b, Options{})
+	d := deploy("echo", 1769)
+	if _, err := d.Invoke(context.Background(), []byte(`{}`)); err != nil {
+		b.Fatal(err)
+	}
+	var reads, calls time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		d.c.cg.markCPU()
+		d.c.cg.cpuSinceMark()
+		d.c.cg.maxMemoryBytes()
+		reads += time.Since(start)
+		inv, err := d.Invoke(context.Background(), []byte(`{}`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		calls += inv.RoundTrip
+	}
+	b.ReportMetric(float64(reads.Microseconds())/float64(b.N), "reads-µs/op")
+	b.ReportMetric(float64(calls.Microseconds())/float64(b.N), "roundtrip-µs/op")
+	b.ReportMetric(float64(reads)/float64(calls), "reads/roundtrip")
+}

@@ -111,6 +111,8 @@ type v1Group struct {
 	// dirs maps each controller to the group's directory; co-mounted
 	// controllers share one.
 	dirs map[string]string
+	// counters holds the counter files open.
+	counters fileCache
 }
 
 func (h *cgroupV1) open(name string) group {
@@ -302,6 +304,11 @@ func (g *v1Group) setFrozen(frozen bool) error {
 	return writeFile(filepath.Join(dir, "freezer.state"), state)
 }
 
+func (g *v1Group) canFreeze() bool {
+	_, ok := g.dirs["freezer"]
+	return ok
+}
+
 func (g *v1Group) isFrozen() bool {
 	dir, ok := g.dirs["freezer"]
 	if !ok {
@@ -315,7 +322,7 @@ func (g *v1Group) isFrozen() bool {
 func (g *v1Group) killAll() error { return errNoGroupKill }
 
 func (g *v1Group) oomKills() int {
-	m, err := readKeyed(os.ReadFile, filepath.Join(g.dirs["memory"], "memory.oom_control"))
+	m, err := readKeyed(g.counters.read, filepath.Join(g.dirs["memory"], "memory.oom_control"))
 	if err != nil {
 		return 0
 	}
@@ -323,7 +330,7 @@ func (g *v1Group) oomKills() int {
 }
 
 func (g *v1Group) peakMemory() int64 {
-	n, _ := readInt(os.ReadFile, filepath.Join(g.dirs["memory"], "memory.max_usage_in_bytes"))
+	n, _ := readInt(g.counters.read, filepath.Join(g.dirs["memory"], "memory.max_usage_in_bytes"))
 	return n
 }
 
@@ -334,22 +341,22 @@ func (g *v1Group) peakMemory() int64 {
 func (g *v1Group) cpuUsage() (cpuUsage, error) {
 	var u cpuUsage
 	if dir, ok := g.dirs["cpuacct"]; ok {
-		if n, err := readInt(os.ReadFile, filepath.Join(dir, "cpuacct.usage")); err == nil {
+		if n, err := readInt(g.counters.read, filepath.Join(dir, "cpuacct.usage")); err == nil {
 			u.usage = time.Duration(n)
 		}
-		user, uerr := readInt(os.ReadFile, filepath.Join(dir, "cpuacct.usage_user"))
-		sys, serr := readInt(os.ReadFile, filepath.Join(dir, "cpuacct.usage_sys"))
+		user, uerr := readInt(g.counters.read, filepath.Join(dir, "cpuacct.usage_user"))
+		sys, serr := readInt(g.counters.read, filepath.Join(dir, "cpuacct.usage_sys"))
 		if uerr == nil && serr == nil {
 			u.user, u.system = time.Duration(user), time.Duration(sys)
 		} else {
-			m, err := readKeyed(os.ReadFile, filepath.Join(dir, "cpuacct.stat"))
+			m, err := readKeyed(g.counters.read, filepath.Join(dir, "cpuacct.stat"))
 			if err != nil {
 				return u, fmt.Errorf("read cpu usage: %w", err)
 			}
 			u.user, u.system = ticks(m["user"]), ticks(m["system"])
 		}
 	}
-	m, err := readKeyed(os.ReadFile, filepath.Join(g.dirs["cpu"], "cpu.stat"))
+	m, err := readKeyed(g.counters.read, filepath.Join(g.dirs["cpu"], "cpu.stat"))
 	if err != nil {
 		return u, fmt.Errorf("read cpu usage: %w", err)
 	}
@@ -362,6 +369,7 @@ func (g *v1Group) cpuUsage() (cpuUsage, error) {
 func ticks(n int64) time.Duration { return time.Duration(n) * 10 * time.Millisecond }
 
 func (g *v1Group) remove() error {
+	g.counters.close()
 	var errs []error
 	for _, dir := range g.hierarchies() {
 		if err := removeDir(realCgroupFS{}.rmdir, dir); err != nil {

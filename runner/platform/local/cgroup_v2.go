@@ -254,6 +254,16 @@ type v2Group struct {
 	// peakSeen is the most of memory.current seen, on kernels without
 	// memory.peak (before 5.19).
 	peakSeen int64
+	// counters holds the counter files open on the real cgroupfs.
+	counters fileCache
+}
+
+// readCounter reads a counter file, which stays open on the real cgroupfs.
+func (g *v2Group) readCounter(path string) ([]byte, error) {
+	if _, real := g.fs.(realCgroupFS); real {
+		return g.counters.read(path)
+	}
+	return g.fs.read(path)
 }
 
 func (g *v2Group) file(name string) string { return filepath.Join(g.dir, name) }
@@ -284,6 +294,10 @@ func (g *v2Group) setFrozen(frozen bool) error {
 	return g.fs.write(g.file("cgroup.freeze"), v)
 }
 
+// canFreeze is true: every non-root v2 group has cgroup.freeze (kernel
+// 5.2+).
+func (g *v2Group) canFreeze() bool { return true }
+
 // isFrozen reads cgroup.events, where the kernel says "frozen 1" once
 // every process of the group has stopped.
 func (g *v2Group) isFrozen() bool {
@@ -309,7 +323,7 @@ func (g *v2Group) procs() ([]int, error) {
 
 // oomKills reads oom_kill from memory.events.
 func (g *v2Group) oomKills() int {
-	m, err := readKeyed(g.fs.read, g.file("memory.events"))
+	m, err := readKeyed(g.readCounter, g.file("memory.events"))
 	if err != nil {
 		return 0
 	}
@@ -319,10 +333,10 @@ func (g *v2Group) oomKills() int {
 // peakMemory reads memory.peak, or, where the kernel lacks it, the most of
 // memory.current seen so far (a lower bound).
 func (g *v2Group) peakMemory() int64 {
-	if n, err := readInt(g.fs.read, g.file("memory.peak")); err == nil {
+	if n, err := readInt(g.readCounter, g.file("memory.peak")); err == nil {
 		return n
 	}
-	if n, err := readInt(g.fs.read, g.file("memory.current")); err == nil {
+	if n, err := readInt(g.readCounter, g.file("memory.current")); err == nil {
 		g.peakSeen = max(g.peakSeen, n)
 	}
 	return g.peakSeen
@@ -330,7 +344,7 @@ func (g *v2Group) peakMemory() int64 {
 
 // cpuUsage reads cpu.stat, whose times are in microseconds.
 func (g *v2Group) cpuUsage() (cpuUsage, error) {
-	m, err := readKeyed(g.fs.read, g.file("cpu.stat"))
+	m, err := readKeyed(g.readCounter, g.file("cpu.stat"))
 	if err != nil {
 		return cpuUsage{}, fmt.Errorf("read cpu usage: %w", err)
 	}
@@ -343,4 +357,7 @@ func (g *v2Group) cpuUsage() (cpuUsage, error) {
 	}, nil
 }
 
-func (g *v2Group) remove() error { return removeDir(g.fs.rmdir, g.dir) }
+func (g *v2Group) remove() error {
+	g.counters.close()
+	return removeDir(g.fs.rmdir, g.dir)
+}
