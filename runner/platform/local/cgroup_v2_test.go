@@ -844,6 +844,7 @@ func TestCgroupV2ForReal(t *testing.T) {
 			t.Fatalf("start into the group: %v", err)
 		}
 		cmds = append(cmds, cmd)
+		t.Cleanup(func() { cmd.Process.Kill() })
 	}
 	waited := make(chan error, len(cmds))
 	for _, cmd := range cmds {
