@@ -185,8 +185,8 @@ func TestParquetWithDuckDB(t *testing.T) {
 			t.Errorf("billed_ms: %d nulls and %d zeros, want %d and %d", gotNulls, gotZeros, nulls, zeros)
 		}
 		// A non-pointer field is never null, even when its value is zero.
-		if n := queryInt("SELECT count(*) FROM read_parquet(?) WHERE cpu_iowait_s IS NULL", path("invocations")); n != 0 {
-			t.Errorf("%d null cpu_iowait_s, want 0", n)
+		if n := queryInt("SELECT count(*) FROM read_parquet(?) WHERE host_cpu_iowait_s IS NULL", path("invocations")); n != 0 {
+			t.Errorf("%d null host_cpu_iowait_s, want 0", n)
 		}
 	})
 

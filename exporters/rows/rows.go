@@ -84,15 +84,28 @@ type Invocation struct {
 	MaxRSSKB        int64     `parquet:"max_rss_kb"`
 	MinorFaults     int64     `parquet:"minor_faults"`
 	MajorFaults     int64     `parquet:"major_faults"`
-	CPUUserS        float64   `parquet:"cpu_user_s"`
-	CPUSystemS      float64   `parquet:"cpu_system_s"`
-	CPUIdleS        float64   `parquet:"cpu_idle_s"`
-	CPUIOWaitS      float64   `parquet:"cpu_iowait_s"`
-	CPUStealS       float64   `parquet:"cpu_steal_s"`
-	ContainerID     string    `parquet:"container_id,dict"`
-	CPUModel        string    `parquet:"cpu_model,dict"`
-	CPUArch         string    `parquet:"cpu_arch,dict"`
-	Error           string    `parquet:"error"`
+	// CPUUserS and CPUSystemS are the function's own CPU time (its
+	// execution environment's cgroup on the local platform).
+	CPUUserS   float64 `parquet:"cpu_user_s"`
+	CPUSystemS float64 `parquet:"cpu_system_s"`
+	// CPUThrottledMS is how long the CPU quota held the function back, in
+	// CPUThrottledPeriods enforcement periods; CPUShare is its CPU time
+	// over the handler's wall time, null when that is zero; CPUQuotaVCPUs
+	// is its allotted CPU.
+	CPUThrottledMS      float64  `parquet:"cpu_throttled_ms"`
+	CPUThrottledPeriods int64    `parquet:"cpu_throttled_periods"`
+	CPUShare            *float64 `parquet:"cpu_share,optional"`
+	CPUQuotaVCPUs       float64  `parquet:"cpu_quota_vcpus"`
+	// The host's CPU time over the call, from /proc/stat.
+	HostCPUUserS   float64 `parquet:"host_cpu_user_s"`
+	HostCPUSystemS float64 `parquet:"host_cpu_system_s"`
+	HostCPUIdleS   float64 `parquet:"host_cpu_idle_s"`
+	HostCPUIOWaitS float64 `parquet:"host_cpu_iowait_s"`
+	HostCPUStealS  float64 `parquet:"host_cpu_steal_s"`
+	ContainerID    string  `parquet:"container_id,dict"`
+	CPUModel       string  `parquet:"cpu_model,dict"`
+	CPUArch        string  `parquet:"cpu_arch,dict"`
+	Error          string  `parquet:"error"`
 }
 
 // Cell is the summary of one cell's measured (non-warm-up, successful)

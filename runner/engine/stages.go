@@ -453,7 +453,9 @@ func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv pla
 		Platform: c.Platform, Arch: c.Arch, MemoryMB: int32(c.MemoryMB), Seq: int32(seq), Warmup: warmup, Cold: inv.Cold,
 		Status: string(inv.Status), StartedAt: inv.Start.UTC(), DurationMS: ms(inv.Duration), RoundTripMS: ms(inv.RoundTrip),
 		MaxRSSKB: inv.MaxRSSKB, MinorFaults: inv.MinorFaults, MajorFaults: inv.MajorFaults,
-		CPUUserS: inv.CPUUser, CPUSystemS: inv.CPUSystem, CPUIdleS: inv.CPUIdle, CPUIOWaitS: inv.CPUIOWait, CPUStealS: inv.CPUSteal,
+		CPUUserS: inv.EnvCPUUser, CPUSystemS: inv.EnvCPUSystem,
+		CPUThrottledMS: ms(inv.CPUThrottled), CPUThrottledPeriods: inv.CPUThrottledPeriods, CPUQuotaVCPUs: inv.CPUQuotaVCPUs,
+		HostCPUUserS: inv.CPUUser, HostCPUSystemS: inv.CPUSystem, HostCPUIdleS: inv.CPUIdle, HostCPUIOWaitS: inv.CPUIOWait, HostCPUStealS: inv.CPUSteal,
 		ContainerID: inv.ContainerID, CPUModel: inv.CPUModel, CPUArch: inv.CPUArch,
 	}
 	if inv.Cold && inv.InitDuration > 0 {
@@ -471,6 +473,10 @@ func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv pla
 	if inv.MaxMemoryUsedMB > 0 {
 		v := int32(inv.MaxMemoryUsedMB)
 		r.MaxMemoryUsedMB = &v
+	}
+	if inv.Duration > 0 {
+		v := (inv.EnvCPUUser + inv.EnvCPUSystem) / inv.Duration.Seconds()
+		r.CPUShare = &v
 	}
 	if inv.Status != platform.StatusOK {
 		r.Error = inv.ErrorType + ": " + inv.ErrorMessage

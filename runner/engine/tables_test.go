@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/faaslab/faaslab/exporters/rows"
 	"github.com/faaslab/faaslab/runner/plan"
+	"github.com/faaslab/faaslab/runner/platform"
 	"github.com/faaslab/faaslab/runner/pricing"
 	"github.com/faaslab/faaslab/schema"
 )
@@ -171,5 +173,32 @@ func TestTablesFailuresNameTheirError(t *testing.T) {
 	row := tablesOf(t, p, st, nil).Generations[0]
 	if row.Class != "" || row.Error != "deploy: no cgroup" {
 		t.Errorf("generation row class %q error %q; want no class and the check's failure", row.Class, row.Error)
+	}
+}
+
+// TestInvocationRowCPU checks where an invocation's CPU figures land: the
+// function's own CPU time in cpu_user_s and cpu_system_s, the host's in
+// host_cpu_*, and cpu_share as the function's CPU per handler second.
+func TestInvocationRowCPU(t *testing.T) {
+	inv := platform.Invocation{
+		Status: platform.StatusOK, Duration: 200 * time.Millisecond,
+		EnvCPUUser: 0.03, EnvCPUSystem: 0.01, CPUThrottled: 45 * time.Millisecond, CPUThrottledPeriods: 3, CPUQuotaVCPUs: 0.25,
+		CPUUser: 0.3, CPUSystem: 0.1, CPUIdle: 0.05, CPUIOWait: 0.02, CPUSteal: 0.01,
+	}
+	r := invocationRow(plan.Cell{}, plan.Generation{}, 0, false, inv)
+	got := []float64{r.CPUUserS, r.CPUSystemS, r.CPUThrottledMS, float64(r.CPUThrottledPeriods), r.CPUQuotaVCPUs,
+		r.HostCPUUserS, r.HostCPUSystemS, r.HostCPUIdleS, r.HostCPUIOWaitS, r.HostCPUStealS}
+	want := []float64{0.03, 0.01, 45, 3, 0.25, 0.3, 0.1, 0.05, 0.02, 0.01}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("column %d = %v, want %v (row %+v)", i, got[i], want[i], r)
+		}
+	}
+	if r.CPUShare == nil || math.Abs(*r.CPUShare-0.2) > 1e-9 {
+		t.Errorf("cpu_share %v, want 0.2", r.CPUShare)
+	}
+	inv.Duration = 0
+	if r := invocationRow(plan.Cell{}, plan.Generation{}, 0, false, inv); r.CPUShare != nil {
+		t.Errorf("cpu_share %v for a call without duration, want null", *r.CPUShare)
 	}
 }

@@ -89,11 +89,29 @@ type Invocation struct {
 	ContainerID  string
 	CPUModel     string
 	CPUArch      string
-	// CPU time deltas over the invocation, from /proc/stat, in seconds.
+	// CPU time deltas over the invocation, from /proc/stat, in seconds:
+	// the whole host's (on Lambda, the whole microVM's).
 	CPUUser, CPUSystem, CPUIdle, CPUIOWait, CPUSteal float64
-	MaxRSSKB                                         int64
-	MinorFaults, MajorFaults                         int64
+	// EnvCPUUser and EnvCPUSystem are the CPU time, in seconds, that the
+	// function's own execution environment used over the invocation (on
+	// the local platform, its cgroup's: the container is frozen between
+	// calls, so the deltas are the function's alone); zero when the
+	// platform cannot observe them.
+	EnvCPUUser, EnvCPUSystem float64
+	// CPUThrottled is how long the environment's CPU quota held its
+	// runnable processes back over the invocation, in CPUThrottledPeriods
+	// enforcement periods.
+	CPUThrottled        time.Duration
+	CPUThrottledPeriods int64
+	// CPUQuotaVCPUs is the CPU the environment was allotted, in vCPUs (a
+	// full vCPU at 1,769 MB on Lambda); zero when unknown.
+	CPUQuotaVCPUs            float64
+	MaxRSSKB                 int64
+	MinorFaults, MajorFaults int64
 	// Lambda's REPORT line; zero on the local platform unless it emulates it.
+	// MaxMemoryUsedMB is the whole environment's peak memory (on the local
+	// platform, its cgroup's) since the environment started, in MB
+	// rounded up.
 	BilledDuration  time.Duration
 	MaxMemoryUsedMB int
 	// BilledEstimated says that BilledDuration is the platform's estimate

@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -16,67 +16,256 @@ import (
 	"time"
 )
 
-// Controllers faaslab needs (memory, cpu, pids) and uses when the host has
-// them (cpuacct for accounting, freezer to stop a container atomically,
-// both between invocations and before killing it).
-var (
-	requiredControllers = []string{"memory", "cpu", "pids"}
-	optionalControllers = []string{"cpuacct", "freezer"}
-)
+// The cgroup work of the local platform sits behind a small driver
+// interface with one driver per cgroup version: cgroupV1 (cgroup_v1.go)
+// for hosts that mount a hierarchy per controller, cgroupV2 (cgroup_v2.go)
+// for the unified hierarchy that current distributions mount alone.
+// findCgroups picks one by what the host mounts.
 
-// cgroupHost knows where the host mounts each cgroup v1 controller.
-type cgroupHost struct {
-	// mounts maps a controller to its hierarchy's mount.
-	mounts map[string]cgroupMount
-	// parent is the group, relative to each hierarchy's root, that holds
-	// faaslab's per-container groups.
-	parent string
+// requiredControllers are the controllers faaslab needs in either version:
+// memory and pids to bound a container, cpu to give it Lambda's CPU share.
+var requiredControllers = []string{"memory", "cpu", "pids"}
+
+// cgroupDriver manages faaslab's groups in one cgroup version. All groups
+// live under one parent group of faaslab's (Options.CgroupParent).
+type cgroupDriver interface {
+	// describe names the version and where its groups live, for logs and
+	// errors.
+	describe() string
+	// prepare creates the parent group and whatever else the driver needs
+	// before its first group, which proves that this process may manage
+	// cgroups there. It may be called by several runners at once.
+	prepare() error
+	// create makes the group name under the parent with the limits lim.
+	// On error nothing is left behind.
+	create(name string, lim limits) (group, error)
+	// open returns the group name under the parent as it exists, for
+	// reaping what a dead runner left.
+	open(name string) group
+	// children lists the names of the groups under the parent.
+	children() ([]string, error)
+	// dirs returns the directories of the group (or glob pattern) name
+	// under the parent, one per hierarchy.
+	dirs(name string) []string
 }
 
+// group is one container's cgroup, as a driver made it. Its methods are
+// not safe for concurrent use.
+type group interface {
+	// start starts cmd inside the group, so that its first instruction
+	// already runs under the limits.
+	start(cmd *exec.Cmd) error
+	// setCPUQuota sets the group's CPU time per cpuPeriodUS.
+	setCPUQuota(us int64) error
+	// setFrozen freezes or thaws the group; freezing completes
+	// asynchronously. It does nothing where the host cannot freeze.
+	setFrozen(frozen bool) error
+	// isFrozen reports whether the group has finished freezing; false
+	// where the host cannot freeze.
+	isFrozen() bool
+	// canFreeze reports whether the host can freeze the group.
+	canFreeze() bool
+	// killAll kills every process in the group in one step, without
+	// listing them (cgroup v2's cgroup.kill). It returns
+	// errNoGroupKill where the host cannot.
+	killAll() error
+	// procs lists the processes in the group.
+	procs() ([]int, error)
+	// oomKills returns how many processes the kernel killed for exceeding
+	// the group's memory limit.
+	oomKills() int
+	// peakMemory returns the group's peak memory use in bytes since it was
+	// created; 0 when unknown.
+	peakMemory() int64
+	// cpuUsage returns the CPU time the group's processes have used since
+	// the group was created.
+	cpuUsage() (cpuUsage, error)
+	// remove deletes the group, which must be empty, retrying briefly
+	// while the kernel finishes tearing processes down.
+	remove() error
+}
+
+// errNoGroupKill says that a group cannot kill all its processes at once.
+var errNoGroupKill = errors.New("cgroup has no cgroup.kill")
+
+// cpuUsage is CPU time a group has used, and how often its quota held it
+// back.
+type cpuUsage struct {
+	// usage is the exact CPU time (zero where the host does not say);
+	// user and system split it as the kernel samples them, at scheduler
+	// ticks on cgroup v1, so that over a short span they can be off by a
+	// tick or more each (see times).
+	usage, user, system time.Duration
+	// throttled is the time the group's runnable processes waited for the
+	// next period once the quota was spent, in throttledPeriods periods.
+	throttled        time.Duration
+	throttledPeriods int64
+}
+
+// sub returns u minus earlier, the usage in between.
+func (u cpuUsage) sub(earlier cpuUsage) cpuUsage {
+	return cpuUsage{
+		usage:            u.usage - earlier.usage,
+		user:             u.user - earlier.user,
+		system:           u.system - earlier.system,
+		throttled:        u.throttled - earlier.throttled,
+		throttledPeriods: u.throttledPeriods - earlier.throttledPeriods,
+	}
+}
+
+// times returns the user and system CPU time of a span: the exact usage,
+// divided in the proportion of the sampled user and system times (all
+// user when the span had no sample), as the kernel does for cgroup v2's
+// cpu.stat. Without an exact usage it returns the samples.
+func (u cpuUsage) times() (user, system time.Duration) {
+	switch {
+	case u.usage <= 0:
+		return u.user, u.system
+	case u.user+u.system <= 0:
+		return u.usage, 0
+	}
+	user = time.Duration(float64(u.usage) * float64(u.user) / float64(u.user+u.system))
+	return user, u.usage - user
+}
+
+// cgroupHost is the host's cgroups as one driver manages them.
+type cgroupHost struct {
+	driver cgroupDriver
+	// note says which version faaslab chose on a hybrid host, and why;
+	// empty otherwise.
+	note string
+}
+
+// findCgroups reads the host's /proc/self/mountinfo and /proc/self/cgroup
+// and picks a driver. It returns errUnavailable when neither version
+// offers every required controller where faaslab may use it.
+func findCgroups(parent string) (*cgroupHost, error) {
+	return detectCgroups(cgroupEnv{
+		mountinfo: "/proc/self/mountinfo", selfCgroup: "/proc/self/cgroup",
+		euid: os.Geteuid(), parent: parent, fs: realCgroupFS{},
+	})
+}
+
+// cgroupEnv is what detectCgroups looks at; tests give it fakes.
+type cgroupEnv struct {
+	mountinfo, selfCgroup string // paths of the two /proc files
+	euid                  int
+	parent                string
+	fs                    cgroupFS // how the v2 driver touches cgroupfs
+}
+
+// detectCgroups chooses the cgroup version. A host that mounts the v2
+// hierarchy (alone, or beside v1 hierarchies on a hybrid host) gets the v2
+// driver when v2 offers memory, cpu and pids where faaslab's groups would
+// go; otherwise a host with those three v1 controllers mounted gets the v1
+// driver. On a hybrid host the note says which and why.
+func detectCgroups(env cgroupEnv) (*cgroupHost, error) {
+	mounts, err := readMountinfo(env.mountinfo)
+	if err != nil {
+		return nil, fmt.Errorf("find cgroups: %w", err)
+	}
+	var v1Missing []string
+	for _, c := range requiredControllers {
+		if _, ok := mounts.v1[c]; !ok {
+			v1Missing = append(v1Missing, c)
+		}
+	}
+	haveV1 := len(v1Missing) < len(requiredControllers) // some v1 controller mounted
+	var v2Err error
+	if mounts.v2 != nil {
+		self, err := readSelfCgroup(env.selfCgroup)
+		if err != nil {
+			return nil, fmt.Errorf("find cgroups: %w", err)
+		}
+		d, err := newCgroupV2(*mounts.v2, self, env.euid, env.parent, env.fs)
+		if err == nil {
+			h := &cgroupHost{driver: d}
+			if len(mounts.v1) > 0 {
+				h.note = fmt.Sprintf("hybrid cgroup host: using cgroup v2 (%s), which offers memory, cpu and pids", d.describe())
+			}
+			return h, nil
+		}
+		v2Err = err
+	}
+	if len(v1Missing) == 0 {
+		h := &cgroupHost{driver: &cgroupV1{mounts: mounts.v1, parent: env.parent}}
+		if mounts.v2 != nil {
+			h.note = fmt.Sprintf("hybrid cgroup host: using cgroup v1 hierarchies, since cgroup v2 at %s cannot be used: %v", mounts.v2.point, v2Err)
+		}
+		return h, nil
+	}
+	if v2Err != nil {
+		if haveV1 {
+			return nil, fmt.Errorf("%w: cgroup v1 controllers %s are not mounted, and cgroup v2: %w",
+				errUnavailable, strings.Join(v1Missing, ", "), v2Err)
+		}
+		return nil, v2Err
+	}
+	return nil, fmt.Errorf("%w: no cgroup v2 hierarchy is mounted and cgroup v1 controllers %s are not mounted",
+		errUnavailable, strings.Join(v1Missing, ", "))
+}
+
+// cgroupMount is where a cgroup hierarchy is mounted.
 type cgroupMount struct {
 	point string // where the hierarchy is mounted
 	root  string // the hierarchy's path that is mounted there
 }
 
-// findCgroups reads /proc/self/mountinfo for cgroup v1 hierarchies. It
-// returns errUnavailable when a required controller is not mounted.
-func findCgroups(parent string) (*cgroupHost, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+// cgroupMounts are the host's cgroup mounts: v1 ones by controller, and
+// the v2 one.
+type cgroupMounts struct {
+	v1 map[string]cgroupMount
+	v2 *cgroupMount
+}
+
+// readMountinfo reads a /proc/<pid>/mountinfo file for cgroup mounts.
+func readMountinfo(path string) (cgroupMounts, error) {
+	ms := cgroupMounts{v1: map[string]cgroupMount{}}
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("find cgroups: %w", err)
+		return ms, err
 	}
 	defer f.Close()
-	h := &cgroupHost{mounts: map[string]cgroupMount{}, parent: parent}
 	s := bufio.NewScanner(f)
 	s.Buffer(make([]byte, 64*1024), 1<<20)
 	for s.Scan() {
 		// id parent major:minor root point options [optional...] - fstype source superoptions
 		before, after, ok := strings.Cut(s.Text(), " - ")
 		fields, tail := strings.Fields(before), strings.Fields(after)
-		if !ok || len(fields) < 5 || len(tail) < 3 || tail[0] != "cgroup" {
+		if !ok || len(fields) < 5 || len(tail) < 1 {
 			continue
 		}
 		m := cgroupMount{point: unescapeMountPath(fields[4]), root: unescapeMountPath(fields[3])}
-		for _, opt := range strings.Split(tail[2], ",") {
-			if _, seen := h.mounts[opt]; !seen {
-				h.mounts[opt] = m
+		switch {
+		case tail[0] == "cgroup2" && ms.v2 == nil:
+			ms.v2 = &m
+		case tail[0] == "cgroup" && len(tail) >= 3:
+			for _, opt := range strings.Split(tail[2], ",") {
+				if _, seen := ms.v1[opt]; !seen {
+					ms.v1[opt] = m
+				}
 			}
 		}
 	}
 	if err := s.Err(); err != nil {
-		return nil, fmt.Errorf("find cgroups: read mountinfo: %w", err)
+		return ms, fmt.Errorf("read %s: %w", path, err)
 	}
-	var missing []string
-	for _, c := range requiredControllers {
-		if _, ok := h.mounts[c]; !ok {
-			missing = append(missing, c)
+	return ms, nil
+}
+
+// readSelfCgroup returns this process's group in the v2 hierarchy from a
+// /proc/<pid>/cgroup file (its "0::" line), or "/" when it has none.
+func readSelfCgroup(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if g, ok := strings.CutPrefix(line, "0::"); ok {
+			return strings.TrimSuffix(g, " (deleted)"), nil
 		}
 	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w: cgroup v1 controllers %s are not mounted (cgroup v2-only hosts are not supported)",
-			errUnavailable, strings.Join(missing, ", "))
-	}
-	return h, nil
+	return "/", nil
 }
 
 // unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
@@ -98,53 +287,12 @@ func unescapeMountPath(s string) string {
 	return b.String()
 }
 
-// dir is the directory of group (relative to the hierarchy's root) in
-// controller's hierarchy.
-func (h *cgroupHost) dir(controller, group string) string {
-	m := h.mounts[controller]
-	rel := strings.TrimPrefix(group, m.root)
-	return filepath.Join(m.point, rel)
-}
+// prepare creates faaslab's parent group (see cgroupDriver.prepare).
+func (h *cgroupHost) prepare() error { return h.driver.prepare() }
 
-// controllers lists the controllers in use, required first.
-func (h *cgroupHost) controllers() []string {
-	cs := append([]string(nil), requiredControllers...)
-	for _, c := range optionalControllers {
-		if _, ok := h.mounts[c]; ok {
-			cs = append(cs, c)
-		}
-	}
-	return cs
-}
-
-// checkParent creates the parent group in every hierarchy, which proves
-// that this process may manage cgroups.
-func (h *cgroupHost) checkParent() error {
-	for _, c := range h.controllers() {
-		if err := os.MkdirAll(h.dir(c, "/"+h.parent), 0o755); err != nil {
-			return fmt.Errorf("create cgroup parent for %s (the local platform must run as root): %w", c, err)
-		}
-	}
-	return nil
-}
-
-// anchorFreezer keeps an empty group frozen for good. The kernel's cgroup
-// v1 freezer switches a global static key when the first group starts
-// freezing and when the last one thaws, which costs about 0.2 ms each
-// way; with one group always frozen, freezing and thawing containers
-// between invocations costs a fraction of that. An empty frozen group
-// holds nothing and affects no process. It is shared by every runner and
-// never removed.
-func (h *cgroupHost) anchorFreezer() error {
-	if _, ok := h.mounts["freezer"]; !ok {
-		return nil
-	}
-	dir := h.dir("freezer", "/"+h.parent+"/frozen-anchor")
-	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
-		return fmt.Errorf("create freezer anchor: %w", err)
-	}
-	return writeFile(filepath.Join(dir, "freezer.state"), "FROZEN")
-}
+// dirs returns the directories of the group or glob pattern name under the
+// parent, one per hierarchy.
+func (h *cgroupHost) dirs(name string) []string { return h.driver.dirs(name) }
 
 // limits are one container's resource limits.
 type limits struct {
@@ -159,54 +307,222 @@ type limits struct {
 // of CPU time per period.
 const cpuPeriodUS = 100000
 
-// cgroup is one container's group in every hierarchy faaslab uses. Its
-// methods are not safe for concurrent use.
+// cgroup is one container's group. Its methods are not safe for
+// concurrent use.
 type cgroup struct {
-	// dirs maps each controller to the group's directory; co-mounted
-	// controllers share one.
-	dirs map[string]string
+	group
+	// mark is the CPU usage at the start of the current invocation.
+	mark cpuUsage
+	// peak is the most memory the container was seen to use, in bytes
+	// (see reportUsage).
+	peak int64
 }
 
-// create makes the group name under the parent in every hierarchy and sets
-// lim. On error nothing is left behind.
+// create makes the group name under the parent and sets lim. On error
+// nothing is left behind.
 func (h *cgroupHost) create(name string, lim limits) (*cgroup, error) {
-	cg := &cgroup{dirs: map[string]string{}}
-	for _, c := range h.controllers() {
-		dir := h.dir(c, "/"+h.parent+"/"+name)
-		if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
-			cg.remove()
-			return nil, fmt.Errorf("create cgroup %s: %w", dir, err)
+	g, err := h.driver.create(name, lim)
+	if err != nil {
+		return nil, err
+	}
+	return &cgroup{group: g}, nil
+}
+
+// start starts cmd inside the group (see group.start). h is the host the
+// group belongs to.
+func (cg *cgroup) start(h *cgroupHost, cmd *exec.Cmd) error { return cg.group.start(cmd) }
+
+// maxMemoryBytes returns the group's peak memory use since it was created.
+func (cg *cgroup) maxMemoryBytes() int64 { return cg.peakMemory() }
+
+// markCPU notes the group's CPU usage now, for cpuSinceMark. Call it while
+// the group's processes are frozen or waiting, just before an invocation.
+func (cg *cgroup) markCPU() {
+	if u, err := cg.cpuUsage(); err == nil {
+		cg.mark = u
+	}
+}
+
+// cpuSinceMark returns the CPU the group used since markCPU.
+func (cg *cgroup) cpuSinceMark() (cpuUsage, error) {
+	u, err := cg.cpuUsage()
+	if err != nil {
+		return cpuUsage{}, err
+	}
+	return u.sub(cg.mark), nil
+}
+
+// waitFrozen reports whether the group finished freezing within d.
+func (cg *cgroup) waitFrozen(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for pause := 50 * time.Microsecond; ; pause = min(2*pause, 5*time.Millisecond) {
+		if cg.isFrozen() {
+			return true
 		}
-		cg.dirs[c] = dir
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(pause)
 	}
-	mem := strconv.FormatInt(lim.memoryBytes, 10)
-	settings := []struct {
-		controller, file, value string
-		optional                bool
-	}{
-		{"memory", "memory.limit_in_bytes", mem, false},
-		// memsw bounds memory plus swap, so swapping cannot stretch the limit.
-		{"memory", "memory.memsw.limit_in_bytes", mem, true},
-		{"memory", "memory.swappiness", "0", true},
-		{"cpu", "cpu.cfs_period_us", strconv.Itoa(cpuPeriodUS), false},
-		{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(lim.initCPUQuotaUS, 10), false},
-		{"pids", "pids.max", strconv.Itoa(lim.pidsMax), false},
-	}
-	for _, s := range settings {
-		path := filepath.Join(cg.dirs[s.controller], s.file)
-		if s.optional {
-			if _, err := os.Stat(path); err != nil {
-				continue
+}
+
+// killPerProcess is how long kill waits for each process it found in the
+// group, beyond its base timeout: a fork bomb's thousand processes on a
+// loaded host take that much longer to die and leave.
+const killPerProcess = 30 * time.Millisecond
+
+// kill kills every process in the group and waits until it is empty. It
+// gives up, with an error, only after timeout plus killPerProcess for each of
+// the most processes it saw at once: the bound scales with the group.
+//
+// Each round freezes the group first: frozen processes can neither fork
+// nor exit, so the list of pids is complete and no pid can be recycled by
+// an unrelated process before it is signalled. Then it kills them all,
+// with cgroup.kill where the host has it (v2), or SIGKILL to each listed
+// process (v1), and thaws the group, so that the kills take effect. Where
+// the host cannot freeze, rounds repeat until the group stays empty.
+//
+// For up to a second kill spares the process spare (the sandbox's outer
+// bwrap, faaslab's child), which reaps the sandbox and exits by itself, so
+// that no zombie is left for the host's init to reap.
+func (cg *cgroup) kill(timeout time.Duration, spare int) error {
+	start := time.Now()
+	spareUntil := start.Add(time.Second)
+	self := os.Getpid()
+	most := 0
+	for pause := 100 * time.Microsecond; ; pause = min(2*pause, 20*time.Millisecond) {
+		if cg.canFreeze() && cg.setFrozen(true) == nil {
+			cg.waitFrozen(pause + timeout/10)
+		}
+		pids, err := cg.procs()
+		if err != nil {
+			cg.setFrozen(false)
+			return err
+		}
+		// The runner itself is listed when the fork thread failed to move
+		// out; it is not the container's.
+		pids = slices.DeleteFunc(pids, func(pid int) bool { return pid == self })
+		most = max(most, len(pids))
+		sparing := spare != 0 && time.Now().Before(spareUntil) && slices.Contains(pids, spare)
+		if len(pids) > 0 && (sparing || cg.killAll() != nil) {
+			for _, pid := range pids {
+				if !sparing || pid != spare {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
 			}
 		}
-		if err := writeFile(path, s.value); err != nil {
-			cg.remove()
-			return nil, fmt.Errorf("set cgroup limit: %w", err)
+		// Thaw even if freezing failed half-way.
+		if err := cg.setFrozen(false); err != nil {
+			return fmt.Errorf("thaw cgroup: %w", err)
 		}
+		if len(pids) == 0 {
+			return nil
+		}
+		if bound := timeout + time.Duration(most)*killPerProcess; time.Since(start) > bound {
+			return fmt.Errorf("%d processes (of at most %d) still alive %v after SIGKILL: %v",
+				len(pids), most, bound.Round(time.Millisecond), pids[:min(len(pids), 20)])
+		}
+		time.Sleep(pause)
 	}
-	return cg, nil
 }
 
+// The fork thread. Containers get Pdeathsig (SIGKILL when faaslab dies),
+// and the kernel sends it when the thread that forked a process ends, not
+// the process. The Go runtime ends a thread when a goroutine locked to it
+// exits; a locked goroutine that never exits keeps its thread alive, and
+// no other goroutine ever runs on it (and might end it). So one OS thread,
+// the fork thread, forks every container of the process and lives as long
+// as the process: no container dies before faaslab does. The Go runtime
+// never clones its own threads from a locked thread.
+
+// forkThreadState is what the fork thread keeps between requests.
+type forkThreadState struct {
+	tid string
+	// home maps each v1 controller to the thread's own group.
+	home map[string]string
+}
+
+// forkRequest asks the fork thread to run fork on itself.
+type forkRequest struct {
+	fork func(*forkThreadState) error
+	done chan<- error
+}
+
+var (
+	forkOnce     sync.Once
+	forkRequests = make(chan forkRequest)
+)
+
+// onForkThread runs fork on the fork thread and returns its error.
+func onForkThread(fork func(*forkThreadState) error) error {
+	forkOnce.Do(func() { go forkThread() })
+	done := make(chan error, 1)
+	forkRequests <- forkRequest{fork: fork, done: done}
+	return <-done
+}
+
+// forkThread serves forkRequests for the life of the process, locked to
+// its OS thread and never unlocked.
+func forkThread() {
+	runtime.LockOSThread()
+	st := &forkThreadState{tid: strconv.Itoa(syscall.Gettid())}
+	for req := range forkRequests {
+		req.done <- req.fork(st)
+	}
+}
+
+// cgroupFS is how the v2 driver touches the cgroup file system; tests give
+// it a fake.
+type cgroupFS interface {
+	// mkdir creates a group's directory.
+	mkdir(dir string) error
+	// rmdir removes a group's directory.
+	rmdir(dir string) error
+	// write writes value to an interface file, which must exist.
+	write(path, value string) error
+	// read reads an interface file.
+	read(path string) ([]byte, error)
+	// writable reports, as an error, whether this process may write path.
+	writable(path string) error
+	// delegated reports whether systemd delegated the group dir (it sets
+	// the extended attribute trusted.delegate, or user.delegate for a user
+	// manager, on the groups of units with Delegate=yes).
+	delegated(dir string) bool
+}
+
+// realCgroupFS is the kernel's cgroup file system.
+type realCgroupFS struct{}
+
+func (realCgroupFS) mkdir(dir string) error           { return os.Mkdir(dir, 0o755) }
+func (realCgroupFS) rmdir(dir string) error           { return syscall.Rmdir(dir) }
+func (realCgroupFS) write(path, value string) error   { return writeFile(path, value) }
+func (realCgroupFS) read(path string) ([]byte, error) { return os.ReadFile(path) }
+func (realCgroupFS) writable(path string) error {
+	// AT_EACCESS: as the effective user, who would write.
+	if err := syscall.Faccessat(atFDCWD, path, wOK, atEAccess); err != nil {
+		return &os.PathError{Op: "access", Path: path, Err: err}
+	}
+	return nil
+}
+
+func (realCgroupFS) delegated(dir string) bool {
+	buf := make([]byte, 8)
+	for _, attr := range []string{"trusted.delegate", "user.delegate"} {
+		if n, err := syscall.Getxattr(dir, attr, buf); err == nil && string(buf[:n]) == "1" {
+			return true
+		}
+	}
+	return false
+}
+
+const (
+	atFDCWD   = -0x64
+	atEAccess = 0x200
+	wOK       = 0x2
+)
+
+// writeFile writes value to the existing file path in one write, as
+// cgroupfs wants.
 func writeFile(path, value string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
@@ -222,301 +538,107 @@ func writeFile(path, value string) error {
 	return nil
 }
 
-// setCPUQuota sets the group's CPU time per cpuPeriodUS.
-func (cg *cgroup) setCPUQuota(us int64) error {
-	return writeFile(filepath.Join(cg.dirs["cpu"], "cpu.cfs_quota_us"), strconv.FormatInt(us, 10))
-}
-
-// hierarchies returns one directory per hierarchy.
-func (cg *cgroup) hierarchies() []string {
-	seen := map[string]bool{}
-	var dirs []string
-	for _, c := range append(append([]string(nil), requiredControllers...), optionalControllers...) {
-		if d, ok := cg.dirs[c]; ok && !seen[d] {
-			seen[d] = true
-			dirs = append(dirs, d)
-		}
-	}
-	return dirs
-}
-
-// start starts cmd inside the group, so that its first instruction already
-// runs under the limits.
-//
-// cgroup v1 has no way to fork straight into a group (CLONE_INTO_CGROUP is
-// v2 only), but it lets a single thread change groups through the tasks
-// file, and a child starts in the groups of the thread that forks it. So
-// one OS thread, the fork thread, forks every container of the process:
-// it moves into the group, starts cmd (Go forks on the calling thread) and
-// moves back. See forkThread for why it is one thread for good.
-//
-// While the fork thread sits in the group, what it does counts as the
-// container's. The runner's pages that it touches first stay charged to
-// the group's memory (measured at 64–200 KiB per start; on this kernel
-// user pages are charged to the faulting thread's group), so they count
-// in the container's peak memory (MaxMemoryUsedMB, rounded up to MB) and
-// against its limit; and its CPU time counts against the group's CFS
-// quota and in cpuacct. To keep the CPU part to the fork itself, the
-// thread enters the cpu hierarchy last and leaves it first: it then uses
-// 0.2–0.6 ms of CPU in the group (measured), which the container's init
-// loses from its first period's quota; with Options.StrictInitCPU at
-// 128 MB, that quota is 7.2 ms. Were it used up, the thread would wait
-// up to a period (100 ms) before moving out, delaying other starts.
-// Moving only the child instead would need bwrap's pids and a go-ahead
-// before any untrusted code runs, and would leave bwrap's own memory
-// outside the container: not simpler, and no more faithful.
-func (cg *cgroup) start(h *cgroupHost, cmd *exec.Cmd) error {
-	forkOnce.Do(func() { go forkThread() })
-	done := make(chan error, 1)
-	forkRequests <- forkRequest{h: h, cg: cg, cmd: cmd, done: done}
-	return <-done
-}
-
-// forkRequest asks the fork thread to start cmd inside cg.
-type forkRequest struct {
-	h    *cgroupHost
-	cg   *cgroup
-	cmd  *exec.Cmd
-	done chan<- error
-}
-
-var (
-	forkOnce     sync.Once
-	forkRequests = make(chan forkRequest)
-	// writeTasks writes a thread id into a tasks file; tests replace it to
-	// make moves fail.
-	writeTasks = writeFile
-)
-
-// forkThread serves forkRequests for the life of the process, locked to
-// its OS thread and never unlocked. Containers get Pdeathsig (SIGKILL when
-// faaslab dies), and the kernel sends it when the thread that forked a
-// process ends, not the process. The Go runtime ends a thread when a
-// goroutine locked to it exits; a locked goroutine that never exits keeps
-// its thread alive, and no other goroutine ever runs on it (and might end
-// it). So no container dies before faaslab does, even when the thread
-// cannot move back out of a group: it then reports the error, stays
-// where it is, and moves on with the next request. The Go runtime never
-// clones its own threads from a locked thread, so none is born inside a
-// container's group.
-func forkThread() {
-	runtime.LockOSThread()
-	tid := strconv.Itoa(syscall.Gettid())
-	var home map[string]string // controller → the thread's own group
-	for req := range forkRequests {
-		var err error
-		if home, err = threadGroups(req.h, home); err == nil {
-			err = forkInto(req, tid, home)
-		}
-		req.done <- err
-	}
-}
-
-// forkInto moves the calling thread, tid, into req's group, starts req's
-// command and moves the thread back to its home groups.
-func forkInto(req forkRequest, tid string, home map[string]string) error {
-	var err error
-	var moved []string // controllers whose hierarchy the thread entered
-	for _, c := range req.cg.entryOrder() {
-		if _, ok := home[c]; !ok {
-			err = fmt.Errorf("thread has no %s cgroup", c)
-			break
-		}
-		if err = writeTasks(filepath.Join(req.cg.dirs[c], "tasks"), tid); err != nil {
-			break
-		}
-		moved = append(moved, c)
-	}
-	if err == nil {
-		err = req.cmd.Start()
-	}
-	for i := len(moved) - 1; i >= 0; i-- {
-		c := moved[i]
-		if werr := writeTasks(filepath.Join(req.h.dir(c, home[c]), "tasks"), tid); werr != nil {
-			err = errors.Join(err, fmt.Errorf("move fork thread back: %w", werr))
-		}
-	}
-	return err
-}
-
-// threadGroups maps each controller to the calling thread's group,
-// relative to the hierarchy's root. Where the thread is still in a group
-// under h's parent (it failed to move back), the group in last is kept.
-func threadGroups(h *cgroupHost, last map[string]string) (map[string]string, error) {
-	data, err := os.ReadFile("/proc/thread-self/cgroup")
+// readInt reads a file that holds one integer.
+func readInt(read func(string) ([]byte, error), path string) (int64, error) {
+	data, err := read(path)
 	if err != nil {
-		return nil, fmt.Errorf("read thread cgroups: %w", err)
+		return 0, err
 	}
-	groups := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
+	return strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+}
+
+// readKeyed parses a flat-keyed file ("key value" lines, as cpu.stat and
+// memory.events) into a map.
+func readKeyed(read func(string) ([]byte, error), path string) (map[string]int64, error) {
+	data, err := read(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseKeyed(strings.NewReader(string(data))), nil
+}
+
+func parseKeyed(r io.Reader) map[string]int64 {
+	m := map[string]int64{}
+	s := bufio.NewScanner(r)
+	for s.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(s.Text()), " ")
+		if !ok {
 			continue
 		}
-		for _, c := range strings.Split(parts[1], ",") {
-			groups[c] = parts[2]
-			if strings.HasPrefix(parts[2], "/"+h.parent+"/") && last[c] != "" {
-				groups[c] = last[c]
-			}
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+			m[k] = n
 		}
 	}
-	return groups, nil
+	return m
 }
 
-// entryOrder lists one controller per hierarchy of the group, the cpu
-// controller's last.
-func (cg *cgroup) entryOrder() []string {
-	var cs []string
-	seen := map[string]bool{cg.dirs["cpu"]: true}
-	for _, c := range append(append([]string(nil), requiredControllers...), optionalControllers...) {
-		if d, ok := cg.dirs[c]; ok && !seen[d] {
-			seen[d] = true
-			cs = append(cs, c)
-		}
-	}
-	return append(cs, "cpu")
-}
-
-// procs lists the processes in the group.
-func (cg *cgroup) procs() ([]int, error) {
-	data, err := os.ReadFile(filepath.Join(cg.dirs["pids"], "cgroup.procs"))
-	if err != nil {
-		return nil, fmt.Errorf("list cgroup processes: %w", err)
-	}
+// parsePids parses a cgroup.procs file.
+func parsePids(data []byte) []int {
 	var pids []int
 	for _, f := range strings.Fields(string(data)) {
 		if pid, err := strconv.Atoi(f); err == nil {
 			pids = append(pids, pid)
 		}
 	}
-	return pids, nil
+	return pids
 }
 
-// setFrozen freezes or thaws the group; freezing completes
-// asynchronously. It does nothing without the freezer controller.
-func (cg *cgroup) setFrozen(frozen bool) error {
-	dir, ok := cg.dirs["freezer"]
+// fileCache keeps a group's counter files open, so that reading one
+// costs a pread at offset 0, which makes the kernel produce its content
+// afresh, instead of an open, read and close: the counters are read
+// before and after every invocation.
+type fileCache struct {
+	files map[string]*os.File
+	buf   []byte
+}
+
+// read returns the content of the file at path.
+func (c *fileCache) read(path string) ([]byte, error) {
+	f, ok := c.files[path]
 	if !ok {
-		return nil
+		var err error
+		if f, err = os.Open(path); err != nil {
+			return nil, err
+		}
+		if c.files == nil {
+			c.files = map[string]*os.File{}
+		}
+		c.files[path] = f
 	}
-	state := "THAWED"
-	if frozen {
-		state = "FROZEN"
+	if c.buf == nil {
+		c.buf = make([]byte, 4096)
 	}
-	return writeFile(filepath.Join(dir, "freezer.state"), state)
+	n, err := f.ReadAt(c.buf, 0)
+	switch {
+	case n == len(c.buf):
+		return os.ReadFile(path) // longer than the counters faaslab reads
+	case err != nil && !errors.Is(err, io.EOF):
+		return nil, err
+	}
+	return c.buf[:n], nil
 }
 
-// waitFrozen reports whether the group reached FROZEN within d.
-func (cg *cgroup) waitFrozen(d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		data, err := os.ReadFile(filepath.Join(cg.dirs["freezer"], "freezer.state"))
-		if err != nil {
-			return false
-		}
-		if strings.TrimSpace(string(data)) == "FROZEN" {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(time.Millisecond)
+// close closes the files.
+func (c *fileCache) close() {
+	for _, f := range c.files {
+		f.Close()
 	}
+	c.files = nil
 }
 
-// kill kills every process in the group and waits until it is empty.
-//
-// With the freezer, the group is frozen first: frozen processes can
-// neither fork nor exit, so the list of pids is complete and no pid can be
-// recycled by an unrelated process before it is signalled. SIGKILL takes
-// effect when the group is thawed. Without the freezer, kill repeats until
-// the group stays empty.
-//
-// For up to a second kill spares the process spare (the sandbox's outer
-// bwrap, faaslab's child), which reaps the sandbox and exits by itself, so
-// that no zombie is left for the host's init to reap.
-func (cg *cgroup) kill(timeout time.Duration, spare int) error {
-	_, haveFreezer := cg.dirs["freezer"]
-	deadline := time.Now().Add(timeout)
-	spareUntil := time.Now().Add(time.Second)
-	self := os.Getpid()
-	for pause := 100 * time.Microsecond; ; pause = min(2*pause, 20*time.Millisecond) {
-		if haveFreezer && cg.setFrozen(true) == nil {
-			cg.waitFrozen(pause + timeout/10)
-		}
-		pids, err := cg.procs()
-		if err != nil {
-			return err
-		}
-		// The runner itself is listed when the fork thread failed to move
-		// out; it is not the container's.
-		pids = slices.DeleteFunc(pids, func(pid int) bool { return pid == self })
-		for _, pid := range pids {
-			if pid != spare || time.Now().After(spareUntil) {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-		if haveFreezer {
-			// Thaw even if freezing failed half-way.
-			if err := cg.setFrozen(false); err != nil {
-				return fmt.Errorf("thaw cgroup: %w", err)
-			}
-		}
-		if len(pids) == 0 {
+// removeDir removes a group's directory with rmdir, retrying while the
+// kernel finishes tearing processes down (EBUSY); a directory already gone
+// is fine.
+func removeDir(rmdir func(string) error, dir string) error {
+	var err error
+	for i := 0; i < 200; i++ {
+		if err = rmdir(dir); err == nil || errors.Is(err, syscall.ENOENT) {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("processes %v still alive %v after SIGKILL", pids, timeout)
+		if !errors.Is(err, syscall.EBUSY) {
+			break
 		}
-		time.Sleep(pause)
+		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// oomKills returns how many processes the kernel killed for exceeding the
-// group's memory limit.
-func (cg *cgroup) oomKills() int {
-	data, err := os.ReadFile(filepath.Join(cg.dirs["memory"], "memory.oom_control"))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
-	}
-	return 0
-}
-
-// maxMemoryBytes returns the group's peak memory use.
-func (cg *cgroup) maxMemoryBytes() int64 {
-	data, err := os.ReadFile(filepath.Join(cg.dirs["memory"], "memory.max_usage_in_bytes"))
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
-	return n
-}
-
-// remove deletes the group from every hierarchy. The group must be empty;
-// remove retries briefly while the kernel finishes tearing processes down.
-func (cg *cgroup) remove() error {
-	var errs []error
-	for _, dir := range cg.hierarchies() {
-		var err error
-		for i := 0; i < 100; i++ {
-			if err = syscall.Rmdir(dir); err == nil || errors.Is(err, syscall.ENOENT) {
-				err = nil
-				break
-			}
-			if !errors.Is(err, syscall.EBUSY) {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", dir, err))
-		}
-	}
-	return errors.Join(errs...)
+	return fmt.Errorf("remove cgroup %s: %w", dir, err)
 }

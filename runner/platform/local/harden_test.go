@@ -163,8 +163,8 @@ func TestForkThreadSurvivesFailedMove(t *testing.T) {
 			t.Errorf("Close: %v", err)
 		}
 	}
-	for _, c := range p.cgroups.controllers() {
-		left, _ := filepath.Glob(p.cgroups.dir(c, ours+"*"))
+	for _, pattern := range p.cgroups.dirs(p.groupPrefix + "*") {
+		left, _ := filepath.Glob(pattern)
 		for _, dir := range left {
 			if err := os.Remove(dir); err != nil {
 				t.Errorf("remove the failed start's group: %v", err)

@@ -60,6 +60,10 @@ func (d *deployment) Invoke(ctx context.Context, event []byte) (platform.Invocat
 	}
 
 	inv := platform.Invocation{Start: time.Now().UTC()}
+	defer d.p.contention.enter(d.limits.cpuQuotaUS)()
+	if d.c != nil {
+		d.c.cg.markCPU() // frozen (or idle) since the last call
+	}
 	begin := time.Now()
 	out, err := d.run(ctx, event, &inv)
 	if err != nil {
@@ -156,7 +160,7 @@ func (d *deployment) report(out *outcome, inv *platform.Invocation) {
 		inv.BilledDuration = d.fn.Timeout
 	}
 	inv.BilledEstimated = true // Lambda bills; the sandbox only estimates
-	inv.MaxMemoryUsedMB = int((c.cg.maxMemoryBytes() + 1<<20 - 1) >> 20)
+	d.reportUsage(c, inv)
 }
 
 // thaw wakes the warm container up.
@@ -244,6 +248,7 @@ func (c *container) awaitReady(ctx context.Context, d *deployment) (o outcome, r
 				return outcome{err: fmt.Errorf("%w: %w", platform.ErrInfrastructure, err), discard: true}, false
 			}
 		}
+		c.cg.markCPU() // the call's CPU time excludes init's
 	}
 	return outcome{}, true
 }

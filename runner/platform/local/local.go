@@ -6,7 +6,7 @@
 // its own user, pid, network, IPC, UTS and cgroup namespaces, an
 // unprivileged uid, read-only /usr, the code read-only at /var/task, a
 // private tmpfs /tmp and nothing of the runner's environment. Each
-// container has its own cgroup v1 groups that give it Lambda's resources:
+// container has its own cgroup (v1 or v2) that gives it Lambda's resources:
 // the memory size as a hard limit, CPU in proportion to memory (a full
 // vCPU at 1,769 MB), 1,024 processes. The bootstrap speaks the Lambda
 // Runtime API's operations to faaslab over pipes (see transport.go).
@@ -42,6 +42,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,6 +101,11 @@ type Options struct {
 	// function leaves behind neither runs for free nor loads the host;
 	// freezing and thawing cost about 0.4 ms per invocation.
 	NoFreeze bool
+	// Logger receives the platform's notes and warnings: which cgroup
+	// version a hybrid host gets, and when the host is oversubscribed, so
+	// that CPU figures show contention (once per episode, not per call);
+	// default slog.Default().
+	Logger *slog.Logger
 }
 
 // withDefaults fills in o's zero fields.
@@ -137,16 +143,19 @@ func (o Options) withDefaults() Options {
 	if o.Region == "" {
 		o.Region = "us-east-1"
 	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
 	return o
 }
 
 // errUnavailable marks a host that lacks what the local platform needs
-// (bubblewrap, cgroup v1 controllers), as opposed to one that has them
+// (bubblewrap, cgroup controllers), as opposed to one that has them
 // but fails.
 var errUnavailable = errors.New("local platform unavailable")
 
 // IsUnavailable reports whether err from New means that the host lacks
-// bubblewrap or cgroup v1, so that callers (and tests) can tell a missing
+// bubblewrap or usable cgroups, so that callers (and tests) can tell a missing
 // feature from a broken one.
 func IsUnavailable(err error) bool { return errors.Is(err, errUnavailable) }
 
@@ -165,12 +174,14 @@ type Platform struct {
 	// runner's owner name (see stale.go) and a random id.
 	groupPrefix string
 	seq         atomic.Uint64
+	// contention warns when the host is oversubscribed (see contention.go).
+	contention *contention
 }
 
 var _ platform.Platform = (*Platform)(nil)
 
 // New checks that the host can run sandboxes (root, bubblewrap, user
-// namespaces, cgroup v1 memory, cpu and pids) by starting one, and returns
+// namespaces, cgroup memory, cpu and pids, v1 or v2) by starting one, and returns
 // a Platform. IsUnavailable tells whether an error means that bubblewrap or
 // cgroups are missing.
 func New(opts Options) (*Platform, error) {
@@ -191,17 +202,18 @@ func New(opts Options) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cgroups.checkParent(); err != nil {
+	if err := cgroups.prepare(); err != nil {
 		return nil, fmt.Errorf("local platform: %w", err)
 	}
-	if err := cgroups.anchorFreezer(); err != nil {
-		return nil, fmt.Errorf("local platform: %w", err)
+	if cgroups.note != "" {
+		opts.Logger.Info(cgroups.note)
 	}
 	self, err := owner()
 	if err != nil {
 		return nil, fmt.Errorf("local platform: %w", err)
 	}
 	p := &Platform{opts: opts, cgroups: cgroups, groupPrefix: self + "-" + randomHex(4) + "-"}
+	p.contention = newContention(opts.HostCPUs, opts.Logger)
 	if err := p.prepareWorkDir(); err != nil {
 		return nil, fmt.Errorf("local platform: %w", err)
 	}

@@ -112,8 +112,8 @@ func checkNoLeftovers(t *testing.T, p *Platform) {
 		}
 	}
 	prefix := "/" + p.opts.CgroupParent + "/" + p.groupPrefix
-	for _, c := range p.cgroups.controllers() {
-		matches, _ := filepath.Glob(p.cgroups.dir(c, prefix+"*"))
+	for _, pattern := range p.cgroups.dirs(p.groupPrefix + "*") {
+		matches, _ := filepath.Glob(pattern)
 		if len(matches) > 0 {
 			t.Errorf("cgroups left behind: %v", matches)
 		}
@@ -449,8 +449,10 @@ func TestRunnerDeath(t *testing.T) {
 			if left := processesIn(group); len(left) > 0 {
 				t.Errorf("New left the dead runner's processes alive: %v", left)
 			}
-			if groups, _ := filepath.Glob(p.cgroups.dir("pids", group+"*")); len(groups) > 0 {
-				t.Errorf("New left the dead runner's cgroups: %v", groups)
+			for _, pattern := range p.cgroups.dirs(prefix + "*") {
+				if groups, _ := filepath.Glob(pattern); len(groups) > 0 {
+					t.Errorf("New left the dead runner's cgroups: %v", groups)
+				}
 			}
 			if _, err := os.Stat(deployDir); !os.IsNotExist(err) {
 				t.Errorf("New left the dead runner's deployment dir %s: %v", deployDir, err)

@@ -59,23 +59,28 @@ func ownerDead(name string) bool {
 // deployment directories of dead runners. It does its best and reports
 // nothing: what it cannot remove now, a later New tries again.
 func (p *Platform) reapStale() {
-	groups, _ := os.ReadDir(p.cgroups.dir("pids", "/"+p.cgroups.parent))
-	for _, g := range groups {
-		if !g.IsDir() || !ownerDead(g.Name()) {
-			continue
-		}
-		cg := &cgroup{dirs: map[string]string{}}
-		for _, c := range p.cgroups.controllers() {
-			cg.dirs[c] = p.cgroups.dir(c, "/"+p.cgroups.parent+"/"+g.Name())
-		}
-		if cg.kill(time.Second, 0) == nil {
-			cg.remove()
-		}
-	}
+	reapStaleGroups(p.cgroups.driver)
 	dirs, _ := os.ReadDir(filepath.Dir(p.deployDir))
 	for _, d := range dirs {
 		if d.IsDir() && ownerDead(d.Name()) {
 			os.RemoveAll(filepath.Join(filepath.Dir(p.deployDir), d.Name()))
 		}
 	}
+}
+
+// reapStaleGroups kills the processes of, and removes, the groups under
+// the driver's parent whose runners are dead, and returns their names.
+func reapStaleGroups(driver cgroupDriver) []string {
+	names, _ := driver.children()
+	var reaped []string
+	for _, name := range names {
+		if !ownerDead(name) {
+			continue
+		}
+		cg := &cgroup{group: driver.open(name)}
+		if cg.kill(time.Second, 0) == nil && cg.remove() == nil {
+			reaped = append(reaped, name)
+		}
+	}
+	return reaped
 }
