@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +20,9 @@ type Config struct {
 	Region string
 	Role   string
 	Layers []string
+	// Log receives the platform's own warnings (e.g. a host too busy for
+	// faithful timings); nil means slog.Default().
+	Log *slog.Logger
 }
 
 // Opener opens a platform of one kind. The returned Platform lives until

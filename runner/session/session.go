@@ -171,6 +171,10 @@ func Run(ctx context.Context, env *Env, o Options) error {
 	}
 	defer logFile.Close()
 	log := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// Platforms' warnings (a host too busy for faithful timings) concern
+	// the person watching the run too.
+	platformLog := slog.New(slog.NewMultiHandler(log.Handler(),
+		slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	log.Info("run started", "study", s.Name, "file", o.Study, "tags", o.Tags, "dir", dir)
 
 	// Each platform is opened on first use and shared by every stage and
@@ -182,6 +186,7 @@ func Run(ctx context.Context, env *Env, o Options) error {
 		open := opened[name]
 		if open == nil {
 			cfg := config(s, name)
+			cfg.Log = platformLog
 			open = sync.OnceValues(func() (platform.Platform, error) { return env.open(ctx, cfg) })
 			opened[name] = open
 		}
