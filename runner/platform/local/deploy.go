@@ -60,6 +60,8 @@ type deployment struct {
 	name, arn string
 	dir       string // the deployment's directory under the work dir
 	taskDir   string // the code snapshot, mounted at /var/task
+	// tmpTemplate is an empty /tmp image that containers copy.
+	tmpTemplate string
 	env       []string
 	limits    limits
 
@@ -100,6 +102,11 @@ func (p *Platform) Deploy(ctx context.Context, fn platform.Function) (platform.D
 	if err := copyCode(ctx, fn.CodeDir, d.taskDir); err != nil {
 		os.RemoveAll(d.dir)
 		return nil, fmt.Errorf("deploy %s: %w", fn.Name, err)
+	}
+	d.tmpTemplate = filepath.Join(d.dir, "tmp-template.img")
+	if err := formatTmpImage(p.mkfs, d.tmpTemplate, fn.EphemeralMB, p.opts.UID, p.opts.GID); err != nil {
+		os.RemoveAll(d.dir)
+		return nil, fmt.Errorf("deploy %s: %w: %w", fn.Name, platform.ErrInfrastructure, err)
 	}
 	return d, nil
 }

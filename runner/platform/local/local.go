@@ -5,7 +5,7 @@
 // /usr/bin/python3 process running faaslab's bootstrap inside bubblewrap:
 // its own user, pid, network, IPC, UTS and cgroup namespaces, an
 // unprivileged uid, read-only /usr, the code read-only at /var/task, a
-// private tmpfs /tmp and nothing of the runner's environment. Each
+// private disk-backed /tmp of the function's ephemeral size and nothing of the runner's environment. Each
 // container has its own cgroup v1 groups that give it Lambda's resources:
 // the memory size as a hard limit, CPU in proportion to memory (a full
 // vCPU at 1,769 MB), 1,024 processes. The bootstrap speaks the Lambda
@@ -30,8 +30,9 @@
 // Known limits: the sandbox shares the host's kernel and has no seccomp
 // filter, so a kernel exploit escapes it; /proc/stat and /proc/cpuinfo
 // describe the whole host (as they describe the whole microVM on Lambda);
-// /tmp is memory, so what a function keeps there counts against its
-// memory size, unlike Lambda's disk-backed /tmp; Python is the host's
+// /tmp is a disk of the function's ephemeral size (see ephemeral.go),
+// whose page cache counts in the container's peak memory while cached;
+// Python is the host's
 // (Debian's), whatever runtime a Function names.
 package local
 
@@ -165,6 +166,8 @@ type Platform struct {
 	// runner's owner name (see stale.go) and a random id.
 	groupPrefix string
 	seq         atomic.Uint64
+	// mkfs formats containers' /tmp images (see ephemeral.go).
+	mkfs string
 }
 
 var _ platform.Platform = (*Platform)(nil)
@@ -177,6 +180,13 @@ func New(opts Options) (*Platform, error) {
 	opts = opts.withDefaults()
 	if _, err := exec.LookPath(opts.Bwrap); err != nil {
 		return nil, fmt.Errorf("%w: bubblewrap is not installed (scripts/install-deps installs it): %w", errUnavailable, err)
+	}
+	mkfs, err := findMkfs()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkLoopDevices(); err != nil {
+		return nil, err
 	}
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("%w: the sandbox needs root, to make a cgroup for each function and run it as an unprivileged user: run faaslab as root", errUnavailable)
@@ -201,7 +211,7 @@ func New(opts Options) (*Platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local platform: %w", err)
 	}
-	p := &Platform{opts: opts, cgroups: cgroups, groupPrefix: self + "-" + randomHex(4) + "-"}
+	p := &Platform{opts: opts, cgroups: cgroups, groupPrefix: self + "-" + randomHex(4) + "-", mkfs: mkfs}
 	if err := p.prepareWorkDir(); err != nil {
 		return nil, fmt.Errorf("local platform: %w", err)
 	}
@@ -448,7 +458,7 @@ func (p *Platform) probe() (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// The harness directory stands in for the code.
-	args := append(p.sandboxArgs(p.runtimeDir, 1<<20, nil), p.opts.Python, "-c", "import json, resource")
+	args := append(p.sandboxArgs(p.runtimeDir, "", nil), p.opts.Python, "-c", "import json, resource")
 	cmd := exec.CommandContext(ctx, p.opts.Bwrap, args...)
 	cmd.Env = []string{}
 	cmd.SysProcAttr = p.sysProcAttr()

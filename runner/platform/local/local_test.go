@@ -111,6 +111,9 @@ func checkNoLeftovers(t *testing.T, p *Platform) {
 			t.Errorf("deployment left behind: %s", filepath.Join(p.deployDir, e.Name()))
 		}
 	}
+	for _, what := range tmpLeftovers(p.deployDir) {
+		t.Errorf("/tmp left behind: %s", what)
+	}
 	prefix := "/" + p.opts.CgroupParent + "/" + p.groupPrefix
 	for _, c := range p.cgroups.controllers() {
 		matches, _ := filepath.Glob(p.cgroups.dir(c, prefix+"*"))
@@ -451,6 +454,9 @@ func TestRunnerDeath(t *testing.T) {
 			}
 			if _, err := os.Stat(deployDir); !os.IsNotExist(err) {
 				t.Errorf("New left the dead runner's deployment dir %s: %v", deployDir, err)
+			}
+			for _, what := range tmpLeftovers(deployDir) {
+				t.Errorf("New left the dead runner's /tmp: %s", what)
 			}
 		})
 	}
