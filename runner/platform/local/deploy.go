@@ -62,8 +62,8 @@ type deployment struct {
 	taskDir   string // the code snapshot, mounted at /var/task
 	// tmpTemplate is an empty /tmp image that containers copy.
 	tmpTemplate string
-	env       []string
-	limits    limits
+	env         []string
+	limits      limits
 
 	mu     sync.Mutex
 	c      *container // nil until the next cold start
