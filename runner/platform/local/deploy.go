@@ -60,10 +60,11 @@ type deployment struct {
 	name, arn string
 	dir       string // the deployment's directory under the work dir
 	taskDir   string // the code snapshot, mounted at /var/task
+	env       []string
+	limits    limits
+
 	// tmpTemplate is an empty /tmp image that containers copy.
 	tmpTemplate string
-	env         []string
-	limits      limits
 
 	mu     sync.Mutex
 	c      *container // nil until the next cold start
