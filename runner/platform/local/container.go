@@ -37,8 +37,14 @@ type container struct {
 	// initTook is the time from start to the runtime's first next; zero
 	// until then.
 	initTook time.Duration
-	// tmp is the container's /tmp; nil for the probe's.
+	// tmp is the container's /tmp.
 	tmp *tmpStore
+	// frozen says that freeze froze the container and nothing thawed it
+	// since; freezing is closed when that freeze is complete, with
+	// freezeErr set, and is nil after settle.
+	frozen    bool
+	freezing  chan struct{}
+	freezeErr error
 }
 
 // sandboxArgs returns bubblewrap's arguments, up to the command, for a
@@ -211,8 +217,10 @@ func (c *container) exitDescription() string {
 	return fmt.Sprintf("Runtime exited with error: exit status %d", code)
 }
 
-// waitExit waits up to d for the sandbox to exit.
+// waitExit waits up to d for the sandbox to exit, thawing it first: a
+// frozen process cannot exit.
 func (c *container) waitExit(d time.Duration) {
+	c.thaw()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -77,10 +78,10 @@ func (d *deployment) Invoke(ctx context.Context, event []byte) (platform.Invocat
 		err = d.discard()
 	case !d.p.opts.NoFreeze:
 		// Lambda freezes an environment between invocations; so does
-		// faaslab, so that work left behind does not run meanwhile.
-		if ferr := d.c.cg.setFrozen(true); ferr != nil {
-			err = d.discard()
-		}
+		// faaslab, so that work left behind does not run meanwhile. The
+		// freeze happens after the answer is handed back; the next
+		// invocation waits for it to be complete (see settle).
+		d.c.freeze()
 	}
 	if out.err != nil {
 		return inv, errors.Join(fmt.Errorf("invoke %s: %w", d.fn.Name, out.err), err)
@@ -103,8 +104,8 @@ func (d *deployment) run(ctx context.Context, event []byte, inv *platform.Invoca
 				return outcome{}, err
 			}
 			d.c, inv.Cold = c, true
-		} else if err := d.thaw(); err != nil {
-			return outcome{}, errors.Join(fmt.Errorf("thaw: %w", err), d.discard())
+		} else if err := d.c.settle(); err != nil {
+			return outcome{}, errors.Join(fmt.Errorf("freeze: %w", err), d.discard())
 		}
 		out, ready := d.c.awaitReady(ctx, d)
 		if ready {
@@ -158,12 +159,69 @@ func (d *deployment) report(out *outcome, inv *platform.Invocation) {
 	inv.MaxMemoryUsedMB = int((c.cg.maxMemoryBytes() + 1<<20 - 1) >> 20)
 }
 
-// thaw wakes the warm container up.
-func (d *deployment) thaw() error {
-	if d.p.opts.NoFreeze {
+// freezeBound bounds how long the freeze after an invocation waits for
+// the container to reach FROZEN. Processes that sleep in the kernel
+// uninterruptibly (on disk I/O) freeze when they wake; a container that
+// is not frozen by then is thawed by the next invocation all the same.
+const freezeBound = time.Second
+
+// freeze freezes the container in the background, until settle.
+func (c *container) freeze() {
+	done := make(chan struct{})
+	c.freezing, c.frozen = done, true
+	go func() {
+		defer close(done)
+		if err := c.cg.setFrozen(true); err != nil {
+			c.freezeErr = err
+			return
+		}
+		// Sleeping processes freeze at once, running ones at their next
+		// return to user space: first look again without sleeping.
+		deadline := time.Now().Add(freezeBound)
+		for pause := time.Duration(0); !c.cg.waitFrozen(0) && time.Now().Before(deadline); pause = min(2*pause+10*time.Microsecond, time.Millisecond) {
+			if pause == 0 {
+				runtime.Gosched()
+			} else {
+				time.Sleep(pause)
+			}
+		}
+	}()
+}
+
+// settle waits until the freeze that followed the last invocation is
+// complete, so that no thaw overtakes it, and returns its error.
+func (c *container) settle() error {
+	if c.freezing == nil {
 		return nil
 	}
-	return d.c.cg.setFrozen(false)
+	<-c.freezing
+	c.freezing = nil
+	err := c.freezeErr
+	c.freezeErr = nil
+	return err
+}
+
+// thaw thaws the container if freeze froze it.
+func (c *container) thaw() error {
+	if !c.frozen {
+		return nil
+	}
+	c.frozen = false
+	if err := c.cg.setFrozen(false); err != nil {
+		return fmt.Errorf("%w: thaw: %w", platform.ErrInfrastructure, err)
+	}
+	return nil
+}
+
+// waitIdle waits until the warm container, if any, is frozen: for tests
+// and benchmarks that must not overlap the freeze.
+func (d *deployment) waitIdle() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.c == nil {
+		return nil
+	}
+	return d.c.settle()
 }
 
 // crashError describes how the runtime died: out of memory when the
@@ -180,6 +238,7 @@ func (d *deployment) discard() error {
 	if d.c == nil {
 		return nil
 	}
+	d.c.settle()
 	err := d.c.destroy()
 	d.c = nil
 	return err
@@ -257,14 +316,17 @@ func (c *container) call(ctx context.Context, d *deployment, event json.RawMessa
 	sent := time.Now()
 	deadline := sent.Add(d.fn.Timeout)
 	requestID := newRequestID()
-	payload, err := json.Marshal(invocationRequest{
-		RequestID: requestID, DeadlineMS: deadline.UnixMilli(), FunctionARN: d.arn, Event: event,
-	})
-	if err != nil {
-		return outcome{err: fmt.Errorf("encode invocation: %w", err), discard: true}
+	frame := appendRequestFrame(make([]byte, 0, 256+len(event)), requestID, deadline, d.arn, event)
+	// A frozen runtime cannot read: a frame that may not fit in the pipe
+	// waits for the thaw. A small one goes first, so that the thawed
+	// runtime finds it at once instead of waking twice (see await).
+	if len(frame) > pipeMinCapacity {
+		if err := c.thaw(); err != nil {
+			return outcome{err: err, discard: true}
+		}
 	}
 	c.requests.SetWriteDeadline(deadline)
-	if err := writeFrame(c.requests, payload); err != nil {
+	if _, err := c.requests.Write(frame); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return failure(errTimedOut, d.fn.Timeout)
 		}
@@ -323,24 +385,36 @@ func failure(err error, timeout time.Duration) outcome {
 }
 
 // await returns the runtime's next message, or why there is none by
-// deadline: errTimedOut, errRuntimeGone, errProtocol or ctx's error.
+// deadline: errTimedOut, errRuntimeGone, errProtocol, ctx's error or a
+// failure to thaw. A message already sent is taken as it is (the next
+// that a frozen runtime sent with its last answer); otherwise await thaws
+// the container and waits.
 func (c *container) await(ctx context.Context, deadline time.Time) (runtimeMessage, error) {
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
+	var r received
+	var ok bool
 	select {
-	case r, ok := <-c.messages:
-		switch {
-		case !ok || errors.Is(r.err, io.EOF):
-			return runtimeMessage{}, errRuntimeGone
-		case r.err != nil:
-			return runtimeMessage{}, fmt.Errorf("%w: %w", errProtocol, r.err)
+	case r, ok = <-c.messages:
+	default:
+		if err := c.thaw(); err != nil {
+			return runtimeMessage{}, err
 		}
-		return r.msg, nil
-	case <-timer.C:
-		return runtimeMessage{}, errTimedOut
-	case <-ctx.Done():
-		return runtimeMessage{}, context.Cause(ctx)
+		timer := time.NewTimer(time.Until(deadline))
+		defer timer.Stop()
+		select {
+		case r, ok = <-c.messages:
+		case <-timer.C:
+			return runtimeMessage{}, errTimedOut
+		case <-ctx.Done():
+			return runtimeMessage{}, context.Cause(ctx)
+		}
 	}
+	switch {
+	case !ok || errors.Is(r.err, io.EOF):
+		return runtimeMessage{}, errRuntimeGone
+	case r.err != nil:
+		return runtimeMessage{}, fmt.Errorf("%w: %w", errProtocol, r.err)
+	}
+	return r.msg, nil
 }
 
 // newRequestID returns a random id in the form of Lambda's request ids.
