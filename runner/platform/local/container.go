@@ -16,8 +16,10 @@ import (
 )
 
 // killTimeout bounds how long tearing a container down may take before
-// faaslab reports processes that it could not kill.
-const killTimeout = 5 * time.Second
+// faaslab reports processes that it could not kill. A thousand processes
+// killed on a host loaded ten times over its cores take several seconds
+// to exit; only a process that cannot die at all waits out the bound.
+const killTimeout = time.Minute
 
 // container is one execution environment: a sandboxed runtime and every
 // process it forks, in one cgroup. Its deployment's lock serialises its

@@ -79,7 +79,8 @@ var hostileCases = []hostileCase{
 			t.Errorf("fork bomb: %s %s, want a timeout or a crash", inv.Status, inv.ErrorMessage)
 		}
 	}},
-	{name: "fork_limit", memoryMB: 1769, check: func(t *testing.T, d platform.Deployment) {
+	// A thousand forks take seconds of CPU, minutes on a loaded host.
+	{name: "fork_limit", memoryMB: 1769, timeout: 5 * time.Minute, check: func(t *testing.T, d platform.Deployment) {
 		inv := want(t, d, `{}`, platform.StatusOK, "", "")
 		var got struct {
 			Children int
