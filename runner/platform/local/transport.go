@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bufio"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -124,6 +125,9 @@ type received struct {
 // stream: after it the stream cannot be trusted.
 func readMessages(r io.Reader, out chan<- received, done <-chan struct{}) {
 	defer close(out)
+	// The runtime writes an answer and its next request at once: one
+	// read takes both frames.
+	r = bufio.NewReaderSize(r, 64<<10)
 	for {
 		var rec received
 		payload, err := readFrame(r)
