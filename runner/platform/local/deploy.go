@@ -63,7 +63,8 @@ type deployment struct {
 	env       []string
 	limits    limits
 
-	// tmpTemplate is an empty /tmp image that containers copy.
+	// tmpTemplate is the Platform's empty /tmp image of the function's
+	// ephemeral size, which containers copy.
 	tmpTemplate string
 
 	mu     sync.Mutex
@@ -104,8 +105,7 @@ func (p *Platform) Deploy(ctx context.Context, fn platform.Function) (platform.D
 		os.RemoveAll(d.dir)
 		return nil, fmt.Errorf("deploy %s: %w", fn.Name, err)
 	}
-	d.tmpTemplate = filepath.Join(d.dir, "tmp-template.img")
-	if err := formatTmpImage(p.mkfs, d.tmpTemplate, fn.EphemeralMB, p.opts.UID, p.opts.GID); err != nil {
+	if d.tmpTemplate, err = p.tmpTemplate(fn.EphemeralMB); err != nil {
 		os.RemoveAll(d.dir)
 		return nil, fmt.Errorf("deploy %s: %w: %w", fn.Name, platform.ErrInfrastructure, err)
 	}

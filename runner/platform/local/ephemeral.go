@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,10 +30,10 @@ import (
 // space left on device" (ENOSPC). The loop device uses direct I/O on the
 // image, so the image's own pages are not cached a second time.
 //
-// Formatting an image takes 20–120 ms, so a deployment formats one
-// template at Deploy and each container starts from a sparse copy of it
-// (a few hundred KiB of data), a fresh file system per execution
-// environment as on Lambda.
+// Formatting an image takes 20–120 ms, so a Platform formats one template
+// per size, at the first Deploy of that size, and each container starts
+// from a sparse copy of it (a few hundred KiB of data), a fresh file
+// system per execution environment as on Lambda.
 //
 // Everything lives in the deployment's directory, named after the runner
 // (see stale.go): a runner that dies leaves mounts and images that the
@@ -98,6 +99,45 @@ func formatTmpImage(mkfs, path string, mb, uid, gid int) error {
 		return fmt.Errorf("format /tmp image: %s: %w: %s", mkfs, err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// tmpTemplates are a Platform's template images, one per size, in its
+// deployment directory; the next New after the runner ends removes them
+// with the directory (see stale.go).
+type tmpTemplates struct {
+	mu     sync.Mutex
+	images map[int]*tmpTemplate
+}
+
+// tmpTemplate is one template image; ready once it is formatted.
+type tmpTemplate struct {
+	mu    sync.Mutex
+	path  string
+	ready bool
+}
+
+// tmpTemplate returns the template image of mb MiB, formatting it on
+// first use; a failure is tried again on the next.
+func (p *Platform) tmpTemplate(mb int) (string, error) {
+	p.templates.mu.Lock()
+	if p.templates.images == nil {
+		p.templates.images = map[int]*tmpTemplate{}
+	}
+	t := p.templates.images[mb]
+	if t == nil {
+		t = &tmpTemplate{path: filepath.Join(p.deployDir, fmt.Sprintf("tmp-template-%d.img", mb))}
+		p.templates.images[mb] = t
+	}
+	p.templates.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.ready {
+		if err := formatTmpImage(p.mkfs, t.path, mb, p.opts.UID, p.opts.GID); err != nil {
+			return "", err
+		}
+		t.ready = true
+	}
+	return t.path, nil
 }
 
 // copySparse copies the file src to the new file dst, holes as holes.

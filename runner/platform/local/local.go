@@ -168,6 +168,8 @@ type Platform struct {
 	seq         atomic.Uint64
 	// mkfs formats containers' /tmp images (see ephemeral.go).
 	mkfs string
+	// templates holds an empty /tmp image per size, made once.
+	templates tmpTemplates
 }
 
 var _ platform.Platform = (*Platform)(nil)

@@ -108,7 +108,7 @@ func checkNoLeftovers(t *testing.T, p *Platform) {
 		t.Errorf("deployment dir: %v", err)
 	}
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), "etc-") {
+		if !strings.HasPrefix(e.Name(), "etc-") && !strings.HasPrefix(e.Name(), "tmp-template-") {
 			t.Errorf("deployment left behind: %s", filepath.Join(p.deployDir, e.Name()))
 		}
 	}
@@ -408,7 +408,7 @@ func processesIn(group string) []string {
 // container survives its runner's SIGKILL (frozen processes ignore the
 // kill that --die-with-parent sends) until New reaps it; a runner stopped
 // by SIGINT mid-invocation closes its deployment, leaving only its
-// deployment directory's /etc files for New to reap.
+// deployment directory's /etc files and /tmp templates for New to reap.
 func TestRunnerDeath(t *testing.T) {
 	newPlatform(t, Options{}) // skips when the platform is unavailable
 	for _, tc := range []struct {
@@ -447,7 +447,7 @@ func TestRunnerDeath(t *testing.T) {
 				}
 				entries, _ := os.ReadDir(deployDir)
 				for _, e := range entries {
-					if !strings.HasPrefix(e.Name(), "etc-") {
+					if !strings.HasPrefix(e.Name(), "etc-") && !strings.HasPrefix(e.Name(), "tmp-template-") {
 						t.Errorf("the runner's Close left deployment %s", e.Name())
 					}
 				}
