@@ -98,8 +98,10 @@ type Options struct {
 	Region string
 	// NoFreeze leaves containers running between invocations. By default
 	// they are frozen, as Lambda freezes its environments, so that work a
-	// function leaves behind neither runs for free nor loads the host;
-	// freezing and thawing cost about 0.4 ms per invocation.
+	// function leaves behind neither runs for free nor loads the host.
+	// The freeze follows the invocation once its answer is handed back;
+	// the thaw, on the next invocation's path, costs 0.05–0.15 ms
+	// (measured by BenchmarkOverhead).
 	NoFreeze bool
 }
 
