@@ -2,9 +2,11 @@ package local
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -155,5 +157,45 @@ func tmpLeftovers(dir string) []string {
 		if len(loops) == 0 || time.Now().After(deadline) {
 			return append(left, loops...)
 		}
+	}
+}
+
+// TestCopySparse checks that a copy has the same bytes and the same holes
+// as its source: a container's image starts as a few hundred KiB on disk,
+// whatever its size.
+func TestCopySparse(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	f, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 16 << 20
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int64{0, 5 << 20, size - 4096} {
+		if _, err := f.WriteAt(bytes.Repeat([]byte{byte(off>>20) + 1}, 4096), off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	if err := copySparse(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(src)
+	b, _ := os.ReadFile(dst)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("the copy differs from its source")
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dst, &st); err != nil {
+		t.Fatal(err)
+	}
+	if used := st.Blocks * 512; used > 1<<20 {
+		t.Errorf("the copy of 12 KiB of data in 16 MiB takes %d bytes on disk, want its holes kept", used)
+	}
+	if err := copySparse(src, dst); err == nil {
+		t.Errorf("copySparse over an existing file succeeded")
 	}
 }
