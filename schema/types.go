@@ -79,6 +79,20 @@ type Task struct {
 	Inputs    []string           `json:"inputs"`
 	TimeoutS  int                `json:"timeout_s"`
 	Stages    []Stage            `json:"stages,omitempty"`
+	// EphemeralMB sizes /tmp; nil leaves it to the platform.
+	EphemeralMB *int `json:"ephemeral_mb,omitempty"`
+}
+
+// EphemeralMB is the size of /tmp, in MB, of task's functions on platform:
+// the task's, else the platform's, else 0 (the platform's default).
+func EphemeralMB(task Task, platform Platform) int {
+	switch {
+	case task.EphemeralMB != nil:
+		return *task.EphemeralMB
+	case platform.EphemeralMB != nil:
+		return *platform.EphemeralMB
+	}
+	return 0
 }
 
 // Variant is one prompt for a task (long, short, nolib_long, ...).
@@ -119,6 +133,8 @@ type Platform struct {
 	Region string   `json:"region,omitempty"`
 	Role   string   `json:"role,omitempty"`
 	Layers []string `json:"layers,omitempty"`
+	// EphemeralMB sizes /tmp of every function; nil: Lambda's 512 MB.
+	EphemeralMB *int `json:"ephemeral_mb,omitempty"`
 }
 
 // Matrix lists the values of each dimension; the plan is their product,

@@ -292,10 +292,11 @@ func (e *Engine) noCodeDetail(ctx context.Context, g plan.Generation, key, detai
 func isInfrastructure(err error) bool { return errors.Is(err, platform.ErrInfrastructure) }
 
 // checkFunction is the function a check deploys: on the local platform, at
-// the check memory size, with the task's timeout.
+// the check memory size, with the task's timeout and /tmp.
 func (e *Engine) checkFunction(dir string, t schema.Task) platform.Function {
 	return platform.Function{CodeDir: dir, Handler: t.Handler, Runtime: t.Runtime, MemoryMB: e.CheckMemoryMB,
-		Arch: e.CheckArch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages}
+		Arch: e.CheckArch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages,
+		EphemeralMB: schema.EphemeralMB(t, schema.Platform{})}
 }
 
 // checkTests converts task's tests to the checker's.
@@ -376,7 +377,8 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 		return true, e.fail(bar, total-done, StageMeasure, c.ID, 0, fmt.Errorf("tasks.%s.benchmark.event: %w", c.Task, err))
 	}
 	fn := platform.Function{Name: c.ID, CodeDir: dir, Handler: t.Handler, Runtime: t.Runtime, MemoryMB: c.MemoryMB,
-		Arch: c.Arch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages, Cold: s.Matrix.Mode == "cold"}
+		Arch: c.Arch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages, Cold: s.Matrix.Mode == "cold",
+		EphemeralMB: schema.EphemeralMB(t, s.Platforms[c.Platform])}
 
 	var dep platform.Deployment
 	defer func() {

@@ -3,8 +3,16 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,11 +49,24 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 }
 
 // BenchmarkOverhead measures a warm invocation of a no-op handler as the
-// caller sees it, beside the floor of the design: a bare frame round trip
-// over the same pipes, to a Python loop that echoes frames, in the same
-// sandbox and cgroups. Both run at 1,769 MB (one vCPU), interleaved, so
-// that they see the same machine. The nofreeze variant leaves the
-// container running between invocations.
+// caller sees it, beside two peers run in the same loop, so that all see
+// the same machine:
+//
+//   - the floor of the design: a bare frame round trip over the same
+//     pipes, to a Python loop that echoes frames, in the same sandbox and
+//     cgroups;
+//   - aws-lambda-rie, when FAASLAB_RIE names its binary (build it from its
+//     public source; never commit it): the Runtime Interface Emulator with
+//     a standard-library Python runtime (testdata/rie), invoked over HTTP on
+//     the loopback with keep-alive, as faaslab's peer.
+//
+// It reports the p50 and p95 of each and the ratios p50/floor-p50 and
+// p50/rie-p50. All run at 1,769 MB (one vCPU). The freeze variant freezes
+// the container between invocations, as Lambda does; the freeze happens
+// after Invoke returns and is waited for before the peers run, so that it
+// does not slow them. The nofreeze variant leaves the container running.
+//
+//	FAASLAB_RIE=/tmp/aws-lambda-rie go test -run '^$' -bench Overhead -benchtime 3000x ./runner/platform/local/
 func BenchmarkOverhead(b *testing.B) {
 	b.Run("freeze", func(b *testing.B) { benchmarkOverhead(b, Options{}) })
 	b.Run("nofreeze", func(b *testing.B) { benchmarkOverhead(b, Options{NoFreeze: true}) })
@@ -71,14 +92,25 @@ func benchmarkOverhead(b *testing.B, opts Options) {
 			b.Fatal(r.err)
 		}
 	}
-	for i := 0; i < 20; i++ { // warm up both
-		if _, err := noop.Invoke(ctx, event); err != nil {
+	rie := startRIE(b)
+	invoke := func() {
+		inv, err := noop.Invoke(ctx, event)
+		if err != nil || inv.Status != platform.StatusOK {
+			b.Fatalf("invoke: %v %+v", err, inv)
+		}
+		if err := noop.waitIdle(); err != nil {
 			b.Fatal(err)
 		}
+	}
+	for i := 0; i < 50; i++ { // warm up all
+		invoke()
 		roundTrip()
+		if rie != nil {
+			rie()
+		}
 	}
 
-	var platformTimes, floorTimes []time.Duration
+	var platformTimes, floorTimes, rieTimes []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
@@ -87,9 +119,17 @@ func benchmarkOverhead(b *testing.B, opts Options) {
 		if err != nil || inv.Status != platform.StatusOK || inv.Cold {
 			b.Fatalf("invoke: %v %+v", err, inv)
 		}
+		if err := noop.waitIdle(); err != nil {
+			b.Fatal(err)
+		}
 		start = time.Now()
 		roundTrip()
 		floorTimes = append(floorTimes, time.Since(start))
+		if rie != nil {
+			start = time.Now()
+			rie()
+			rieTimes = append(rieTimes, time.Since(start))
+		}
 	}
 	b.StopTimer()
 	p50, p95 := percentile(platformTimes, 0.50), percentile(platformTimes, 0.95)
@@ -98,7 +138,85 @@ func benchmarkOverhead(b *testing.B, opts Options) {
 	b.ReportMetric(float64(p95.Microseconds()), "p95-µs")
 	b.ReportMetric(float64(f50.Microseconds()), "floor-p50-µs")
 	b.ReportMetric(float64(f95.Microseconds()), "floor-p95-µs")
-	b.ReportMetric(float64(p50)/float64(f50), "p50-ratio")
+	b.ReportMetric(float64(p50)/float64(f50), "p50/floor")
+	if rie == nil {
+		return
+	}
+	r50, r95 := percentile(rieTimes, 0.50), percentile(rieTimes, 0.95)
+	b.ReportMetric(float64(r50.Microseconds()), "rie-p50-µs")
+	b.ReportMetric(float64(r95.Microseconds()), "rie-p95-µs")
+	b.ReportMetric(float64(p50)/float64(r50), "p50/rie")
+}
+
+// startRIE starts aws-lambda-rie from FAASLAB_RIE with testdata/rie's
+// runtime, on free loopback ports, and returns a function that invokes
+// it once; nil, with a message, without FAASLAB_RIE.
+func startRIE(b *testing.B) func() {
+	bin := os.Getenv("FAASLAB_RIE")
+	if bin == "" {
+		b.Log("FAASLAB_RIE is not set: no aws-lambda-rie peer, only the floor ratio")
+		return nil
+	}
+	freePort := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	invokeAddr, apiAddr := freePort(), freePort()
+	bootstrap, err := filepath.Abs("testdata/rie/bootstrap.py")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr,
+		"/usr/bin/python3", "-B", bootstrap)
+	// RIE logs every invocation: to a file, so that no goroutine of the
+	// benchmark copies its output while the platform is timed.
+	log, err := os.Create(filepath.Join(b.TempDir(), "rie.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start aws-lambda-rie: %v", err)
+	}
+	b.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}}
+	url := "http://" + invokeAddr + "/2015-03-31/functions/function/invocations"
+	invoke := func() error {
+		resp, err := client.Post(url, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err == nil && (resp.StatusCode != http.StatusOK || string(body) != `{}`) {
+			err = fmt.Errorf("status %s: %s", resp.Status, body)
+		}
+		return err
+	}
+	// RIE listens a moment after it starts.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		err := invoke()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(log.Name())
+			b.Fatalf("aws-lambda-rie does not answer: %v\n%s", err, out)
+		}
+	}
+	return func() {
+		if err := invoke(); err != nil {
+			b.Fatalf("aws-lambda-rie: %v", err)
+		}
+	}
 }
 
 // fidelityLoop is a pure-Python loop that takes about a second on one

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,8 +16,10 @@ import (
 )
 
 // killTimeout bounds how long tearing a container down may take before
-// faaslab reports processes that it could not kill.
-const killTimeout = 5 * time.Second
+// faaslab reports processes that it could not kill. A thousand processes
+// killed on a host loaded ten times over its cores take several seconds
+// to exit; only a process that cannot die at all waits out the bound.
+const killTimeout = time.Minute
 
 // container is one execution environment: a sandboxed runtime and every
 // process it forks, in one cgroup. Its deployment's lock serialises its
@@ -36,11 +39,20 @@ type container struct {
 	// initTook is the time from start to the runtime's first next; zero
 	// until then.
 	initTook time.Duration
+	// tmp is the container's /tmp.
+	tmp *tmpStore
+	// frozen says that freeze froze the container and nothing thawed it
+	// since; freezing is closed when that freeze is complete, with
+	// freezeErr set, and is nil after settle.
+	frozen    bool
+	freezing  chan struct{}
+	freezeErr error
 }
 
 // sandboxArgs returns bubblewrap's arguments, up to the command, for a
-// sandbox with taskDir at /var/task, a /tmp of tmpBytes and exactly env.
-func (p *Platform) sandboxArgs(taskDir string, tmpBytes int64, env []string) []string {
+// sandbox with taskDir at /var/task, the host directory tmpDir at /tmp (a
+// small tmpfs when tmpDir is "") and exactly env.
+func (p *Platform) sandboxArgs(taskDir, tmpDir string, env []string) []string {
 	args := []string{
 		// New user, pid, network, IPC, UTS and cgroup namespaces; no
 		// further user namespaces inside.
@@ -56,9 +68,13 @@ func (p *Platform) sandboxArgs(taskDir string, tmpBytes int64, env []string) []s
 		args = append(args, "--setenv", k, v)
 	}
 	args = append(args, p.fsArgs...)
+	args = append(args, "--ro-bind", taskDir, taskMount)
+	if tmpDir != "" {
+		args = append(args, "--bind", tmpDir, "/tmp")
+	} else {
+		args = append(args, "--size", "1048576", "--tmpfs", "/tmp")
+	}
 	return append(args,
-		"--ro-bind", taskDir, taskMount,
-		"--size", strconv.FormatInt(tmpBytes, 10), "--tmpfs", "/tmp",
 		"--proc", "/proc",
 		"--dev", "/dev",
 		// The root and /dev are tmpfs that bwrap made as the sandbox's
@@ -92,12 +108,14 @@ func (d *deployment) startContainer() (*container, error) {
 // than the runtime with it.
 func (d *deployment) startProgram(command ...string) (c *container, err error) {
 	p := d.p
-	cg, err := p.cgroups.create(p.groupPrefix+strconv.FormatUint(p.seq.Add(1), 10), d.limits)
+	seq := strconv.FormatUint(p.seq.Add(1), 10)
+	cg, err := p.cgroups.create(p.groupPrefix+seq, d.limits)
 	if err != nil {
 		return nil, err
 	}
 	var files []*os.File
 	var cmd *exec.Cmd
+	var tmp *tmpStore
 	defer func() {
 		if err != nil {
 			for _, f := range files {
@@ -109,8 +127,16 @@ func (d *deployment) startProgram(command ...string) (c *container, err error) {
 				cmd.Wait()
 			}
 			err = errors.Join(err, cg.remove())
+			if tmp != nil {
+				err = errors.Join(err, tmp.remove())
+			}
 		}
 	}()
+	tmp, err = newTmpStore(d.tmpTemplate, filepath.Join(d.dir, "tmp-"+seq+".img"), filepath.Join(d.dir, "tmp-"+seq))
+	if err != nil {
+		tmp = nil
+		return nil, err
+	}
 	pipe := func() (r, w *os.File) {
 		if err != nil {
 			return nil, nil
@@ -132,7 +158,7 @@ func (d *deployment) startProgram(command ...string) (c *container, err error) {
 		return nil, err
 	}
 
-	args := p.sandboxArgs(d.taskDir, int64(d.fn.EphemeralMB)<<20, d.env)
+	args := p.sandboxArgs(d.taskDir, tmp.mount, d.env)
 	args = append(args, command...)
 	cmd = exec.Command(p.opts.Bwrap, args...)
 	cmd.Env = d.env
@@ -154,7 +180,7 @@ func (d *deployment) startProgram(command ...string) (c *container, err error) {
 	c = &container{
 		cmd: cmd, cg: cg, requests: requestsW, replies: repliesR,
 		messages: make(chan received), stop: make(chan struct{}), read: make(chan struct{}),
-		exited: make(chan struct{}), log: log, started: started,
+		exited: make(chan struct{}), log: log, started: started, tmp: tmp,
 	}
 	go func() {
 		c.waitErr = cmd.Wait()
@@ -193,8 +219,10 @@ func (c *container) exitDescription() string {
 	return fmt.Sprintf("Runtime exited with error: exit status %d", code)
 }
 
-// waitExit waits up to d for the sandbox to exit.
+// waitExit waits up to d for the sandbox to exit, thawing it first: a
+// frozen process cannot exit.
 func (c *container) waitExit(d time.Duration) {
+	c.thaw()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -230,5 +258,7 @@ func (c *container) destroy() error {
 	if killErr != nil || leakErr != nil {
 		return errors.Join(killErr, leakErr)
 	}
-	return c.cg.remove()
+	// With its processes gone, nothing but the host's mount holds the
+	// container's /tmp.
+	return errors.Join(c.cg.remove(), c.tmp.remove())
 }

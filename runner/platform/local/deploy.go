@@ -63,6 +63,10 @@ type deployment struct {
 	env       []string
 	limits    limits
 
+	// tmpTemplate is the Platform's empty /tmp image of the function's
+	// ephemeral size, which containers copy.
+	tmpTemplate string
+
 	mu     sync.Mutex
 	c      *container // nil until the next cold start
 	closed bool
@@ -100,6 +104,10 @@ func (p *Platform) Deploy(ctx context.Context, fn platform.Function) (platform.D
 	if err := copyCode(ctx, fn.CodeDir, d.taskDir); err != nil {
 		os.RemoveAll(d.dir)
 		return nil, fmt.Errorf("deploy %s: %w", fn.Name, err)
+	}
+	if d.tmpTemplate, err = p.tmpTemplate(fn.EphemeralMB); err != nil {
+		os.RemoveAll(d.dir)
+		return nil, fmt.Errorf("deploy %s: %w: %w", fn.Name, platform.ErrInfrastructure, err)
 	}
 	return d, nil
 }

@@ -81,10 +81,10 @@ func (d *deployment) Invoke(ctx context.Context, event []byte) (platform.Invocat
 		err = d.discard()
 	case !d.p.opts.NoFreeze:
 		// Lambda freezes an environment between invocations; so does
-		// faaslab, so that work left behind does not run meanwhile.
-		if ferr := d.c.cg.setFrozen(true); ferr != nil {
-			err = d.discard()
-		}
+		// faaslab, so that work left behind does not run meanwhile. The
+		// freeze happens after the answer is handed back; the next
+		// invocation waits for it to be complete (see settle).
+		d.c.freeze()
 	}
 	if out.err != nil {
 		return inv, errors.Join(fmt.Errorf("invoke %s: %w", d.fn.Name, out.err), err)
@@ -107,8 +107,8 @@ func (d *deployment) run(ctx context.Context, event []byte, inv *platform.Invoca
 				return outcome{}, err
 			}
 			d.c, inv.Cold = c, true
-		} else if err := d.thaw(); err != nil {
-			return outcome{}, errors.Join(fmt.Errorf("thaw: %w", err), d.discard())
+		} else if err := d.c.settle(); err != nil {
+			return outcome{}, errors.Join(fmt.Errorf("freeze: %w", err), d.discard())
 		}
 		out, ready := d.c.awaitReady(ctx, d)
 		if ready {
@@ -163,12 +163,57 @@ func (d *deployment) report(out *outcome, inv *platform.Invocation) {
 	d.reportUsage(c, inv)
 }
 
-// thaw wakes the warm container up.
-func (d *deployment) thaw() error {
-	if d.p.opts.NoFreeze {
+// freeze freezes the container in the background, until settle. The
+// freeze is complete when the write to the freezer returns: every process
+// of the container is then marked, and the kernel stops each before it
+// runs another instruction of its own (sleeping ones at once, running ones
+// at their next return to user space), though the group may report
+// FREEZING a while longer on a busy host. Waiting for FROZEN would cost
+// the runner a millisecond of polling per invocation and change nothing
+// that the function can observe.
+func (c *container) freeze() {
+	done := make(chan struct{})
+	c.freezing, c.frozen = done, true
+	go func() {
+		defer close(done)
+		c.freezeErr = c.cg.setFrozen(true)
+	}()
+}
+
+// settle waits until the freeze that followed the last invocation is
+// complete, so that no thaw overtakes it, and returns its error.
+func (c *container) settle() error {
+	if c.freezing == nil {
 		return nil
 	}
-	return d.c.cg.setFrozen(false)
+	<-c.freezing
+	c.freezing = nil
+	err := c.freezeErr
+	c.freezeErr = nil
+	return err
+}
+
+// thaw thaws the container if freeze froze it.
+func (c *container) thaw() error {
+	if !c.frozen {
+		return nil
+	}
+	c.frozen = false
+	if err := c.cg.setFrozen(false); err != nil {
+		return fmt.Errorf("%w: thaw: %w", platform.ErrInfrastructure, err)
+	}
+	return nil
+}
+
+// waitIdle waits until the warm container, if any, is frozen: for tests
+// and benchmarks that must not overlap the freeze.
+func (d *deployment) waitIdle() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.c == nil {
+		return nil
+	}
+	return d.c.settle()
 }
 
 // crashError describes how the runtime died: out of memory when the
@@ -185,6 +230,7 @@ func (d *deployment) discard() error {
 	if d.c == nil {
 		return nil
 	}
+	d.c.settle()
 	err := d.c.destroy()
 	d.c = nil
 	return err
@@ -263,14 +309,17 @@ func (c *container) call(ctx context.Context, d *deployment, event json.RawMessa
 	sent := time.Now()
 	deadline := sent.Add(d.fn.Timeout)
 	requestID := newRequestID()
-	payload, err := json.Marshal(invocationRequest{
-		RequestID: requestID, DeadlineMS: deadline.UnixMilli(), FunctionARN: d.arn, Event: event,
-	})
-	if err != nil {
-		return outcome{err: fmt.Errorf("encode invocation: %w", err), discard: true}
+	frame := appendRequestFrame(make([]byte, 0, 256+len(event)), requestID, deadline, d.arn, event)
+	// A frozen runtime cannot read: a frame that may not fit in the pipe
+	// waits for the thaw. A small one goes first, so that the thawed
+	// runtime finds it at once instead of waking twice (see await).
+	if len(frame) > pipeMinCapacity {
+		if err := c.thaw(); err != nil {
+			return outcome{err: err, discard: true}
+		}
 	}
 	c.requests.SetWriteDeadline(deadline)
-	if err := writeFrame(c.requests, payload); err != nil {
+	if _, err := c.requests.Write(frame); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return failure(errTimedOut, d.fn.Timeout)
 		}
@@ -329,24 +378,36 @@ func failure(err error, timeout time.Duration) outcome {
 }
 
 // await returns the runtime's next message, or why there is none by
-// deadline: errTimedOut, errRuntimeGone, errProtocol or ctx's error.
+// deadline: errTimedOut, errRuntimeGone, errProtocol, ctx's error or a
+// failure to thaw. A message already sent is taken as it is (the next
+// that a frozen runtime sent with its last answer); otherwise await thaws
+// the container and waits.
 func (c *container) await(ctx context.Context, deadline time.Time) (runtimeMessage, error) {
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
+	var r received
+	var ok bool
 	select {
-	case r, ok := <-c.messages:
-		switch {
-		case !ok || errors.Is(r.err, io.EOF):
-			return runtimeMessage{}, errRuntimeGone
-		case r.err != nil:
-			return runtimeMessage{}, fmt.Errorf("%w: %w", errProtocol, r.err)
+	case r, ok = <-c.messages:
+	default:
+		if err := c.thaw(); err != nil {
+			return runtimeMessage{}, err
 		}
-		return r.msg, nil
-	case <-timer.C:
-		return runtimeMessage{}, errTimedOut
-	case <-ctx.Done():
-		return runtimeMessage{}, context.Cause(ctx)
+		timer := time.NewTimer(time.Until(deadline))
+		defer timer.Stop()
+		select {
+		case r, ok = <-c.messages:
+		case <-timer.C:
+			return runtimeMessage{}, errTimedOut
+		case <-ctx.Done():
+			return runtimeMessage{}, context.Cause(ctx)
+		}
 	}
+	switch {
+	case !ok || errors.Is(r.err, io.EOF):
+		return runtimeMessage{}, errRuntimeGone
+	case r.err != nil:
+		return runtimeMessage{}, fmt.Errorf("%w: %w", errProtocol, r.err)
+	}
+	return r.msg, nil
 }
 
 // newRequestID returns a random id in the form of Lambda's request ids.

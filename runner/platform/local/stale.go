@@ -56,13 +56,16 @@ func ownerDead(name string) bool {
 }
 
 // reapStale kills and removes the container cgroups and deletes the
-// deployment directories of dead runners. It does its best and reports
+// deployment directories of dead runners, with their containers' /tmp. It does its best and reports
 // nothing: what it cannot remove now, a later New tries again.
 func (p *Platform) reapStale() {
 	reapStaleGroups(p.cgroups.driver)
 	dirs, _ := os.ReadDir(filepath.Dir(p.deployDir))
 	for _, d := range dirs {
 		if d.IsDir() && ownerDead(d.Name()) {
+			// Unmount its containers' /tmp first, lest RemoveAll descend
+			// into them (see ephemeral.go).
+			reapTmpStores(filepath.Join(filepath.Dir(p.deployDir), d.Name()))
 			os.RemoveAll(filepath.Join(filepath.Dir(p.deployDir), d.Name()))
 		}
 	}

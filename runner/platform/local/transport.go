@@ -1,15 +1,18 @@
 package local
 
 import (
+	"bufio"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/faaslab/faaslab/runner/harness"
 )
@@ -41,6 +44,31 @@ func writeFrame(w io.Writer, payload []byte) error {
 	copy(buf[4:], payload)
 	_, err := w.Write(buf)
 	return err
+}
+
+// pipeMinCapacity is what a pipe holds at least: one page, when its user
+// has more pipe buffers than fs.pipe-user-pages-soft allows.
+const pipeMinCapacity = 4096
+
+// appendRequestFrame appends the frame of an invocationRequest to buf. It
+// writes the JSON itself, which spares encoding/json's reflection and its
+// second pass over the event: event is valid JSON (Invoke checks it) and
+// requestID (newRequestID's hex and dashes) needs no escaping.
+func appendRequestFrame(buf []byte, requestID string, deadline time.Time, arn string, event []byte) []byte {
+	start := len(buf)
+	buf = append(buf, 0, 0, 0, 0)
+	buf = append(buf, `{"request_id":"`...)
+	buf = append(buf, requestID...)
+	buf = append(buf, `","deadline_ms":`...)
+	buf = strconv.AppendInt(buf, deadline.UnixMilli(), 10)
+	buf = append(buf, `,"function_arn":`...)
+	arnJSON, _ := json.Marshal(arn) // a string always encodes
+	buf = append(buf, arnJSON...)
+	buf = append(buf, `,"event":`...)
+	buf = append(buf, event...)
+	buf = append(buf, '}')
+	binary.BigEndian.PutUint32(buf[start:], uint32(len(buf)-start-4))
+	return buf
 }
 
 // readFrame reads one frame of at most maxFrame bytes.
@@ -97,6 +125,9 @@ type received struct {
 // stream: after it the stream cannot be trusted.
 func readMessages(r io.Reader, out chan<- received, done <-chan struct{}) {
 	defer close(out)
+	// The runtime writes an answer and its next request at once: one
+	// read takes both frames.
+	r = bufio.NewReaderSize(r, 64<<10)
 	for {
 		var rec received
 		payload, err := readFrame(r)
