@@ -72,11 +72,19 @@ func TestInvocationCPU(t *testing.T) {
 		if want := 128.0 / mbPerVCPU; inv.CPUQuotaVCPUs < want*0.99 || inv.CPUQuotaVCPUs > want*1.01 {
 			t.Errorf("quota %.4f vCPUs, want %.4f", inv.CPUQuotaVCPUs, want)
 		}
-		// 50 ms at 7 ms per 100 ms period spans several periods.
-		if inv.CPUThrottledPeriods < 2 || inv.CPUThrottled <= 0 {
-			t.Errorf("throttled %v in %d periods, want several", inv.CPUThrottled, inv.CPUThrottledPeriods)
+		// 50 ms at 7 ms per 100 ms period spans several periods, and
+		// the quota holds it back in each, unless the host is so busy
+		// that the function never gets even its quota: then it is not
+		// throttled but starved, and its share shows it.
+		share := cpu / inv.Duration.Seconds()
+		switch starved := share < inv.CPUQuotaVCPUs/2; {
+		case !starved && (inv.CPUThrottledPeriods < 2 || inv.CPUThrottled <= 0):
+			t.Errorf("throttled %v in %d periods at a CPU share of %.3f, want several", inv.CPUThrottled, inv.CPUThrottledPeriods, share)
+		case starved:
+			t.Logf("host too busy to show throttling: CPU share %.3f of a %.3f vCPU quota, throttled %v in %d periods",
+				share, inv.CPUQuotaVCPUs, inv.CPUThrottled, inv.CPUThrottledPeriods)
 		}
-		if share := cpu / inv.Duration.Seconds(); share > 2*inv.CPUQuotaVCPUs {
+		if share > 2*inv.CPUQuotaVCPUs {
 			t.Errorf("CPU share %.3f above twice the quota %.3f", share, inv.CPUQuotaVCPUs)
 		}
 	}
