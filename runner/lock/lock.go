@@ -83,10 +83,11 @@ type meta struct {
 	Files        []metaFile `json:"files"`
 }
 
-// metaFile is one generated file of an entry.
+// metaFile is one generated file of an entry; its fields are in the
+// order of their keys, as the metadata's keys are sorted.
 type metaFile struct {
-	Name   string `json:"name"`
 	Bytes  int    `json:"bytes"`
+	Name   string `json:"name"`
 	SHA256 string `json:"sha256"`
 }
 
