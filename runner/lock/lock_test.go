@@ -318,11 +318,16 @@ func TestHashCoversEveryFileOfTheAPIModels(t *testing.T) {
 		edit    func(d string)
 		changes bool
 	}{
-		{"tokens edited", func(d string) { replaceIn(t, filepath.Join(d, "gpt/primes/long/1.json"), `"output_tokens": 91`, `"output_tokens": 9`) }, true},
+		{"tokens edited", func(d string) {
+			replaceIn(t, filepath.Join(d, "gpt/primes/long/1.json"), `"output_tokens": 91`, `"output_tokens": 9`)
+		}, true},
 		{"raw answer edited", func(d string) { os.WriteFile(filepath.Join(d, "gpt/primes/long/1.response.md"), []byte("x"), 0o644) }, true},
 		{"code edited", func(d string) { os.WriteFile(filepath.Join(d, "gpt/primes/long/1/handler.py"), []byte("x"), 0o644) }, true},
 		{"file added", func(d string) { os.WriteFile(filepath.Join(d, "gpt/primes/long/1/x.py"), nil, 0o644) }, true},
-		{"another model's directory", func(d string) { os.MkdirAll(filepath.Join(d, "hand"), 0o755); os.WriteFile(filepath.Join(d, "hand/x"), nil, 0o644) }, false},
+		{"another model's directory", func(d string) {
+			os.MkdirAll(filepath.Join(d, "hand"), 0o755)
+			os.WriteFile(filepath.Join(d, "hand/x"), nil, 0o644)
+		}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f.write(t) // afresh
