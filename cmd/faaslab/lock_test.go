@@ -199,6 +199,9 @@ func TestLockRerunsWithoutTheAPI(t *testing.T) {
 		}
 	}
 	noSecretIn(t, filepath.Join(dir, "out2"))
+	if out := c.mustRun("export", "study.cue", "--locked", "--out", "out2"); !strings.HasPrefix(out, "out2/t/") {
+		t.Errorf("export --locked: %q, want the locked run's tables", out)
+	}
 
 	// Nothing changed: the recorded outcome at once.
 	if _, _, stderr := c.run("run", "study.cue", "--locked", "--out", "out2"); !strings.Contains(stderr, "unchanged since") {
@@ -409,6 +412,16 @@ func TestLockRefresh(t *testing.T) {
 	c.mustRun("lock", "study.cue", "--out", "out", "--quiet", "--refresh")
 	if b, _ := os.ReadFile(code); fake.Requests() != 4 || !strings.Contains(string(b), "return 2") {
 		t.Fatalf("lock --refresh: %d requests, code %q; want 4 and the new answer", fake.Requests(), b)
+	}
+	// A refresh that fails leaves the lock as it was.
+	before := readTree(t, filepath.Join(dir, "t.lock"))
+	fake.Fail(400)
+	code2, _, stderr := c.run("lock", "study.cue", "--out", "out", "--quiet", "--refresh")
+	if code2 != exitFailure || !strings.Contains(stderr, "the lock was not written") {
+		t.Errorf("failed refresh: exit %d, stderr %q", code2, stderr)
+	}
+	if after := readTree(t, filepath.Join(dir, "t.lock")); !mapsEqual(before, after) {
+		t.Error("a failed refresh changed the lock")
 	}
 	noSecret(t, c.output.Bytes(), "stdout and stderr")
 	noSecretIn(t, filepath.Join(dir, "out"))

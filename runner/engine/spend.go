@@ -24,7 +24,7 @@ type SpendLimitError struct {
 
 func (e *SpendLimitError) Error() string {
 	return fmt.Sprintf("generation stopped: the next request could pass budget.usd (%s spent of %s); "+
-		"raise budget.usd (or lower the models' max_tokens) and run the same command again to resume",
+		"raise budget.usd and run the same command again to resume (what was generated is kept)",
 		usd(e.SpentUSD), usd(e.BudgetUSD))
 }
 
