@@ -291,9 +291,13 @@ func (l *Lock) modelFiles(id string) ([]string, error) {
 // their code and raw answers from store, replacing the lock directory
 // whole: the new lock is written beside it and then takes its place, so
 // that it holds the study's generations and nothing else. Every API
-// generation must be in st.
+// generation must be in st. A plan without API generations writes no
+// lock, and leaves one that exists alone.
 func (l *Lock) Write(ctx context.Context, st *engine.State, store llm.Store) (int, error) {
 	s := l.Plan.Study
+	if !slices.ContainsFunc(l.Plan.Generations, func(g plan.Generation) bool { return s.Models[g.Model].CallsAPI() }) {
+		return 0, nil
+	}
 	parent := filepath.Dir(l.Dir)
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(l.Dir)+".tmp-")
 	if err != nil {

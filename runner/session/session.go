@@ -376,6 +376,10 @@ func Lock(ctx context.Context, env *Env, o Options) error {
 	if err != nil {
 		return err
 	}
+	if n == 0 {
+		_, err = fmt.Fprintf(env.Stdout, "no model of %s calls an API: nothing to lock\n", o.Study)
+		return err
+	}
 	_, err = fmt.Fprintf(env.Stdout, "lock %s: %d generations (faaslab run %s --locked reads it)\n", relPath(env.Cwd, dir), n, o.Study)
 	return err
 }
