@@ -265,6 +265,14 @@ func TestLockRerunsWithoutTheAPI(t *testing.T) {
 	if n != 4 {
 		t.Errorf("%d generations of the files model, want 4", n)
 	}
+
+	// The lock's tokens cost nothing: a budget the API estimate passes
+	// still runs locked.
+	os.WriteFile(study, []byte(lockStudy(fake.URL+"/v1", "", 2, 1, 100)), 0o644)
+	if code, _, stderr := c.run("plan", "study.cue"); code != exitOverBudget {
+		t.Fatalf("plan with budget.usd 1: exit %d, want %d (%s)", code, exitOverBudget, stderr)
+	}
+	c.mustRun("generate", "study.cue", "--locked", "--out", "out5", "--quiet")
 	noSecret(t, c.output.Bytes(), "stdout and stderr")
 }
 
