@@ -79,7 +79,9 @@ func (e *Engine) generate(ctx context.Context) (int, error) {
 		return false, nil
 	})
 	if err == nil {
-		err = e.spend.err()
+		if err = e.spend.err(); err != nil {
+			e.Log.Warn("generation stopped by the spend limit", "error", err)
+		}
 	}
 	return failed, err
 }
