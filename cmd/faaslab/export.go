@@ -30,6 +30,7 @@ the tables directory on stdout. The run must exist: run the study first.`,
 		},
 	}
 	addStudyFlags(cmd, &o)
+	addLockedFlag(cmd, &o)
 	return cmd
 }
 

@@ -11,8 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/faaslab/faaslab/internal/buildinfo"
 	"github.com/faaslab/faaslab/exporters/rows"
+	"github.com/faaslab/faaslab/internal/buildinfo"
+	"github.com/faaslab/faaslab/runner/engine"
 	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
 	_ "github.com/faaslab/faaslab/runner/platform/local" // registers the "local" kind
@@ -109,7 +110,8 @@ func run(ctx context.Context, st *State, args []string) int {
 	root.AddCommand(newPlanCmd(st), newSchemaCmd(st), newRunCmd(st), newExportCmd(st),
 		newStageCmd(st, "generate", "Generate (or import) the code of every generation"),
 		newStageCmd(st, "check", "Generate, then check every generation against the reference"),
-		newStageCmd(st, "measure", "Generate, check, then measure every cell, without exporting tables"))
+		newStageCmd(st, "measure", "Generate, check, then measure every cell, without exporting tables"),
+		newLockCmd(st))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
@@ -131,7 +133,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &es), errors.Is(err, platform.ErrNotBuilt):
 		return exitBadStudy
-	case errors.Is(err, errOverBudget):
+	case errors.Is(err, errOverBudget), errors.Is(err, engine.ErrSpendLimit):
 		return exitOverBudget
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted

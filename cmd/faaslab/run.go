@@ -14,6 +14,7 @@ type runOptions struct {
 	out      string
 	quiet    bool
 	parallel int
+	locked   bool
 }
 
 // addStudyFlags adds the flags every command on a study's run has.
@@ -34,7 +35,7 @@ func addParallelFlag(cmd *cobra.Command, o *runOptions) {
 
 func (o runOptions) session(study string, stages []string, export bool) session.Options {
 	return session.Options{Study: study, Tags: o.tags, Out: o.out, Quiet: o.quiet, Parallel: o.parallel,
-		Stages: stages, Export: export}
+		Stages: stages, Export: export, Locked: o.locked}
 }
 
 func newRunCmd(st *State) *cobra.Command {
@@ -58,6 +59,7 @@ The outcome goes to stdout; the header and progress go to stderr.`,
 	addStudyFlags(cmd, &o)
 	addProgressFlag(cmd, &o)
 	addParallelFlag(cmd, &o)
+	addLockedFlag(cmd, &o)
 	return cmd
 }
 
@@ -86,5 +88,6 @@ func newStageCmd(st *State, stage, short string) *cobra.Command {
 	if stage == engine.StageMeasure {
 		addParallelFlag(cmd, &o)
 	}
+	addLockedFlag(cmd, &o)
 	return cmd
 }

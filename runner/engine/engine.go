@@ -59,8 +59,18 @@ type Engine struct {
 	Progress *Progress
 	// Facts describe the host and build, for the session's manifest row.
 	Facts rows.Manifest
+	// Replay, when set, supplies API models' generations before the
+	// artifact store and the model are asked (a study's lock).
+	Replay Replay
+	// Locked makes Replay the only source of API models' generations: one
+	// it lacks fails, and no model API is called.
+	Locked bool
+	// Refresh makes API models' generations anew: neither Replay nor the
+	// artifact store's cached answers are read.
+	Refresh bool
 
 	journal *Journal
+	spend   *spendLimit
 }
 
 // ErrUnitsFailed says some units failed past their retries; running the

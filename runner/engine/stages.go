@@ -43,7 +43,8 @@ func (e *Engine) generate(ctx context.Context) (int, error) {
 	gens := e.Plan.Generations
 	bar := e.Progress.Stage(StageGenerate, len(gens))
 	defer bar.Done()
-	return forEach(ctx, len(gens), e.GenerateParallel, func(ctx context.Context, i int) (bool, error) {
+	e.journal.View(func(s *State) { e.spend = newSpendLimit(e.Plan, s) })
+	failed, err := forEach(ctx, len(gens), e.GenerateParallel, func(ctx context.Context, i int) (bool, error) {
 		g := gens[i]
 		var done bool
 		e.journal.View(func(s *State) { _, done = s.Generations[g.ID] })
@@ -51,7 +52,15 @@ func (e *Engine) generate(ctx context.Context) (int, error) {
 			bar.Resume(1)
 			return false, nil
 		}
-		res, key, cached, attempts, err := e.obtain(ctx, e.request(g))
+		req := e.request(g)
+		if done, failed, err := e.replayed(ctx, g, req, bar); done {
+			return failed, err
+		}
+		res, key, cached, attempts, err := e.obtain(ctx, req, g)
+		if errors.Is(err, ErrSpendLimit) {
+			bar.Skip(1) // stopped cleanly: the stage's error says why
+			return false, nil
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
@@ -69,22 +78,44 @@ func (e *Engine) generate(ctx context.Context) (int, error) {
 		bar.Add()
 		return false, nil
 	})
+	if err == nil {
+		if err = e.spend.err(); err != nil {
+			e.Log.Warn("generation stopped by the spend limit", "error", err)
+		}
+	}
+	return failed, err
 }
 
-// obtain returns the code req asks for and its key in the artifact store:
-// from the store when an API generation was made before (failures are never
-// stored), else by generating it, with retries, and storing it.
-func (e *Engine) obtain(ctx context.Context, req llm.Request) (res llm.Result, key string, cached bool, attempts int, err error) {
+// obtain returns the code req (generation g) asks for and its key in the
+// artifact store: from the store when an API generation was made before
+// (failures are never stored), else by generating it, with retries, and
+// storing it. An API request that could pass the budget is not sent: the
+// error wraps ErrSpendLimit.
+func (e *Engine) obtain(ctx context.Context, req llm.Request, g plan.Generation) (res llm.Result, key string, cached bool, attempts int, err error) {
 	gen, err := e.Generators(req.Provider)
 	if err != nil {
 		return res, "", false, 0, err
 	}
-	api := e.Plan.Study.Models[req.Model].CallsAPI()
+	m := e.Plan.Study.Models[req.Model]
+	api := m.CallsAPI()
 	if api {
 		key = llm.CacheKey(req)
-		if res, cached, err = e.Store.Get(ctx, key); err != nil || cached {
+		if e.Refresh {
+			key = "" // set below from the new answer
+		} else if res, cached, err = e.Store.Get(ctx, key); err != nil || cached {
 			return res, key, cached, 0, err
 		}
+		worst := worstCost(m, g)
+		if err := e.spend.reserve(worst); err != nil {
+			return res, "", false, 0, err
+		}
+		defer func() {
+			actual := 0.0
+			if err == nil {
+				actual = recordCost(m, GenerationRecord{InputTokens: res.InputTokens, OutputTokens: res.OutputTokens})
+			}
+			e.spend.settle(worst, actual)
+		}()
 	}
 	retryable := func(err error) bool { return errors.Is(err, llm.ErrRetryable) }
 	attempts, err = e.retry(ctx, retryable, func() error {
@@ -99,6 +130,8 @@ func (e *Engine) obtain(ctx context.Context, req llm.Request) (res llm.Result, k
 		// Code read from disk is keyed by its content, not cached by
 		// request: the files may change between runs.
 		key = llm.CodeHash(res.Files)
+	} else if e.Refresh {
+		key = recordedKey(llm.CacheKey(req), res)
 	}
 	return res, key, false, attempts, e.Store.Put(ctx, key, res)
 }

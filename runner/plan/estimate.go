@@ -35,6 +35,16 @@ func (e Estimate) OverBudget() float64 {
 	return 0
 }
 
+// OutputTokens is the most output a request to model m may bill: its
+// params.max_tokens, or DefaultOutputTokens when unset. The estimate and
+// the spend limit during generation both assume it.
+func OutputTokens(m schema.Model) int64 {
+	if m.Params.MaxTokens != nil {
+		return int64(*m.Params.MaxTokens)
+	}
+	return DefaultOutputTokens
+}
+
 // Estimate prices the plan: model tokens from prompt sizes and the models'
 // prices, and AWS Lambda time for cells on aws platforms whose task gives
 // benchmark.expected_ms. Local cells cost nothing.
@@ -48,10 +58,7 @@ func (p *Plan) Estimate() Estimate {
 			continue
 		}
 		in := int64((g.PromptBytes + BytesPerToken - 1) / BytesPerToken)
-		out := int64(DefaultOutputTokens)
-		if m.Params.MaxTokens != nil {
-			out = int64(*m.Params.MaxTokens)
-		}
+		out := OutputTokens(m)
 		e.InputTokens += in
 		e.OutputTokens += out
 		if m.Price == nil {

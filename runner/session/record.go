@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/faaslab/faaslab/internal/durable"
+	"github.com/faaslab/faaslab/runner/lock"
+	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/schema"
 )
 
@@ -69,6 +71,9 @@ func recordPath(env *Env, o Options) (string, error) {
 	study := env.abs(o.Study)
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s", study, strings.Join(o.Tags, "\x00"))
+	if o.Locked {
+		h.Write([]byte("\x00\x00--locked")) // a run of its own
+	}
 	return filepath.Join(env.out(o), ".records", hex.EncodeToString(h.Sum(nil))[:16]+".json"), nil
 }
 
@@ -127,6 +132,14 @@ func writeRecord(env *Env, o Options, s *schema.Study, dir, outcome string) erro
 	files, dirs, err := s.Files()
 	if err != nil {
 		return err
+	}
+	if o.Locked { // the lock is part of what such a run read
+		lk := &lock.Lock{Dir: lock.Dir(s), Plan: &plan.Plan{Study: s}}
+		lf, ld, err := lk.Files()
+		if err != nil {
+			return err
+		}
+		files, dirs = append(files, lf...), append(dirs, ld...)
 	}
 	rec := record{Version: recordVersion, Study: study, Tags: o.Tags, HostArch: env.HostArch, Build: build,
 		Dirs: map[string][]string{}, RunDir: dir, Outcome: outcome}

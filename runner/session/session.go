@@ -11,6 +11,8 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +30,7 @@ import (
 	"github.com/faaslab/faaslab/runner/check"
 	"github.com/faaslab/faaslab/runner/engine"
 	"github.com/faaslab/faaslab/runner/llm"
+	"github.com/faaslab/faaslab/runner/lock"
 	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
 	"github.com/faaslab/faaslab/schema"
@@ -93,6 +96,18 @@ type Options struct {
 	Stages []string
 	// Export writes the tables after the stages ran.
 	Export bool
+	// Locked reads API models' generations from the study's lock (see
+	// runner/lock) and never calls a model API; a generation the lock
+	// lacks is an error. The run has a directory of its own, named by the
+	// study and the lock's content.
+	Locked bool
+	// Refresh, for Lock, makes API models' generations anew, reading
+	// neither the lock nor the artifact store's cached answers.
+	Refresh bool
+
+	// lock says the session makes a lock (see Lock): the lock is read
+	// before the artifact store and the models.
+	lock bool
 }
 
 // Load loads the study at path with tags and expands it into its plan.
@@ -128,6 +143,37 @@ func (env *Env) out(o Options) string {
 // record.go); running it again with nothing changed prints the recorded
 // outcome without evaluating the study.
 func Run(ctx context.Context, env *Env, o Options) error {
+	return run(ctx, env, o, nil)
+}
+
+// locked is the lock a session reads, and the run directory it works in.
+func locked(env *Env, o Options, p *plan.Plan) (*lock.Lock, string, error) {
+	s := p.Study
+	dir := RunDir(env.out(o), s.Name, s.Source.SHA256)
+	lk := &lock.Lock{Dir: lock.Dir(s), Plan: p}
+	if !o.Locked && !o.Refresh {
+		if o.lock {
+			return lk, dir, nil
+		}
+		return nil, dir, nil
+	}
+	sum, err := lk.Hash()
+	if err != nil {
+		return nil, "", err
+	}
+	mode := "locked"
+	if o.Refresh {
+		// A refresh that was interrupted resumes in the same directory;
+		// one that finished changed the lock, so the next starts afresh.
+		mode = "refresh"
+	}
+	h := sha256.Sum256([]byte(s.Source.SHA256 + "\x00" + mode + "\x00" + sum))
+	return lk, RunDir(env.out(o), s.Name, hex.EncodeToString(h[:])), nil
+}
+
+// run is Run; after, when set, is called when the stages finished with
+// nothing failed, before the outcome is printed.
+func run(ctx context.Context, env *Env, o Options, after func(e *engine.Engine, st *engine.State) error) error {
 	full := o.Export && (len(o.Stages) == 0 || len(o.Stages) == len(engine.Stages))
 	if full {
 		if rec, ok := upToDate(env, o); ok {
@@ -144,7 +190,11 @@ func Run(ctx context.Context, env *Env, o Options) error {
 		return err
 	}
 	s := p.Study
-	if over := p.Estimate().OverBudget(); over > 0 {
+	est := p.Estimate()
+	if o.Locked { // the lock replaces the model APIs: their tokens cost nothing
+		est.TotalUSD -= est.LLMUSD
+	}
+	if over := est.OverBudget(); over > 0 {
 		return fmt.Errorf("%s: estimated cost exceeds budget.usd by $%.2f (see faaslab plan): %w", o.Study, over, ErrOverBudget)
 	}
 	if needs(o.Stages, engine.StageMeasure) {
@@ -161,7 +211,15 @@ func Run(ctx context.Context, env *Env, o Options) error {
 		}
 	}
 	out := env.out(o)
-	dir := RunDir(out, s.Name, s.Source.SHA256)
+	lk, dir, err := locked(env, o, p)
+	if err != nil {
+		return err
+	}
+	if o.Locked {
+		if err := lk.Check(ctx); err != nil {
+			return fmt.Errorf("%s: %w", o.Study, err)
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -219,6 +277,9 @@ func Run(ctx context.Context, env *Env, o Options) error {
 		Dir:   dir,
 		Store: llm.Store{Dir: filepath.Join(out, s.Name, "artifacts")},
 		Generators: func(provider string) (llm.Generator, error) {
+			if o.Locked && provider != "reference" && provider != "files" {
+				return nil, fmt.Errorf("--locked: no %s API is called; the lock %s must hold the generation", provider, lk.Dir)
+			}
 			return llm.New(provider, env.Getenv, nil)
 		},
 		Platforms:        platforms,
@@ -233,6 +294,11 @@ func Run(ctx context.Context, env *Env, o Options) error {
 		Log:              log,
 		Progress:         engine.NewProgress(env.Stderr, isTerminal(env.Stderr), o.Quiet),
 		Facts:            facts,
+		Locked:           o.Locked,
+		Refresh:          o.Refresh,
+	}
+	if lk != nil {
+		e.Replay = lk
 	}
 	if !o.Quiet {
 		fmt.Fprintf(env.Stderr, "study %s: %d generations, %d checks, %d cells, %d invocations planned (only code that passes its checks is measured)\nrun directory %s\n",
@@ -246,6 +312,15 @@ func Run(ctx context.Context, env *Env, o Options) error {
 	}
 	if runErr != nil && !errors.Is(runErr, engine.ErrUnitsFailed) {
 		return runErr
+	}
+	if after != nil && runErr == nil {
+		st, err := engine.ReadJournal(filepath.Join(dir, "journal.jsonl"))
+		if err != nil {
+			return err
+		}
+		if err := after(e, st); err != nil {
+			return err
+		}
 	}
 	if o.Export {
 		summary, err := e.Export(ctx, exporters.All())
@@ -276,6 +351,39 @@ func Run(ctx context.Context, env *Env, o Options) error {
 	return nil
 }
 
+// Lock runs, or resumes, the generate stage of the study, then writes its
+// lock (runner/lock) beside the study from the run's generations: those
+// the lock held already are read from it, the others come from the
+// artifact store or the models. With o.Refresh every API generation is
+// made anew, in a run directory of its own. The lock is written only when
+// every generation was made.
+func Lock(ctx context.Context, env *Env, o Options) error {
+	o.Stages, o.Export, o.Locked, o.lock = []string{engine.StageGenerate}, false, false, true
+	var (
+		n   int
+		dir string
+	)
+	err := run(ctx, env, o, func(e *engine.Engine, st *engine.State) error {
+		lk := &lock.Lock{Dir: lock.Dir(e.Plan.Study), Plan: e.Plan}
+		dir = lk.Dir
+		var err error
+		n, err = lk.Write(ctx, st, e.Store)
+		return err
+	})
+	if errors.Is(err, engine.ErrUnitsFailed) || errors.Is(err, engine.ErrSpendLimit) {
+		return fmt.Errorf("%w\nthe lock was not written", err)
+	}
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		_, err = fmt.Fprintf(env.Stdout, "no model of %s calls an API: nothing to lock\n", o.Study)
+		return err
+	}
+	_, err = fmt.Fprintf(env.Stdout, "lock %s: %d generations (faaslab run %s --locked reads it)\n", relPath(env.Cwd, dir), n, o.Study)
+	return err
+}
+
 // stageOutcome says how far the stages got: generations made, checked,
 // and invocations, by the last stage run.
 func stageOutcome(p *plan.Plan, st *engine.State, stages []string) string {
@@ -299,8 +407,10 @@ func Export(ctx context.Context, env *Env, o Options) error {
 	if err != nil {
 		return err
 	}
-	s := p.Study
-	dir := RunDir(env.out(o), s.Name, s.Source.SHA256)
+	_, dir, err := locked(env, o, p)
+	if err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(dir, "journal.jsonl")); err != nil {
 		return fmt.Errorf("no run of %s in %s: run it first: %w", o.Study, relPath(env.Cwd, dir), ErrNoRun)
 	}
