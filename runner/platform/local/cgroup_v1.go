@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -113,6 +114,11 @@ type v1Group struct {
 	dirs map[string]string
 	// counters holds the counter files open.
 	counters fileCache
+	// freezer is freezer.state held open once written: the thaw is on
+	// every warm invocation's path, and an open and close per write cost
+	// as much as the write.
+	freezerMu sync.Mutex
+	freezer   *os.File
 }
 
 func (h *cgroupV1) open(name string) group {
@@ -301,7 +307,19 @@ func (g *v1Group) setFrozen(frozen bool) error {
 	if frozen {
 		state = "FROZEN"
 	}
-	return writeFile(filepath.Join(dir, "freezer.state"), state)
+	g.freezerMu.Lock()
+	defer g.freezerMu.Unlock()
+	if g.freezer == nil {
+		f, err := os.OpenFile(filepath.Join(dir, "freezer.state"), os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		g.freezer = f
+	}
+	if _, err := g.freezer.WriteAt([]byte(state), 0); err != nil {
+		return fmt.Errorf("write %s to %s: %w", state, g.freezer.Name(), err)
+	}
+	return nil
 }
 
 func (g *v1Group) canFreeze() bool {
@@ -370,6 +388,12 @@ func ticks(n int64) time.Duration { return time.Duration(n) * 10 * time.Millisec
 
 func (g *v1Group) remove() error {
 	g.counters.close()
+	g.freezerMu.Lock()
+	if g.freezer != nil {
+		g.freezer.Close()
+		g.freezer = nil
+	}
+	g.freezerMu.Unlock()
 	var errs []error
 	for _, dir := range g.hierarchies() {
 		if err := removeDir(realCgroupFS{}.rmdir, dir); err != nil {
