@@ -175,6 +175,7 @@ SELECT
 	duration + 2 + (h %% 3000) / 1000 AS round_trip_ms,
 	CASE WHEN cold THEN 150 + (hc %% 5000) / 10 END AS init_ms,
 	CASE WHEN platform = 'lambda' THEN ceil(duration) END AS billed_ms,
+	NULL::DOUBLE AS billed_estimate_ms,
 	CASE WHEN platform = 'lambda' THEN (40 + hc %% 60 + seq %% 3)::INTEGER END AS max_memory_used_mb,
 	40000 + hc %% 60000 + h %% 512 AS max_rss_kb,
 	2000 + h %% 3000 AS minor_faults,
