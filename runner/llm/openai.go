@@ -224,6 +224,12 @@ func (g *openAIGenerator) apiKey(req Request) (string, error) {
 	return key, nil
 }
 
+// BaseURL returns the endpoint that requests of provider with baseURL (a
+// study's base_url, possibly empty) go to: baseURL, else the provider's
+// default, without trailing slashes; "" for Bedrock's regional endpoint
+// and for providers that call no API.
+func BaseURL(provider, baseURL string) string { return effectiveBaseURL(provider, baseURL) }
+
 // effectiveBaseURL returns baseURL, or the provider's default when baseURL
 // is empty, without trailing slashes.
 func effectiveBaseURL(provider, baseURL string) string {
