@@ -52,6 +52,9 @@ func (p *Plan) Estimate() Estimate {
 		if m.Params.MaxTokens != nil {
 			out = int64(*m.Params.MaxTokens)
 		}
+		if m.Params.MaxCompletionTokens != nil { // a reasoning model's limit, thinking included
+			out = int64(*m.Params.MaxCompletionTokens)
+		}
 		e.InputTokens += in
 		e.OutputTokens += out
 		if m.Price == nil {
