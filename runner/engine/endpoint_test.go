@@ -12,6 +12,7 @@ import (
 
 	"github.com/faaslab/faaslab/runner/check"
 	"github.com/faaslab/faaslab/runner/llm"
+	"github.com/faaslab/faaslab/runner/llm/llmtest"
 	"github.com/faaslab/faaslab/runner/platform"
 	"github.com/faaslab/faaslab/schema"
 )
@@ -198,5 +199,67 @@ func TestNotStreamedModel(t *testing.T) {
 	}
 	if ep.TTFTP50MS != nil || ep.Host != "api.openai.com" || ep.Calls != 1 || ep.Errors != 0 || ep.ErrorRate == nil || *ep.ErrorRate != 0 || ep.CostPerCallUSD != nil {
 		t.Errorf("endpoint row %+v; want no TTFT, the default host, 1 call, no error, no price", ep)
+	}
+}
+
+// TestStreamedAnswersFromFakeAPI runs the generate and check stages with
+// the OpenAI-compatible generator against a fake streaming server: a
+// reasoning model's thinking stays in the stored answer and out of the
+// code, the stream's metadata reaches the tables, and an answer the
+// server cuts at the token limit is TRUNCATED.
+func TestStreamedAnswersFromFakeAPI(t *testing.T) {
+	thought := "Draft:\n```python\ndef handler(event, context):\n    # a first draft, longer than the answer, never the code\n    return None\n```"
+	code := "def handler(event, context):\n    return {'n': 4}\n"
+	answer := "```python\n" + code + "```"
+	for _, tt := range []struct {
+		name  string
+		serve func(*llmtest.FakeOpenAI)
+		class check.Class
+	}{
+		{"thinking", func(s *llmtest.FakeOpenAI) { s.Think(thought, answer) }, check.ClassOK},
+		{"truncated", func(s *llmtest.FakeOpenAI) { s.Truncate("```python\n" + code[:30]) }, check.ClassTruncated},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := llmtest.NewFakeOpenAI(t)
+			tt.serve(svc)
+			gen, err := llm.New("openai-compatible", nil, svc.Client())
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, _ := checkedEngine(t, gen)
+			m := e.Plan.Study.Models["m"]
+			m.Provider, m.Model, m.BaseURL, m.Reasoning = "openai-compatible", "fake-r1", svc.URL+"/v1", true
+			m.Params = schema.Params{ReasoningEffort: "low"}
+			e.Plan.Study.Models["m"] = m
+			if err := e.Run(context.Background(), StageGenerate, StageCheck); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := svc.Last()
+			if !got.Stream || !got.IncludeUsage || got.Temperature != nil || got.ReasoningEffort != "low" {
+				t.Errorf("the server received %+v; want a stream with usage, no temperature, effort low", got)
+			}
+			st := state(t, e)
+			tables, err := Tables(e.Plan, &st.State, "r", fromSlices(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := tables.Generations[0]
+			if g.Class != string(tt.class) || g.TTFTMS == nil || g.ModelVersion != "fake-model-1" || g.CachedTokens == nil || *g.CachedTokens != llmtest.CachedTokens {
+				t.Errorf("generation row %+v; want class %s, a TTFT, the API's version and cached tokens", g, tt.class)
+			}
+			if tt.class != check.ClassOK {
+				return
+			}
+			if g.ReasoningTokens == nil || *g.ReasoningTokens != llmtest.ReasoningTokens || g.FinishReason != "stop" {
+				t.Errorf("generation row: reasoning tokens %v, finish %q", g.ReasoningTokens, g.FinishReason)
+			}
+			res, ok, err := e.Store.Get(context.Background(), st.Generations[g.GenerationID].Key)
+			if err != nil || !ok {
+				t.Fatalf("stored answer: %v, %v", ok, err)
+			}
+			if !strings.Contains(res.Raw, thought) || string(res.Files["handler.py"]) != code {
+				t.Errorf("stored answer %q with code %q; want the thinking kept and the answer's code alone", res.Raw, res.Files["handler.py"])
+			}
+		})
 	}
 }
