@@ -20,6 +20,20 @@
 // several files work; it must hold the handler module (see HandlerFile). A
 // single .py file becomes the handler module.
 //
+// # Streaming and reasoning models
+//
+// A Request with Stream set asks for the answer as a stream (server-sent
+// events with a final usage chunk on OpenAI-compatible APIs, an AWS event
+// stream from Bedrock's ConverseStream), which times the first token
+// (Result.TTFT). A stream silent for longer than DefaultStallTimeout, one
+// that breaks, or one that ends before the model said why it stopped is a
+// retryable error; a chunk that is not JSON is a permanent one, naming the
+// provider and model. An answer cut at the token limit is a Result whose
+// FinishReason is "length" (see ErrTruncated), never an error. A
+// reasoning model's thinking, whether sent apart (reasoning_content,
+// reasoningContent) or inline (<think>...</think>), is kept in Result.Raw
+// and never reaches the code (ExtractCode).
+//
 // The package never retries: an error that a retry may cure wraps
 // ErrRetryable, and the engine decides how often and how long to wait. It
 // never reads the process environment either; New receives a lookup
