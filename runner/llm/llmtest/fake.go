@@ -225,7 +225,7 @@ func serve(w http.ResponseWriter, r *http.Request, sc script,
 }
 
 // newServer starts a loopback server for handler; it closes when t ends.
-func newServer(t *testing.T, handler http.HandlerFunc) *httptest.Server {
+func newServer(t testing.TB, handler http.HandlerFunc) *httptest.Server {
 	s := httptest.NewServer(handler)
 	t.Cleanup(s.Close)
 	return s
@@ -240,7 +240,7 @@ var _ Service = (*FakeOpenAI)(nil)
 
 // NewFakeOpenAI starts a FakeOpenAI on loopback that answers "" until told
 // otherwise; it closes when t ends. Generators reach it at URL + "/v1".
-func NewFakeOpenAI(t *testing.T) *FakeOpenAI {
+func NewFakeOpenAI(t testing.TB) *FakeOpenAI {
 	f := &FakeOpenAI{}
 	f.Server = newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != "/v1/chat/completions" {
@@ -380,7 +380,7 @@ var _ Service = (*FakeBedrock)(nil)
 // NewFakeBedrock starts a FakeBedrock on loopback that answers "" until
 // told otherwise; it closes when t ends. Generators reach it with URL as
 // the request's BaseURL.
-func NewFakeBedrock(t *testing.T) *FakeBedrock {
+func NewFakeBedrock(t testing.TB) *FakeBedrock {
 	f := &FakeBedrock{}
 	f.Server = newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		path := r.URL.EscapedPath()
