@@ -62,6 +62,7 @@ func (a *Arrow) Export(ctx context.Context, dir string, src Source) error {
 		arrowTable(a, InvocationsTable, src.Invocations),
 		arrowTable(a, CellsTable, src.Cells),
 		arrowTable(a, ManifestTable, src.Manifest),
+		arrowTable(a, EndpointsTable, src.Endpoints),
 	})
 }
 

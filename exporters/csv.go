@@ -36,6 +36,7 @@ func (c *CSV) Export(ctx context.Context, dir string, src Source) error {
 		csvTable(InvocationsTable, src.Invocations),
 		csvTable(CellsTable, src.Cells),
 		csvTable(ManifestTable, src.Manifest),
+		csvTable(EndpointsTable, src.Endpoints),
 	})
 }
 

@@ -56,10 +56,11 @@ const (
 	InvocationsTable = "invocations"
 	CellsTable       = "cells"
 	ManifestTable    = "manifest"
+	EndpointsTable   = "endpoints"
 )
 
 // TableNames lists every table in the order exporters write them.
-var TableNames = []string{GenerationsTable, ChecksTable, InvocationsTable, CellsTable, ManifestTable}
+var TableNames = []string{GenerationsTable, ChecksTable, InvocationsTable, CellsTable, ManifestTable, EndpointsTable}
 
 // Source gives each table of a run as a stream of rows, so that a table
 // need never be held in memory as one slice (the invocations table can hold
@@ -72,6 +73,7 @@ type Source struct {
 	Invocations iter.Seq2[rows.Invocation, error]
 	Cells       iter.Seq2[rows.Cell, error]
 	Manifest    iter.Seq2[rows.Manifest, error]
+	Endpoints   iter.Seq2[rows.Endpoint, error]
 }
 
 // FromTables returns a Source that reads the slices of t. The Source reads
@@ -83,6 +85,7 @@ func FromTables(t *rows.Tables) Source {
 		Invocations: FromSeq(slices.Values(t.Invocations)),
 		Cells:       FromSeq(slices.Values(t.Cells)),
 		Manifest:    FromSeq(slices.Values(t.Manifest)),
+		Endpoints:   FromSeq(slices.Values(t.Endpoints)),
 	}
 }
 

@@ -43,6 +43,7 @@ func (p *Parquet) Export(ctx context.Context, dir string, src Source) error {
 		parquetTable(p, InvocationsTable, src.Invocations),
 		parquetTable(p, CellsTable, src.Cells),
 		parquetTable(p, ManifestTable, src.Manifest),
+		parquetTable(p, EndpointsTable, src.Endpoints),
 	})
 }
 

@@ -84,3 +84,54 @@ func TestStagesAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// withModel replaces the models of the study at path by models.m: model.
+func withModel(t *testing.T, path, model string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(b), `models: reference: provider: "reference"`, "models: m: "+model, 1)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReasoningModels(t *testing.T) {
+	path := writeStudy(t, "", "")
+	withModel(t, path, `{provider: "openai", model: "o3-mini", reasoning: true, stream: false, params: {max_completion_tokens: 8192, reasoning_effort: "high", seed: 1}}`)
+	s, err := Load(path, Options{Cwd: filepath.Dir(path)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := s.Models["m"]
+	if !m.Reasoning || m.Streams() || m.Params.MaxCompletionTokens == nil || *m.Params.MaxCompletionTokens != 8192 || m.Params.ReasoningEffort != "high" {
+		t.Errorf("model decoded as %+v", m)
+	}
+
+	tests := []struct {
+		model string
+		want  string // the error's start; "" for none
+	}{
+		{`{provider: "openai", model: "gpt-4o"}`, ""},
+		{`{provider: "openai", model: "o3", reasoning: true, params: temperature: 0.2}`, "study.cue:2:71: models.m.params.temperature: a reasoning model (reasoning: true) takes no temperature"},
+		{`{provider: "openai", model: "o3", reasoning: true, params: top_p: 0.5}`, "study.cue:2:71: models.m.params.top_p: a reasoning model (reasoning: true) takes no top_p"},
+		{`{provider: "openai", model: "o3", reasoning: true, params: reasoning_effort: "max"}`, "study.cue:2:89: models.m.params.reasoning_effort: \"max\" is not allowed"},
+		{`{provider: "openai", model: "o3", params: max_completion_tokens: 0}`, "study.cue:2:"},
+		{`{provider: "openai", model: "gpt-4o", stream: "yes"}`, "study.cue:2:"},
+	}
+	for _, tt := range tests {
+		path := writeStudy(t, "", "")
+		withModel(t, path, tt.model)
+		s, err := Load(path, Options{Cwd: filepath.Dir(path)})
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.model, err)
+		case tt.want == "" && !s.Models["m"].Streams():
+			t.Errorf("%s: does not stream by default", tt.model)
+		case tt.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.want)):
+			t.Errorf("%s: error %v, want one starting %q", tt.model, err, tt.want)
+		}
+	}
+}

@@ -45,7 +45,16 @@ type Model struct {
 	Params        Params  `json:"params"`
 	Price         *Price  `json:"price,omitempty"`
 	Dir           string  `json:"dir,omitempty"`
+	// Stream is the study's stream setting; nil means true (see Streams).
+	Stream *bool `json:"stream,omitempty"`
+	// Reasoning marks a reasoning model: no temperature or top_p, and the
+	// token limit sent as max_completion_tokens.
+	Reasoning bool `json:"reasoning,omitempty"`
 }
+
+// Streams reports whether the model's answers are asked for as a stream:
+// unless the study says stream: false.
+func (m Model) Streams() bool { return m.Stream == nil || *m.Stream }
 
 // CallsAPI reports whether the model is an API that costs tokens, rather
 // than code read from disk (the "reference" and "files" providers).
@@ -58,6 +67,11 @@ type Params struct {
 	MaxTokens   *int     `json:"max_tokens,omitempty"`
 	Seed        *int     `json:"seed,omitempty"`
 	Stop        []string `json:"stop,omitempty"`
+	// MaxCompletionTokens and ReasoningEffort are a reasoning model's:
+	// its output limit, thinking included, and "minimal", "low",
+	// "medium" or "high".
+	MaxCompletionTokens *int   `json:"max_completion_tokens,omitempty"`
+	ReasoningEffort     string `json:"reasoning_effort,omitempty"`
 }
 
 // Price is a model's token price in USD per million tokens.

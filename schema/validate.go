@@ -24,8 +24,20 @@ func validate(s *Study, opts Options) Errors {
 	v.nonEmpty("tasks", len(s.Tasks))
 	v.nonEmpty("platforms", len(s.Platforms))
 	for _, id := range SortedKeys(s.Models) {
-		if m := s.Models[id]; m.Provider == "files" {
+		m := s.Models[id]
+		if m.Provider == "files" {
 			v.dir("models."+id+".dir", m.Dir)
+		}
+		if m.Reasoning {
+			// Reasoning models refuse sampling parameters; sending them
+			// would fail every request, and dropping them silently would
+			// record parameters that were never used.
+			if m.Params.Temperature != nil {
+				v.fail("models."+id+".params.temperature", "a reasoning model (reasoning: true) takes no temperature: remove it")
+			}
+			if m.Params.TopP != nil {
+				v.fail("models."+id+".params.top_p", "a reasoning model (reasoning: true) takes no top_p: remove it")
+			}
 		}
 	}
 	for _, id := range SortedKeys(s.Tasks) {

@@ -131,6 +131,7 @@ func TestParquetWithDuckDB(t *testing.T) {
 			"invocations": len(want.Invocations),
 			"cells":       len(want.Cells),
 			"manifest":    len(want.Manifest),
+			"endpoints":   len(want.Endpoints),
 		} {
 			if got := queryInt("SELECT count(*) FROM read_parquet(?)", path(table)); got != n {
 				t.Errorf("%s: %d rows, want %d", table, got, n)

@@ -70,6 +70,13 @@ func Tables() *rows.Tables {
 			g.OutputTokens = ptr(int64(350 + i))
 			g.CostUSD = ptr(0.0123 + float64(i)/1e4)
 			g.LatencyMS = ptr(1534.25)
+			g.TTFTMS = ptr(212.5)
+			g.TokensPerS = ptr(66.875)
+			g.ReasoningTokens = ptr(int32(1024 + i))
+			g.CachedTokens = ptr(int32(2147483647))
+			g.FinishReason = "stop"
+			g.ReasoningEffort = "high"
+			g.MaxCompletionTokens = ptr(int32(32768))
 			g.Cyclomatic = ptr(3.5)
 			g.Halstead = ptr(12.75)
 			g.Maintain = ptr(71.2)
@@ -79,6 +86,12 @@ func Tables() *rows.Tables {
 			g.OutputTokens = ptr(int64(0))
 			g.CostUSD = ptr(0.0)
 			g.LatencyMS = ptr(0.0)
+			g.TTFTMS = ptr(0.0)
+			g.TokensPerS = ptr(0.0)
+			g.ReasoningTokens = ptr(int32(0))
+			g.CachedTokens = ptr(int32(0))
+			g.FinishReason = []string{"length", s}[i%2]
+			g.Class = "TRUNCATED"
 			g.Cyclomatic = ptr(0.0)
 			g.Halstead = ptr(0.0)
 			g.Maintain = ptr(0.0)
@@ -211,6 +224,32 @@ func Tables() *rows.Tables {
 		t.Cells = append(t.Cells, c)
 	}
 
+	for i, s := range Awkward[:4] {
+		e := rows.Endpoint{
+			Study:       "wosc25",
+			RunID:       "run-1",
+			Model:       []string{"gpt-4o", "qwen2.5-coder", "claude", "o3"}[i],
+			Provider:    []string{"openai", "ollama", "bedrock", "openai"}[i],
+			Host:        "host " + s,
+			Generations: int32(10 * i),
+			Calls:       int32(12 * i),
+			Errors:      int32(2 * i),
+			Truncated:   int32(i),
+		}
+		switch i {
+		case 1, 3: // measured; 3 with no error
+			e.ErrorRate = ptr(float64(e.Errors) / float64(e.Calls))
+			e.LatencyP50MS, e.LatencyP95MS = ptr(1534.25), ptr(4096.5)
+			e.TTFTP50MS, e.TTFTP95MS = ptr(212.5), ptr(950.125)
+			e.TokensPerSP50 = ptr(66.875)
+			e.CostPerCallUSD = ptr(0.00125)
+		case 2: // no streaming, no price: zero error rate
+			e.ErrorRate = ptr(0.0)
+			e.LatencyP50MS, e.LatencyP95MS = ptr(0.0), ptr(0.0)
+		}
+		t.Endpoints = append(t.Endpoints, e)
+	}
+
 	t.Manifest = []rows.Manifest{{
 		Study:          "wosc25",
 		RunID:          "run-1",
@@ -235,7 +274,7 @@ func Tables() *rows.Tables {
 // digits, as every exporter does, so that tables written and tables read
 // back compare with reflect.DeepEqual. It changes t in place and returns it.
 func Normalize(t *rows.Tables) *rows.Tables {
-	for _, table := range []any{t.Generations, t.Checks, t.Invocations, t.Cells, t.Manifest} {
+	for _, table := range []any{t.Generations, t.Checks, t.Invocations, t.Cells, t.Manifest, t.Endpoints} {
 		s := reflect.ValueOf(table)
 		for i := range s.Len() {
 			row := s.Index(i)

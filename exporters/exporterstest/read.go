@@ -46,6 +46,7 @@ func tableFiles(t *rows.Tables) []struct {
 		{"invocations", &t.Invocations},
 		{"cells", &t.Cells},
 		{"manifest", &t.Manifest},
+		{"endpoints", &t.Endpoints},
 	}
 }
 

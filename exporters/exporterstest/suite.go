@@ -100,6 +100,7 @@ func (s *suite) wantColumns(t *testing.T, dir string) {
 		exporters.InvocationsTable: ColumnNames[rows.Invocation](),
 		exporters.CellsTable:       ColumnNames[rows.Cell](),
 		exporters.ManifestTable:    ColumnNames[rows.Manifest](),
+		exporters.EndpointsTable:   ColumnNames[rows.Endpoint](),
 	}
 	for _, table := range exporters.TableNames {
 		got, err := s.r.Columns(s.path(dir, table))

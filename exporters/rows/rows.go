@@ -30,13 +30,25 @@ type Generation struct {
 	LatencyMS    *float64  `parquet:"latency_ms,optional"`
 	Attempts     int32     `parquet:"attempts"`
 	Error        string    `parquet:"error"`
-	Class        string    `parquet:"class,dict"` // NOCODE, SE, INIT, FD, TIMEOUT, CRASH, OK
+	Class        string    `parquet:"class,dict"` // TRUNCATED, NOCODE, SE, INIT, FD, TIMEOUT, CRASH, OK
 	Cyclomatic   *float64  `parquet:"cyclomatic_complexity,optional"`
 	Halstead     *float64  `parquet:"halstead_difficulty,optional"`
 	Maintain     *float64  `parquet:"maintainability_index,optional"`
 	PylintScore  *float64  `parquet:"pylint_score,optional"`
 	MetricsNote  string    `parquet:"metrics_note"` // why a metric is null
 	CreatedAt    time.Time `parquet:"created_at,timestamp(microsecond)"`
+	// The endpoint's timings and usage in detail: time to first token
+	// (streamed answers only), output tokens per second, thinking and
+	// cached prompt tokens, and why the model stopped.
+	TTFTMS          *float64 `parquet:"ttft_ms,optional"`
+	TokensPerS      *float64 `parquet:"tokens_per_s,optional"`
+	ReasoningTokens *int32   `parquet:"reasoning_tokens,optional"`
+	CachedTokens    *int32   `parquet:"cached_tokens,optional"`
+	FinishReason    string   `parquet:"finish_reason,dict"`
+	// The reasoning parameters the model was given, empty or null when
+	// unset.
+	ReasoningEffort     string `parquet:"reasoning_effort,dict"`
+	MaxCompletionTokens *int32 `parquet:"max_completion_tokens,optional"`
 }
 
 // Check is one functional test of one artifact against the reference.
@@ -159,6 +171,29 @@ type Manifest struct {
 	FinishedAt     *time.Time `parquet:"finished_at,optional,timestamp(microsecond)"` // null: the session was killed
 }
 
+// Endpoint summarises one model endpoint of a run, one row per (model,
+// provider, base URL host): how often it was called, how often it failed,
+// and how fast and how dear its answers were. Statistics are of the run's
+// generations of the model; they are null when none has the measure.
+type Endpoint struct {
+	Study          string   `parquet:"study,dict"`
+	RunID          string   `parquet:"run_id,dict"`
+	Model          string   `parquet:"model,dict"`
+	Provider       string   `parquet:"provider,dict"`
+	Host           string   `parquet:"host,dict"` // of the base URL; the provider's default when the study sets none
+	Generations    int32    `parquet:"generations"`
+	Calls          int32    `parquet:"calls"`
+	Errors         int32    `parquet:"errors"`
+	ErrorRate      *float64 `parquet:"error_rate,optional"`
+	LatencyP50MS   *float64 `parquet:"latency_p50_ms,optional"`
+	LatencyP95MS   *float64 `parquet:"latency_p95_ms,optional"`
+	TTFTP50MS      *float64 `parquet:"ttft_p50_ms,optional"`
+	TTFTP95MS      *float64 `parquet:"ttft_p95_ms,optional"`
+	TokensPerSP50  *float64 `parquet:"tokens_per_s_p50,optional"`
+	CostPerCallUSD *float64 `parquet:"cost_per_call_usd,optional"`
+	Truncated      int32    `parquet:"truncated"`
+}
+
 // Tables is one run's results, every table at once.
 type Tables struct {
 	Generations []Generation
@@ -166,4 +201,5 @@ type Tables struct {
 	Invocations []Invocation
 	Cells       []Cell
 	Manifest    []Manifest
+	Endpoints   []Endpoint
 }

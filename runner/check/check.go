@@ -38,6 +38,11 @@ type Class string
 // NOCODE, SE or INIT when those checks fail, otherwise the most severe
 // class of its tests, in the order CRASH, TIMEOUT, FD, OK.
 const (
+	// ClassTruncated is an answer cut at the model's token limit
+	// (llm.Result.Truncated). Check never returns it: the engine classes
+	// such an answer before checking, and neither checks nor measures it,
+	// as it does NOCODE, so that cut code is never taken for the model's.
+	ClassTruncated Class = "TRUNCATED"
 	// ClassNoCode is an answer without code: no Python file of the
 	// candidate holds anything but white space, as when a model refused or
 	// answered in prose only (llm.ExtractCode then yields no code).

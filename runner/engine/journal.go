@@ -50,6 +50,12 @@ type GenerationRecord struct {
 	LatencyMS    float64   `json:"latency_ms"`
 	Attempts     int       `json:"attempts"`
 	CreatedAt    time.Time `json:"created_at"`
+	// The generation's metadata beyond the above, as llm.Result has it
+	// (absent from journals written before they were kept).
+	TTFTMS          float64 `json:"ttft_ms,omitempty"`
+	ReasoningTokens int     `json:"reasoning_tokens,omitempty"`
+	CachedTokens    int     `json:"cached_tokens,omitempty"`
+	FinishReason    string  `json:"finish_reason,omitempty"`
 }
 
 // CheckRecord is a finished check of one generation: its class, its static

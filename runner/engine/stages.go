@@ -29,7 +29,9 @@ func (e *Engine) request(g plan.Generation) llm.Request {
 	req := llm.Request{
 		Model: g.Model, Provider: m.Provider, ModelName: m.Model, BaseURL: m.BaseURL, APIKeyEnv: m.APIKeyEnv,
 		Params: llm.Params{Temperature: m.Params.Temperature, TopP: m.Params.TopP, MaxTokens: m.Params.MaxTokens,
-			Seed: m.Params.Seed, Stop: m.Params.Stop},
+			Seed: m.Params.Seed, Stop: m.Params.Stop,
+			MaxCompletionTokens: m.Params.MaxCompletionTokens, ReasoningEffort: m.Params.ReasoningEffort},
+		Stream: m.Streams(), Reasoning: m.Reasoning,
 		System: pr.System, Prompt: pr.User, Task: g.Task, Variant: g.Variant, Sample: g.Sample,
 		Handler: t.Handler, ReferenceFile: s.Path(t.Reference),
 	}
@@ -70,11 +72,16 @@ func (e *Engine) generate(ctx context.Context) (int, error) {
 		rec := &GenerationRecord{ID: g.ID, Key: key, CodeSHA256: llm.CodeHash(res.Files), ModelVersion: res.ModelVersion,
 			InputTokens: res.InputTokens, OutputTokens: res.OutputTokens,
 			LatencyMS: float64(res.Latency) / float64(time.Millisecond), Attempts: attempts, CreatedAt: time.Now().UTC()}
+		rec.setResultMetadata(res)
 		if err := e.journal.Append(Record{Generation: rec}); err != nil {
 			return false, err
 		}
 		e.Log.Info("generated", "generation", g.ID, "model", g.Model, "task", g.Task, "variant", g.Variant,
-			"sample", g.Sample, "cached", cached, "attempts", attempts)
+			"sample", g.Sample, "cached", cached, "attempts", attempts, "finish_reason", res.FinishReason)
+		if res.Truncated() {
+			e.Log.Warn("answer truncated at the token limit: it will not be checked", "generation", g.ID, "model", g.Model,
+				"output_tokens", res.OutputTokens)
+		}
 		bar.Add()
 		return false, nil
 	})
@@ -84,6 +91,12 @@ func (e *Engine) generate(ctx context.Context) (int, error) {
 		}
 	}
 	return failed, err
+}
+
+// setResultMetadata copies res's timing and usage details into r.
+func (r *GenerationRecord) setResultMetadata(res llm.Result) {
+	r.TTFTMS = float64(res.TTFT) / float64(time.Millisecond)
+	r.ReasoningTokens, r.CachedTokens, r.FinishReason = res.ReasoningTokens, res.CachedTokens, res.FinishReason
 }
 
 // obtain returns the code req (generation g) asks for and its key in the
@@ -238,6 +251,17 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 			return false, nil
 		}
 		t := e.Plan.Study.Tasks[g.Task]
+		if gen.FinishReason == llm.FinishLength {
+			// A cut answer is never checked, so never measured: its code
+			// (if any) is not what the model would have written.
+			if err := e.journal.Append(Record{Check: truncatedCheck(g, gen, t)}); err != nil {
+				return false, err
+			}
+			e.Log.Info("checked", "generation", g.ID, "model", g.Model, "task", g.Task, "variant", g.Variant,
+				"class", check.ClassTruncated)
+			bar.Add()
+			return false, nil
+		}
 		candDir, err := e.functionDir(ctx, g, gen)
 		if err != nil {
 			return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
@@ -297,6 +321,22 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 		bar.Add()
 		return false, nil
 	})
+}
+
+// truncatedCheck is the check record of generation g, whose answer was
+// cut at the token limit: class TRUNCATED, no metrics, and one row per
+// test saying it did not run.
+func truncatedCheck(g plan.Generation, gen GenerationRecord, t schema.Task) *CheckRecord {
+	detail := fmt.Sprintf("truncated: the answer reached the token limit (%d output tokens); its code was not checked", gen.OutputTokens)
+	rec := &CheckRecord{ID: g.ID, Class: string(check.ClassTruncated), Detail: detail,
+		MetricsNote: "truncated: the answer was cut, so its code is not measured"}
+	now := time.Now().UTC()
+	for _, tt := range t.Tests {
+		rec.Tests = append(rec.Tests, rows.Check{GenerationID: g.ID, Model: g.Model, Task: g.Task, Variant: g.Variant,
+			Sample: int32(g.Sample), Test: tt.Name, Class: string(check.ClassTruncated), Compare: tt.Compare,
+			Detail: "not run: " + detail, CheckedAt: now})
+	}
+	return rec
 }
 
 // noCodeDetail says why generation g has no code: the start of the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,9 +18,11 @@ import (
 	"github.com/faaslab/faaslab/internal/durable"
 	"github.com/faaslab/faaslab/internal/stats"
 	"github.com/faaslab/faaslab/runner/check"
+	"github.com/faaslab/faaslab/runner/llm"
 	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
 	"github.com/faaslab/faaslab/runner/pricing"
+	"github.com/faaslab/faaslab/schema"
 )
 
 // Tables builds the run's tables from the plan and the journal's state:
@@ -49,6 +52,7 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 					c := pricing.Tokens(in, out, m.Price.InputPerMTok, m.Price.OutputPerMTok)
 					r.CostUSD = &c
 				}
+				setEndpointColumns(&r, rec)
 			}
 		} else {
 			r.Class = classError
@@ -70,8 +74,14 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 		} else {
 			r.Error = lastFailure[g.ID].Error // its generation or check failed past its retries
 		}
+		r.ReasoningEffort = m.Params.ReasoningEffort
+		if v := m.Params.MaxCompletionTokens; v != nil {
+			n := int32(*v)
+			r.MaxCompletionTokens = &n
+		}
 		t.Generations = append(t.Generations, r)
 	}
+	t.Endpoints = endpoints(p, st, runID, t.Generations)
 
 	samples, err := cellSamples(p, each)
 	if err != nil {
@@ -107,6 +117,112 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 		t.Manifest = append(t.Manifest, m)
 	}
 	return t, nil
+}
+
+// setEndpointColumns fills the columns of a generation row that describe
+// its API call: time to first token (streamed answers), output speed,
+// detailed usage and finish reason.
+func setEndpointColumns(r *rows.Generation, rec GenerationRecord) {
+	if rec.TTFTMS > 0 {
+		v := rec.TTFTMS
+		r.TTFTMS = &v
+	}
+	// A streamed answer's speed is counted from its first token, so that
+	// the prompt's processing (in TTFT) does not dilute it.
+	if ms := rec.LatencyMS - rec.TTFTMS; rec.OutputTokens > 0 && ms > 0 {
+		v := float64(rec.OutputTokens) / (ms / 1000)
+		r.TokensPerS = &v
+	}
+	reasoning, cached := int32(rec.ReasoningTokens), int32(rec.CachedTokens)
+	r.ReasoningTokens, r.CachedTokens = &reasoning, &cached
+	r.FinishReason = rec.FinishReason
+}
+
+// endpoints summarises each API model's endpoint from the generation rows
+// gens and the journal's attempts: one row per model, in the study's order
+// of model ids.
+func endpoints(p *plan.Plan, st *State, runID string, gens []rows.Generation) []rows.Endpoint {
+	s := p.Study
+	modelOf := make(map[string]string, len(p.Generations))
+	for _, g := range p.Generations {
+		modelOf[g.ID] = g.Model
+	}
+	calls, errs := map[string]int{}, map[string]int{}
+	for id, rec := range st.Generations {
+		m := modelOf[id]
+		calls[m] += rec.Attempts
+		if rec.Attempts > 1 {
+			errs[m] += rec.Attempts - 1
+		}
+	}
+	for _, f := range st.Failures {
+		if f.Unit == StageGenerate {
+			calls[modelOf[f.ID]] += f.Attempts
+			errs[modelOf[f.ID]] += f.Attempts
+		}
+	}
+	type measures struct {
+		latency, ttft, speed, cost []float64
+		generations, truncated     int32
+	}
+	byModel := map[string]*measures{}
+	for _, g := range gens {
+		if g.CodeSHA256 == "" {
+			continue // not generated
+		}
+		ms := byModel[g.Model]
+		if ms == nil {
+			ms = &measures{}
+			byModel[g.Model] = ms
+		}
+		ms.generations++
+		if g.FinishReason == llm.FinishLength {
+			ms.truncated++
+		}
+		for _, x := range []struct {
+			v   *float64
+			dst *[]float64
+		}{{g.LatencyMS, &ms.latency}, {g.TTFTMS, &ms.ttft}, {g.TokensPerS, &ms.speed}, {g.CostUSD, &ms.cost}} {
+			if x.v != nil {
+				*x.dst = append(*x.dst, *x.v)
+			}
+		}
+	}
+	quantile := func(xs []float64, q float64) *float64 {
+		if len(xs) == 0 {
+			return nil
+		}
+		v := stats.Quantile(xs, q)
+		return &v
+	}
+	var out []rows.Endpoint
+	for _, id := range schema.SortedKeys(s.Models) {
+		m := s.Models[id]
+		if !m.CallsAPI() {
+			continue
+		}
+		r := rows.Endpoint{Study: s.Name, RunID: runID, Model: id, Provider: m.Provider,
+			Calls: int32(calls[id]), Errors: int32(errs[id])}
+		if u, err := url.Parse(llm.BaseURL(m.Provider, m.BaseURL)); err == nil {
+			r.Host = u.Host
+		}
+		if r.Calls > 0 {
+			v := float64(r.Errors) / float64(r.Calls)
+			r.ErrorRate = &v
+		}
+		if ms := byModel[id]; ms != nil {
+			r.Generations, r.Truncated = ms.generations, ms.truncated
+			r.LatencyP50MS, r.LatencyP95MS = quantile(ms.latency, 0.5), quantile(ms.latency, 0.95)
+			r.TTFTP50MS, r.TTFTP95MS = quantile(ms.ttft, 0.5), quantile(ms.ttft, 0.95)
+			r.TokensPerSP50 = quantile(ms.speed, 0.5)
+			if len(ms.cost) > 0 {
+				v := stats.Mean(ms.cost)
+				r.CostPerCallUSD = &v
+			}
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // samples are the measurements of one cell that its statistics use.
@@ -303,7 +419,7 @@ func Summary(t *rows.Tables, invocations Tally) string {
 		classes[g.Class]++
 	}
 	var parts []string
-	for _, c := range []string{string(check.ClassOK), string(check.ClassFD), string(check.ClassNoCode), string(check.ClassSE), string(check.ClassInit),
+	for _, c := range []string{string(check.ClassOK), string(check.ClassFD), string(check.ClassTruncated), string(check.ClassNoCode), string(check.ClassSE), string(check.ClassInit),
 		string(check.ClassTimeout), string(check.ClassCrash), classError, ""} {
 		if n := classes[c]; n > 0 {
 			if c == "" {

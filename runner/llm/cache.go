@@ -31,6 +31,11 @@ type cacheKeyFields struct {
 	System      string   `json:"system"`
 	Prompt      string   `json:"prompt"`
 	Sample      int      `json:"sample"`
+	// The reasoning parameters are left out when unset, so that the keys
+	// of earlier studies stay as they were.
+	Reasoning           bool   `json:"reasoning,omitempty"`
+	MaxCompletionTokens *int   `json:"max_completion_tokens,omitempty"`
+	ReasoningEffort     string `json:"reasoning_effort,omitempty"`
 	// Source locates the code of the "reference" and "files" providers,
 	// whose output depends on it rather than on the prompt.
 	Source []string `json:"source,omitempty"`
@@ -42,7 +47,8 @@ type cacheKeyFields struct {
 // generation parameter, the handler setting, the full system and prompt
 // text and the sample index. It leaves out what does not change the
 // answer: the study's model id, the API key and the name of its variable,
-// and transport settings. For "reference" and "files" it also covers the
+// and transport settings (whether the answer is streamed among them). For
+// "reference" and "files" it also covers the
 // path of the code (not its content); these are cheap to read again and
 // not worth caching.
 func CacheKey(req Request) string {
@@ -60,6 +66,10 @@ func CacheKey(req Request) string {
 		System:      req.System,
 		Prompt:      req.Prompt,
 		Sample:      req.Sample,
+
+		Reasoning:           req.Reasoning,
+		MaxCompletionTokens: req.Params.MaxCompletionTokens,
+		ReasoningEffort:     req.Params.ReasoningEffort,
 	}
 	if len(f.Stop) == 0 {
 		f.Stop = nil

@@ -65,6 +65,9 @@ func TestCacheKeySensitive(t *testing.T) {
 		"prompt":            func(r *Request) { r.Prompt = "Write a PageRank function!" },
 		"system/prompt cut": func(r *Request) { r.System += "W"; r.Prompt = r.Prompt[1:] },
 		"sample":            func(r *Request) { r.Sample = 1 },
+		"reasoning":         func(r *Request) { r.Reasoning = true },
+		"max completion":    func(r *Request) { r.Params.MaxCompletionTokens = ptr(8192) },
+		"reasoning effort":  func(r *Request) { r.Params.ReasoningEffort = "high" },
 	}
 	base := CacheKey(baseRequest())
 	seen := map[string]string{base: "base"}
@@ -87,6 +90,7 @@ func TestCacheKeyInsensitive(t *testing.T) {
 		"task and variant name": func(r *Request) { r.Task, r.Variant = "pr", "l" },
 		"default base URL":      func(r *Request) { r.BaseURL = "https://api.openai.com/v1/" },
 		"empty stop list":       func(r *Request) { r.Params.Stop = []string{} },
+		"streamed or not":       func(r *Request) { r.Stream = !r.Stream },
 	}
 	base := baseRequest()
 	base.Params.Stop = nil

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -59,53 +60,76 @@ func TestFilesConformance(t *testing.T) {
 	})
 }
 
+// testStall is the stall timeout of the generators under the suite: long
+// enough that a loaded machine never takes it between two chunks of a fake
+// that sends them at once, short enough to keep the Stalled case quick.
+const testStall = 3 * time.Second
+
+// modes are the suite's two ways of asking: streamed and not.
+var modes = []struct {
+	name   string
+	stream bool
+}{{"stream", true}, {"nostream", false}}
+
 func TestOpenAICompatibleConformance(t *testing.T) {
 	for _, provider := range []string{"openai", "deepseek", "xai", "gemini", "ollama", "vllm", "openai-compatible"} {
-		t.Run(provider, func(t *testing.T) {
+		for _, mode := range modes {
+			t.Run(provider+"/"+mode.name, func(t *testing.T) {
+				t.Parallel()
+				llmtest.Run(t, func(t *testing.T) llmtest.Fixture {
+					svc := llmtest.NewFakeOpenAI(t)
+					gen, err := llm.New(provider, fakeKeys, svc.Client())
+					if err != nil {
+						t.Fatal(err)
+					}
+					llm.SetStallTimeout(gen, testStall)
+					return llmtest.Fixture{
+						Generator:            gen,
+						Service:              svc,
+						Model:                true,
+						SendsSeed:            true,
+						SendsReasoningEffort: true,
+						Stream:               mode.stream,
+						Answer: func(t *testing.T, text string) llm.Request {
+							svc.Answer(text)
+							return llm.Request{Model: "m", Provider: provider, ModelName: "fake-model", BaseURL: svc.URL + "/v1",
+								Task: "square", Variant: "long", Prompt: "Write a function that squares n.", Stream: mode.stream}
+						},
+					}
+				})
+			})
+		}
+	}
+}
+
+func TestBedrockConformance(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
 			llmtest.Run(t, func(t *testing.T) llmtest.Fixture {
-				svc := llmtest.NewFakeOpenAI(t)
-				gen, err := llm.New(provider, fakeKeys, svc.Client())
-				if err != nil {
-					t.Fatal(err)
-				}
+				svc := llmtest.NewFakeBedrock(t)
+				gen := llm.NewBedrock(aws.Config{
+					Region:     "us-east-1",
+					HTTPClient: svc.Client(),
+					Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+						return aws.Credentials{AccessKeyID: "AKIDFAKE", SecretAccessKey: "fake-secret", Source: "test"}, nil
+					}),
+				})
+				llm.SetStallTimeout(gen, testStall)
 				return llmtest.Fixture{
 					Generator: gen,
 					Service:   svc,
 					Model:     true,
-					SendsSeed: true,
+					Stream:    mode.stream,
 					Answer: func(t *testing.T, text string) llm.Request {
 						svc.Answer(text)
-						return llm.Request{Model: "m", Provider: provider, ModelName: "fake-model", BaseURL: svc.URL + "/v1",
-							Task: "square", Variant: "long", Prompt: "Write a function that squares n."}
+						return llm.Request{Model: "claude", Provider: "bedrock", ModelName: "anthropic.claude-3-5-sonnet-20240620-v1:0",
+							BaseURL: svc.URL, Task: "square", Variant: "long", Prompt: "Write a function that squares n.", Stream: mode.stream}
 					},
 				}
 			})
 		})
 	}
-}
-
-func TestBedrockConformance(t *testing.T) {
-	llmtest.Run(t, func(t *testing.T) llmtest.Fixture {
-		svc := llmtest.NewFakeBedrock(t)
-		gen := llm.NewBedrock(aws.Config{
-			Region:     "us-east-1",
-			HTTPClient: svc.Client(),
-			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-				return aws.Credentials{AccessKeyID: "AKIDFAKE", SecretAccessKey: "fake-secret", Source: "test"}, nil
-			}),
-		})
-		return llmtest.Fixture{
-			Generator: gen,
-			Service:   svc,
-			Model:     true,
-			Answer: func(t *testing.T, text string) llm.Request {
-				svc.Answer(text)
-				return llm.Request{Model: "claude", Provider: "bedrock", ModelName: "anthropic.claude-3-5-sonnet-20240620-v1:0",
-					BaseURL: svc.URL, Task: "square", Variant: "long", Prompt: "Write a function that squares n."}
-			},
-		}
-	})
 }
 
 // fakeKeys is an environment holding a fake key in every API key variable.

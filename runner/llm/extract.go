@@ -8,8 +8,8 @@ import (
 // ExtractCode returns the Python code in a model's response text, or ""
 // when the text holds none: a refusal, or an answer in prose only.
 //
-// The rule, applied after CRLF line ends become LF and <think>…</think>
-// sections of reasoning models are dropped:
+// The rule, applied after CRLF line ends become LF and the thinking of
+// reasoning models is dropped (see stripThinking):
 //
 //  1. the largest fenced block (```) whose language tag is python, py,
 //     python3 or py3 (case-insensitive), as written: the model says it is
@@ -37,7 +37,7 @@ import (
 // ends with exactly one newline.
 func ExtractCode(text string) string {
 	text = strings.ReplaceAll(text, "\r\n", "\n")
-	text = thinkSection.ReplaceAllString(text, "")
+	text = stripThinking(text)
 	var python, untagged *fencedBlock
 	for _, b := range fencedBlocks(text) {
 		switch {
@@ -87,6 +87,22 @@ func readsAsPython(text string) bool {
 // thinkSection matches the reasoning a model such as DeepSeek-R1 emits
 // before its answer.
 var thinkSection = regexp.MustCompile(`(?s)<think>.*?</think>`)
+
+// stripThinking drops the thinking a reasoning model (DeepSeek-R1, Qwen3)
+// writes into its answer: every <think>…</think> section; everything
+// before a </think> that no <think> opened (chat templates that open the
+// section in the prompt); and everything after a <think> never closed (an
+// answer cut while thinking).
+func stripThinking(text string) string {
+	text = thinkSection.ReplaceAllString(text, "")
+	if i := strings.LastIndex(text, "</think>"); i >= 0 {
+		text = text[i+len("</think>"):]
+	}
+	if i := strings.Index(text, "<think>"); i >= 0 {
+		text = text[:i]
+	}
+	return text
+}
 
 // fencedBlock is one fenced code block of a Markdown text.
 type fencedBlock struct {

@@ -73,6 +73,21 @@ var extractTests = []struct {
 		want: "x = compute(1)\n",
 	},
 	{
+		name: "think section closed but not opened (the template opened it): skipped",
+		text: "Draft:\n```python\ndef handler(event, context):\n    # a long first draft that is not the answer\n    pass\n```\n</think>\n```python\ndef handler(e, c):\n    return 2\n```",
+		want: "def handler(e, c):\n    return 2\n",
+	},
+	{
+		name: "think section never closed (cut while thinking): no code",
+		text: "<think>\nDraft:\n```python\ndef handler(event, context):\n    pass\n```\n",
+		want: "",
+	},
+	{
+		name: "two think sections: both skipped",
+		text: "<think>a</think>```python\nx = 1\n```<think>\n```python\ndef long_draft():\n    pass\n```\n</think>",
+		want: "x = 1\n",
+	},
+	{
 		name: "only a think section: no code",
 		text: "<think>\n```python\ndef handler(e, c):\n    pass\n```\n</think>\nI won't do this.",
 		want: "",

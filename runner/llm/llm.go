@@ -20,6 +20,20 @@
 // several files work; it must hold the handler module (see HandlerFile). A
 // single .py file becomes the handler module.
 //
+// # Streaming and reasoning models
+//
+// A Request with Stream set asks for the answer as a stream (server-sent
+// events with a final usage chunk on OpenAI-compatible APIs, an AWS event
+// stream from Bedrock's ConverseStream), which times the first token
+// (Result.TTFT). A stream silent for longer than DefaultStallTimeout, one
+// that breaks, or one that ends before the model said why it stopped is a
+// retryable error; a chunk that is not JSON is a permanent one, naming the
+// provider and model. An answer cut at the token limit is a Result whose
+// FinishReason is "length" (see ErrTruncated), never an error. A
+// reasoning model's thinking, whether sent apart (reasoning_content,
+// reasoningContent) or inline (<think>...</think>), is kept in Result.Raw
+// and never reaches the code (ExtractCode).
+//
 // The package never retries: an error that a retry may cure wraps
 // ErrRetryable, and the engine decides how often and how long to wait. It
 // never reads the process environment either; New receives a lookup
@@ -47,6 +61,12 @@ type Params struct {
 	MaxTokens   *int
 	Seed        *int
 	Stop        []string
+	// MaxCompletionTokens caps a reasoning model's output, thinking
+	// included (OpenAI's max_completion_tokens; Bedrock's maxTokens).
+	MaxCompletionTokens *int
+	// ReasoningEffort is "minimal", "low", "medium" or "high"; "" leaves
+	// the provider's default.
+	ReasoningEffort string
 }
 
 // Request is one generation: one model, one prompt variant of one task and
@@ -83,6 +103,14 @@ type Request struct {
 	// FilesDir is the root of the code read by the "files" provider, laid
 	// out as the package documentation says.
 	FilesDir string
+	// Stream asks for the answer as a stream of chunks, which times the
+	// first token (Result.TTFT); false sends one request and waits for the
+	// whole answer, for servers that cannot stream.
+	Stream bool
+	// Reasoning marks a reasoning model (o-series, gpt-5, DeepSeek-R1,
+	// Qwen3 thinking, ...): temperature and top_p are never sent, and the
+	// output limit goes as max_completion_tokens.
+	Reasoning bool
 }
 
 // Result is one generated function. The caller owns it; generators keep no
@@ -103,9 +131,31 @@ type Result struct {
 	// Latency is the time the generation took, API round trip included.
 	Latency time.Duration
 	// Raw is the model's response text, kept for audit; "" for the "files"
-	// and "reference" providers.
+	// and "reference" providers. A reasoning model's thinking (DeepSeek's
+	// reasoning_content, Bedrock's reasoningContent) is kept there too,
+	// inside <think>...</think> before the answer; ExtractCode never sees it.
 	Raw string
+	// TTFT is the time from sending the request to the first chunk of
+	// content (or thinking); 0 when the answer was not streamed.
+	TTFT time.Duration
+	// ReasoningTokens and CachedTokens are the thinking tokens (part of
+	// OutputTokens) and the prompt tokens served from the provider's cache
+	// (part of InputTokens), as the API reported them; 0 when unknown.
+	ReasoningTokens int
+	CachedTokens    int
+	// FinishReason is why the model stopped, as the API said it: "stop",
+	// "length" (cut at the token limit: see ErrTruncated),
+	// "content_filter", "tool_calls"; "" when unknown. Bedrock's stop
+	// reasons are mapped to these ("end_turn" is "stop", "max_tokens"
+	// "length").
+	FinishReason string
 }
+
+// Truncated reports whether the answer was cut at the token limit.
+func (r Result) Truncated() bool { return r.FinishReason == FinishLength }
+
+// FinishLength is the FinishReason of an answer cut at the token limit.
+const FinishLength = "length"
 
 // Generator produces the code of one Request. Implementations are safe for
 // concurrent use by several goroutines. An error wraps ErrRetryable when a
@@ -118,6 +168,12 @@ type Generator interface {
 // ErrRetryable marks generation failures that a later attempt may cure:
 // HTTP 408, 429 and 5xx answers, timeouts and broken connections.
 var ErrRetryable = errors.New("retryable generation failure")
+
+// ErrTruncated describes an answer cut at the token limit (FinishReason
+// "length"). Generators return such a Result with a nil error, its code
+// extracted from what arrived; the engine classes it TRUNCATED and never
+// checks or measures it, so that a cut answer is never taken for code.
+var ErrTruncated = errors.New("answer truncated at the token limit")
 
 // ErrMissingAPIKey reports that the environment variable naming an API key
 // is unset or empty.

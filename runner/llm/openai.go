@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +20,8 @@ import (
 type openAIGenerator struct {
 	provider   string
 	env        func(string) string
-	httpClient *http.Client // nil: go-openai's default
+	httpClient *http.Client  // nil: go-openai's default
+	stall      time.Duration // bound between stream chunks; 0: DefaultStallTimeout
 }
 
 // Generate sends one chat completion with the system prompt and the
@@ -50,6 +52,9 @@ func (g *openAIGenerator) Generate(ctx context.Context, req Request) (Result, er
 	}
 	client := openai.NewClientWithConfig(cfg)
 
+	if req.Stream {
+		return g.stream(ctx, client, req, handler, baseURL)
+	}
 	start := time.Now()
 	resp, err := client.CreateChatCompletion(ctx, chatRequest(req))
 	latency := time.Since(start)
@@ -59,15 +64,146 @@ func (g *openAIGenerator) Generate(ctx context.Context, req Request) (Result, er
 	if len(resp.Choices) == 0 {
 		return Result{}, fmt.Errorf("%s: model %s at %s: response has no choices", g.provider, req.ModelName, baseURL)
 	}
-	raw := resp.Choices[0].Message.Content
-	return Result{
+	msg := resp.Choices[0].Message
+	raw := withThinking(msg.ReasoningContent, msg.Content)
+	res := Result{
 		Files:        map[string][]byte{handler: []byte(ExtractCode(raw))},
 		ModelVersion: resp.Model,
-		InputTokens:  resp.Usage.PromptTokens,
-		OutputTokens: resp.Usage.CompletionTokens,
 		Latency:      latency,
 		Raw:          raw,
-	}, nil
+		FinishReason: string(resp.Choices[0].FinishReason),
+	}
+	setUsage(&res, &resp.Usage)
+	return res, nil
+}
+
+// DefaultStallTimeout is how long a streamed answer may go without a chunk
+// before the generation is abandoned as stalled (a retryable error). It
+// runs from the moment the stream opens, so a reasoning model that thinks
+// silently before its first token must finish thinking within it.
+const DefaultStallTimeout = 5 * time.Minute
+
+// errStalled is the cause of a stream abandoned for want of chunks.
+var errStalled = errors.New("stream stalled")
+
+// stallTimeout is g's bound between chunks.
+func (g *openAIGenerator) stallTimeout() time.Duration {
+	if g.stall > 0 {
+		return g.stall
+	}
+	return DefaultStallTimeout
+}
+
+// stream asks for the answer as server-sent events with the usage in a last
+// chunk (stream_options.include_usage), timing the first token. A stream
+// that stalls (no chunk within the stall timeout), breaks, or ends without
+// a finish reason is retryable; a chunk that is not valid JSON is not.
+func (g *openAIGenerator) stream(ctx context.Context, client *openai.Client, req Request, handler, baseURL string) (Result, error) {
+	where := fmt.Sprintf("%s: model %s at %s", g.provider, req.ModelName, baseURL)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	cr := chatRequest(req)
+	cr.Stream = true
+	cr.StreamOptions = &openai.StreamOptions{IncludeUsage: true}
+
+	start := time.Now()
+	s, err := client.CreateChatCompletionStream(ctx, cr)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", where, classify(err))
+	}
+	defer s.Close()
+	stall := g.stallTimeout()
+	watchdog := time.AfterFunc(stall, func() { cancel(errStalled) })
+	defer watchdog.Stop()
+
+	var (
+		res              Result
+		content, thought strings.Builder
+		usage            *openai.Usage
+	)
+	for {
+		chunk, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("%s: %w", where, streamError(ctx, err, stall))
+		}
+		watchdog.Reset(stall)
+		if chunk.Model != "" {
+			res.ModelVersion = chunk.Model
+		}
+		if chunk.Usage != nil {
+			usage = chunk.Usage
+		}
+		for _, c := range chunk.Choices {
+			if c.Index != 0 {
+				continue
+			}
+			if res.TTFT == 0 && (c.Delta.Content != "" || c.Delta.ReasoningContent != "") {
+				res.TTFT = time.Since(start)
+			}
+			content.WriteString(c.Delta.Content)
+			thought.WriteString(c.Delta.ReasoningContent)
+			if c.FinishReason != "" {
+				res.FinishReason = string(c.FinishReason)
+			}
+		}
+	}
+	res.Latency = time.Since(start)
+	if res.FinishReason == "" {
+		// Every complete stream ends its choice with a finish reason; the
+		// body ended early (the connection closed mid-answer).
+		return Result{}, fmt.Errorf("%s: %w: the stream ended without a finish reason", where, ErrRetryable)
+	}
+	res.Raw = withThinking(thought.String(), content.String())
+	res.Files = map[string][]byte{handler: []byte(ExtractCode(res.Raw))}
+	if usage != nil {
+		setUsage(&res, usage)
+	}
+	return res, nil
+}
+
+// streamError classifies an error that ended a stream after it opened: a
+// malformed chunk is permanent; a stall, a broken connection or an error
+// event in the stream is retryable; a cancelled context is neither.
+func streamError(ctx context.Context, err error, stall time.Duration) error {
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.Is(context.Cause(ctx), errStalled):
+		return fmt.Errorf("%w: %w: no chunk for %v", ErrRetryable, errStalled, stall)
+	case errors.As(err, &syntaxErr) || errors.As(err, &typeErr):
+		return fmt.Errorf("malformed stream chunk: %w", err)
+	case errors.Is(err, context.Canceled), errors.Is(err, ErrRetryable):
+		return err
+	}
+	if c := classify(err); errors.Is(c, ErrRetryable) {
+		return c
+	}
+	return fmt.Errorf("%w: stream broke: %w", ErrRetryable, err)
+}
+
+// setUsage copies an OpenAI usage report into res.
+func setUsage(res *Result, u *openai.Usage) {
+	res.InputTokens, res.OutputTokens = u.PromptTokens, u.CompletionTokens
+	if d := u.CompletionTokensDetails; d != nil {
+		res.ReasoningTokens = d.ReasoningTokens
+	}
+	if d := u.PromptTokensDetails; d != nil {
+		res.CachedTokens = d.CachedTokens
+	}
+}
+
+// withThinking is a model's answer with its separate thinking text (DeepSeek's
+// reasoning_content, Bedrock's reasoningContent) put before it in a
+// <think>...</think> section, as reasoning models that think inline write
+// it: Raw keeps both, and ExtractCode drops the section.
+func withThinking(thinking, answer string) string {
+	if thinking == "" {
+		return answer
+	}
+	return "<think>\n" + thinking + "\n</think>\n\n" + answer
 }
 
 // apiKey reads the key of req from the variable req.APIKeyEnv, or from the
@@ -88,6 +224,12 @@ func (g *openAIGenerator) apiKey(req Request) (string, error) {
 	return key, nil
 }
 
+// BaseURL returns the endpoint that requests of provider with baseURL (a
+// study's base_url, possibly empty) go to: baseURL, else the provider's
+// default, without trailing slashes; "" for Bedrock's regional endpoint
+// and for providers that call no API.
+func BaseURL(provider, baseURL string) string { return effectiveBaseURL(provider, baseURL) }
+
 // effectiveBaseURL returns baseURL, or the provider's default when baseURL
 // is empty, without trailing slashes.
 func effectiveBaseURL(provider, baseURL string) string {
@@ -104,7 +246,9 @@ func effectiveBaseURL(provider, baseURL string) string {
 // as the smallest positive float32 (1e-45), which samples greedily too.
 // MaxTokens is sent as max_tokens, which every compatible server knows,
 // except to the reasoning models (o1, o3, o4, gpt-5, ...) that accept only
-// max_completion_tokens.
+// max_completion_tokens. A reasoning model (req.Reasoning) gets no
+// temperature or top_p, and its token limit (MaxCompletionTokens, else
+// MaxTokens) as max_completion_tokens; reasoning_effort is sent when set.
 func chatRequest(req Request) openai.ChatCompletionRequest {
 	c := openai.ChatCompletionRequest{
 		Model: req.ModelName,
@@ -115,13 +259,25 @@ func chatRequest(req Request) openai.ChatCompletionRequest {
 		c.Messages = append(c.Messages, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleSystem, Content: req.System})
 	}
 	c.Messages = append(c.Messages, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: req.Prompt})
+	c.ReasoningEffort = req.Params.ReasoningEffort
+	if p := req.Params.MaxCompletionTokens; p != nil {
+		c.MaxCompletionTokens = *p
+	}
+	if req.Reasoning {
+		// A reasoning model takes no sampling parameters, and counts its
+		// thinking in max_completion_tokens.
+		if p := req.Params.MaxTokens; p != nil && c.MaxCompletionTokens == 0 {
+			c.MaxCompletionTokens = *p
+		}
+		return c
+	}
 	if p := req.Params.Temperature; p != nil {
 		c.Temperature = nonZeroFloat32(*p)
 	}
 	if p := req.Params.TopP; p != nil {
 		c.TopP = nonZeroFloat32(*p)
 	}
-	if p := req.Params.MaxTokens; p != nil {
+	if p := req.Params.MaxTokens; p != nil && c.MaxCompletionTokens == 0 {
 		if acceptsMaxTokens(req.ModelName) {
 			c.MaxTokens = *p
 		} else {

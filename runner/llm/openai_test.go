@@ -352,3 +352,33 @@ func TestOpenAIDefaultBaseURLs(t *testing.T) {
 		}
 	}
 }
+
+func TestChatRequestReasoning(t *testing.T) {
+	temp, topP := 0.2, 0.9
+	tests := []struct {
+		name                string
+		req                 Request
+		maxTokens, maxCompl int
+		sampling            bool
+		effort              string
+	}{
+		{"chat model", Request{ModelName: "gpt-4o", Params: Params{Temperature: &temp, TopP: &topP, MaxTokens: ptr(100)}},
+			100, 0, true, ""},
+		{"reasoning model, max_tokens as the completion limit", Request{ModelName: "deepseek-reasoner", Reasoning: true,
+			Params: Params{Temperature: &temp, TopP: &topP, MaxTokens: ptr(100), ReasoningEffort: "low"}}, 0, 100, false, "low"},
+		{"reasoning model, max_completion_tokens wins", Request{ModelName: "qwen3", Reasoning: true,
+			Params: Params{MaxTokens: ptr(100), MaxCompletionTokens: ptr(5000)}}, 0, 5000, false, ""},
+		{"chat model given max_completion_tokens", Request{ModelName: "gpt-4o",
+			Params: Params{MaxTokens: ptr(100), MaxCompletionTokens: ptr(300)}}, 0, 300, false, ""},
+	}
+	for _, tt := range tests {
+		c := chatRequest(tt.req)
+		if c.MaxTokens != tt.maxTokens || c.MaxCompletionTokens != tt.maxCompl || c.ReasoningEffort != tt.effort {
+			t.Errorf("%s: max_tokens %d max_completion_tokens %d effort %q; want %d, %d, %q", tt.name,
+				c.MaxTokens, c.MaxCompletionTokens, c.ReasoningEffort, tt.maxTokens, tt.maxCompl, tt.effort)
+		}
+		if sent := c.Temperature != 0 || c.TopP != 0; sent != tt.sampling {
+			t.Errorf("%s: temperature %v top_p %v sent: %v, want %v", tt.name, c.Temperature, c.TopP, sent, tt.sampling)
+		}
+	}
+}

@@ -40,6 +40,10 @@ type storeMeta struct {
 	InputTokens  int             `json:"input_tokens"`
 	OutputTokens int             `json:"output_tokens"`
 	LatencyNS    int64           `json:"latency_ns"`
+	TTFTNS       int64           `json:"ttft_ns,omitempty"`
+	Reasoning    int             `json:"reasoning_tokens,omitempty"`
+	Cached       int             `json:"cached_tokens,omitempty"`
+	FinishReason string          `json:"finish_reason,omitempty"`
 	CodeSHA256   string          `json:"code_sha256"` // CodeHash of all files
 	Files        []storeMetaFile `json:"files"`
 }
@@ -111,6 +115,10 @@ func writeEntry(ctx context.Context, dir, key string, res Result) error {
 		InputTokens:  res.InputTokens,
 		OutputTokens: res.OutputTokens,
 		LatencyNS:    int64(res.Latency),
+		TTFTNS:       int64(res.TTFT),
+		Reasoning:    res.ReasoningTokens,
+		Cached:       res.CachedTokens,
+		FinishReason: res.FinishReason,
 		CodeSHA256:   CodeHash(res.Files),
 	}
 	dirs := []string{dir, filepath.Join(dir, filesDir)}
@@ -174,11 +182,15 @@ func (s Store) Get(ctx context.Context, key string) (Result, bool, error) {
 		return Result{}, false, fmt.Errorf("store %s: %s: %w", key, metaFile, err)
 	}
 	res := Result{
-		Files:        make(map[string][]byte, len(meta.Files)),
-		ModelVersion: meta.ModelVersion,
-		InputTokens:  meta.InputTokens,
-		OutputTokens: meta.OutputTokens,
-		Latency:      time.Duration(meta.LatencyNS),
+		Files:           make(map[string][]byte, len(meta.Files)),
+		ModelVersion:    meta.ModelVersion,
+		InputTokens:     meta.InputTokens,
+		OutputTokens:    meta.OutputTokens,
+		Latency:         time.Duration(meta.LatencyNS),
+		TTFT:            time.Duration(meta.TTFTNS),
+		ReasoningTokens: meta.Reasoning,
+		CachedTokens:    meta.Cached,
+		FinishReason:    meta.FinishReason,
 	}
 	for _, f := range meta.Files {
 		if !fs.ValidPath(f.Name) || f.Name == "." {

@@ -18,11 +18,15 @@ func storeResult() Result {
 			"handler.py":   []byte("def handler(e, c):\n    return 1\n"),
 			"lib/graph.py": []byte("EDGES = []\n"),
 		},
-		ModelVersion: "gpt-4o-2024-08-06",
-		InputTokens:  12,
-		OutputTokens: 34,
-		Latency:      1234567 * time.Microsecond,
-		Raw:          "```python\ndef handler(e, c):\n    return 1\n```",
+		ModelVersion:    "gpt-4o-2024-08-06",
+		InputTokens:     12,
+		OutputTokens:    34,
+		Latency:         1234567 * time.Microsecond,
+		TTFT:            345678 * time.Microsecond,
+		ReasoningTokens: 7,
+		CachedTokens:    5,
+		FinishReason:    "stop",
+		Raw:             "```python\ndef handler(e, c):\n    return 1\n```",
 	}
 }
 

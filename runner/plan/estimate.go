@@ -36,10 +36,14 @@ func (e Estimate) OverBudget() float64 {
 }
 
 // OutputTokens is the most output a request to model m may bill: its
-// params.max_tokens, or DefaultOutputTokens when unset. The estimate and
+// params.max_completion_tokens (a reasoning model's), else its
+// params.max_tokens, else DefaultOutputTokens. The estimate and
 // the spend limit during generation both assume it.
 func OutputTokens(m schema.Model) int64 {
-	if m.Params.MaxTokens != nil {
+	switch {
+	case m.Params.MaxCompletionTokens != nil: // a reasoning model's limit, thinking included
+		return int64(*m.Params.MaxCompletionTokens)
+	case m.Params.MaxTokens != nil:
 		return int64(*m.Params.MaxTokens)
 	}
 	return DefaultOutputTokens

@@ -343,7 +343,13 @@ func paramsKey(p schema.Params) string {
 		}
 		return strconv.Itoa(*x)
 	}
-	return fmt.Sprintf("t=%s p=%s m=%s s=%s stop=%q", f(p.Temperature), f(p.TopP), i(p.MaxTokens), i(p.Seed), p.Stop)
+	key := fmt.Sprintf("t=%s p=%s m=%s s=%s stop=%q", f(p.Temperature), f(p.TopP), i(p.MaxTokens), i(p.Seed), p.Stop)
+	// The reasoning parameters join the text only when set, so that the
+	// IDs of studies without them stay as they were.
+	if p.MaxCompletionTokens != nil || p.ReasoningEffort != "" {
+		key += fmt.Sprintf(" mct=%s effort=%q", i(p.MaxCompletionTokens), p.ReasoningEffort)
+	}
+	return key
 }
 
 // idLen is how many hex digits of the sha256 an ID keeps: 80 bits, so a

@@ -158,6 +158,34 @@ func TestIDsStable(t *testing.T) {
 	if p3.Cells[0].ID == p4.Cells[0].ID {
 		t.Fatal("a new model name kept the old cell ID")
 	}
+	m.Params.ReasoningEffort = "high"
+	s.Models["m1"] = m
+	p5, _ := New(s)
+	if p4.Generations[0].ID == p5.Generations[0].ID {
+		t.Fatal("a new reasoning effort kept the old generation ID")
+	}
+	limit := 8192
+	m.Params.MaxCompletionTokens = &limit
+	s.Models["m1"] = m
+	p6, _ := New(s)
+	if p5.Generations[0].ID == p6.Generations[0].ID {
+		t.Fatal("a new max_completion_tokens kept the old generation ID")
+	}
+	// m1 reads files; m2 calls an API, whose estimate takes the limit.
+	api := s.Models["m2"]
+	before := p6.Estimate().OutputTokens
+	api.Params.MaxCompletionTokens = &limit
+	s.Models["m2"] = api
+	p7, _ := New(s)
+	n := int64(0)
+	for _, g := range p7.Generations {
+		if g.Model == "m2" {
+			n++
+		}
+	}
+	if d, want := p7.Estimate().OutputTokens-before, n*int64(limit-DefaultOutputTokens); d != want {
+		t.Errorf("max_completion_tokens %d raised the estimated output tokens by %d, want %d", limit, d, want)
+	}
 }
 
 func TestLambdaEstimate(t *testing.T) {

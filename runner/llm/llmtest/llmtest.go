@@ -14,6 +14,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,6 +48,12 @@ type Fixture struct {
 	// generator must refuse with a permanent error; nil for generators
 	// with a Service (their permanent errors come from the API).
 	Missing func(t *testing.T) llm.Request
+	// Stream says the requests Answer returns ask for a streamed answer
+	// (Request.Stream), whose results time the first token.
+	Stream bool
+	// SendsReasoningEffort says the API takes Params.ReasoningEffort
+	// (Bedrock's Converse has no common field for it).
+	SendsReasoningEffort bool
 }
 
 // Handler is the handler setting of the suite's requests, and HandlerFile
@@ -80,6 +87,13 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 		{"CancelledBefore", testCancelledBefore},
 		{"CancelledDuring", testCancelledDuring},
 		{"Deadline", testDeadline},
+		{"Metadata", testMetadata},
+		{"Truncated", testTruncated},
+		{"Thinking", testThinking},
+		{"Reasoning", testReasoning},
+		{"Stalled", testStalled},
+		{"Broken", testBroken},
+		{"Malformed", testMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -456,5 +470,162 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("waited %v for %s", Bound, what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// faults returns f's service as Faults, skipping the case when f has none.
+func faults(t *testing.T, f Fixture) Faults {
+	t.Helper()
+	fs, ok := f.Service.(Faults)
+	if !ok {
+		t.Skip("the generator calls no API with faults to inject")
+	}
+	return fs
+}
+
+// testMetadata: a model's result says why the model stopped, the usage
+// in detail, and, streamed, the time to the first token; the request
+// asks for the stream (and its usage) only when streaming.
+func testMetadata(t *testing.T, f Fixture) {
+	if f.Service == nil {
+		res := generate(t, f, request(t, f, code))
+		if res.TTFT != 0 || res.FinishReason != "" {
+			t.Errorf("TTFT %v finish %q for code read from disk, want none", res.TTFT, res.FinishReason)
+		}
+		return
+	}
+	res := generate(t, f, request(t, f, "```python\n"+code+"```"))
+	got := last(t, f)
+	if res.FinishReason != "stop" || res.Truncated() {
+		t.Errorf("FinishReason %q, want stop", res.FinishReason)
+	}
+	if res.CachedTokens != CachedTokens {
+		t.Errorf("CachedTokens %d, want %d", res.CachedTokens, CachedTokens)
+	}
+	if got.Stream != f.Stream {
+		t.Errorf("request streamed %v, want %v", got.Stream, f.Stream)
+	}
+	switch {
+	case f.Stream && (res.TTFT <= 0 || res.TTFT > res.Latency):
+		t.Errorf("TTFT %v with latency %v, want 0 < TTFT <= latency", res.TTFT, res.Latency)
+	case !f.Stream && res.TTFT != 0:
+		t.Errorf("TTFT %v for an answer not streamed, want 0", res.TTFT)
+	}
+	if res.InputTokens <= 0 || res.OutputTokens <= 0 {
+		t.Errorf("tokens %d/%d, want the usage the API reported", res.InputTokens, res.OutputTokens)
+	}
+}
+
+// testTruncated: an answer cut at the token limit is a result, not an
+// error (the engine classes it TRUNCATED), that says so; its answer is
+// kept.
+func testTruncated(t *testing.T, f Fixture) {
+	fs := faults(t, f)
+	req := request(t, f, code)
+	text := "```python\ndef handler(event, context):\n    return {\"n\": event["
+	fs.Truncate(text)
+	res := generate(t, f, req)
+	if !res.Truncated() || res.FinishReason != llm.FinishLength {
+		t.Errorf("FinishReason %q, want %q", res.FinishReason, llm.FinishLength)
+	}
+	if res.Raw != text {
+		t.Errorf("Raw %q, want the cut answer %q", res.Raw, text)
+	}
+}
+
+// testThinking: a reasoning model's thinking, sent apart from its answer,
+// is kept in Raw and never taken for the code, even when it holds a
+// draft in a code block larger than the answer's.
+func testThinking(t *testing.T, f Fixture) {
+	fs := faults(t, f)
+	req := request(t, f, code)
+	thought := "Let me draft it.\n```python\ndef handler(event, context):\n    # a long first draft, not the answer\n    n = event[\"n\"]\n    return {\"n\": n * n * 1}\n```\nGood."
+	answer := "```python\n" + code + "```"
+	fs.Think(thought, answer)
+	res := generate(t, f, req)
+	if got := handlerModule(t, res); got != code {
+		t.Errorf("handler module %q, want the answer's code %q", got, code)
+	}
+	if !strings.Contains(res.Raw, thought) || !strings.Contains(res.Raw, answer) {
+		t.Errorf("Raw %q, want the thinking and the answer kept", res.Raw)
+	}
+	if strings.Index(res.Raw, thought) > strings.Index(res.Raw, answer) {
+		t.Errorf("Raw %q: the thinking comes after the answer", res.Raw)
+	}
+}
+
+// testReasoning: a reasoning model gets no temperature or top_p, even
+// when set, and its completion limit as the limit; reasoning_effort
+// reaches APIs that take it.
+func testReasoning(t *testing.T, f Fixture) {
+	if f.Service == nil {
+		t.Skip("the generator calls no API")
+	}
+	req := request(t, f, code)
+	temp, topP, limit := 0.3, 0.9, 4096
+	req.Reasoning = true
+	req.Params = llm.Params{Temperature: &temp, TopP: &topP, MaxCompletionTokens: &limit, ReasoningEffort: "high"}
+	generate(t, f, req)
+	got := last(t, f)
+	if got.Temperature != nil || got.TopP != nil {
+		t.Errorf("temperature %v top_p %v sent to a reasoning model", deref(got.Temperature), deref(got.TopP))
+	}
+	if got.MaxTokens == nil || *got.MaxTokens != limit {
+		t.Errorf("token limit %v, want %d", deref(got.MaxTokens), limit)
+	}
+	if f.SendsReasoningEffort && got.ReasoningEffort != "high" {
+		t.Errorf("reasoning_effort %q, want high", got.ReasoningEffort)
+	}
+}
+
+// testStalled: a stream that stops sending chunks is abandoned within
+// the generator's stall timeout, as a retryable error.
+func testStalled(t *testing.T, f Fixture) {
+	fs := faults(t, f)
+	if !f.Stream {
+		t.Skip("not streamed: a silent server is the Deadline case")
+	}
+	req := request(t, f, code)
+	fs.Stall("```python\n" + code + "```")
+	ctx, cancel := context.WithTimeout(context.Background(), Bound)
+	defer cancel()
+	_, err := f.Generator.Generate(ctx, req)
+	if !errors.Is(err, llm.ErrRetryable) || ctx.Err() != nil {
+		t.Errorf("error %v (context %v), want ErrRetryable before the context's deadline", err, ctx.Err())
+	}
+}
+
+// testBroken: a stream that ends before the answer does (a closed
+// connection, an exception in the stream) is a retryable error, never a
+// short answer.
+func testBroken(t *testing.T, f Fixture) {
+	fs := faults(t, f)
+	if !f.Stream {
+		t.Skip("not streamed")
+	}
+	req := request(t, f, code)
+	fs.Break("```python\n" + code + "```")
+	ctx, cancel := context.WithTimeout(context.Background(), Bound)
+	defer cancel()
+	res, err := f.Generator.Generate(ctx, req)
+	if !errors.Is(err, llm.ErrRetryable) {
+		t.Errorf("error %v (result %+v), want ErrRetryable", err, res)
+	}
+}
+
+// testMalformed: an answer that is not JSON is a permanent error that
+// names the provider and the model.
+func testMalformed(t *testing.T, f Fixture) {
+	fs := faults(t, f)
+	req := request(t, f, code)
+	fs.Malformed()
+	ctx, cancel := context.WithTimeout(context.Background(), Bound)
+	defer cancel()
+	_, err := f.Generator.Generate(ctx, req)
+	if err == nil || errors.Is(err, llm.ErrRetryable) {
+		t.Fatalf("error %v, want a permanent error", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, req.Provider) || !strings.Contains(msg, req.ModelName) {
+		t.Errorf("error %q does not name provider %q and model %q", msg, req.Provider, req.ModelName)
 	}
 }
