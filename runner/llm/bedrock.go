@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // bedrockGenerator asks Amazon Bedrock's Converse API. It creates its
@@ -95,6 +96,7 @@ func (g *bedrockGenerator) Generate(ctx context.Context, req Request) (Result, e
 	out, err := client.Converse(ctx, converseInput(req), opts...)
 	latency := time.Since(start)
 	if err != nil {
+		err = apiError("bedrock", err, bedrockRate(err, middleware.Metadata{}))
 		return Result{}, fmt.Errorf("bedrock: model %s: %w", req.ModelName, classify(err))
 	}
 	msg, ok := out.Output.(*types.ConverseOutputMemberMessage)
@@ -111,6 +113,7 @@ func (g *bedrockGenerator) Generate(ctx context.Context, req Request) (Result, e
 		Files:   map[string][]byte{handler: []byte(ExtractCode(raw.String()))},
 		Latency: latency,
 		Raw:     raw.String(),
+		Rate:    bedrockRate(nil, out.ResultMetadata),
 	}
 	if u := out.Usage; u != nil {
 		res.InputTokens = int(aws.ToInt32(u.InputTokens))

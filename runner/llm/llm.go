@@ -104,7 +104,8 @@ type Result struct {
 	Latency time.Duration
 	// Raw is the model's response text, kept for audit; "" for the "files"
 	// and "reference" providers.
-	Raw string
+	Raw  string
+	Rate RateInfo // what the response's headers said of rate limits
 }
 
 // Generator produces the code of one Request. Implementations are safe for

@@ -45,15 +45,15 @@ func (g *openAIGenerator) Generate(ctx context.Context, req Request) (Result, er
 	}
 	cfg := openai.DefaultConfig(key)
 	cfg.BaseURL = baseURL
-	if g.httpClient != nil {
-		cfg.HTTPClient = g.httpClient
-	}
+	cfg.HTTPClient = recordingClient(g.httpClient)
 	client := openai.NewClientWithConfig(cfg)
 
+	ctx, slot := withRateSlot(ctx)
 	start := time.Now()
 	resp, err := client.CreateChatCompletion(ctx, chatRequest(req))
 	latency := time.Since(start)
 	if err != nil {
+		err = apiError(g.provider, err, slot.Rate())
 		return Result{}, fmt.Errorf("%s: model %s at %s: %w", g.provider, req.ModelName, baseURL, classify(err))
 	}
 	if len(resp.Choices) == 0 {
@@ -67,6 +67,7 @@ func (g *openAIGenerator) Generate(ctx context.Context, req Request) (Result, er
 		OutputTokens: resp.Usage.CompletionTokens,
 		Latency:      latency,
 		Raw:          raw,
+		Rate:         slot.Rate(),
 	}, nil
 }
 
