@@ -17,6 +17,7 @@ import (
 	"github.com/faaslab/faaslab/exporters/rows"
 	"github.com/faaslab/faaslab/runner/check"
 	"github.com/faaslab/faaslab/runner/llm"
+	"github.com/faaslab/faaslab/runner/llm/throttle"
 	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
 )
@@ -50,7 +51,12 @@ type Engine struct {
 	CheckArch     string
 	// Parallel bounds how many units of a stage run at once. Measurement
 	// defaults to 1 so that cells do not disturb each other's timings.
+	// Generation runs each model on workers of its own: GenerateParallel
+	// is their number for a model whose limits and provider's rate_limits
+	// give no concurrency (see generate.go).
 	GenerateParallel, CheckParallel, MeasureParallel int
+	// Clock paces the generation limiters; nil is the system's.
+	Clock throttle.Clock
 	// Retries is how many times an infrastructure failure is retried.
 	Retries int
 	// Backoff is the first retry's wait; it doubles with each retry.

@@ -43,7 +43,8 @@ func (e *Engine) generate(ctx context.Context) (int, error) {
 	gens := e.Plan.Generations
 	bar := e.Progress.Stage(StageGenerate, len(gens))
 	defer bar.Done()
-	return forEach(ctx, len(gens), e.GenerateParallel, func(ctx context.Context, i int) (bool, error) {
+	sc := e.newScheduler()
+	return sc.run(ctx, bar, func(ctx context.Context, i int) (bool, error) {
 		g := gens[i]
 		var done bool
 		e.journal.View(func(s *State) { _, done = s.Generations[g.ID] })
@@ -51,7 +52,7 @@ func (e *Engine) generate(ctx context.Context) (int, error) {
 			bar.Resume(1)
 			return false, nil
 		}
-		res, key, cached, attempts, err := e.obtain(ctx, e.request(g))
+		res, key, cached, attempts, err := e.obtain(ctx, sc, g, e.request(g))
 		if err != nil {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
@@ -73,8 +74,9 @@ func (e *Engine) generate(ctx context.Context) (int, error) {
 
 // obtain returns the code req asks for and its key in the artifact store:
 // from the store when an API generation was made before (failures are never
-// stored), else by generating it, with retries, and storing it.
-func (e *Engine) obtain(ctx context.Context, req llm.Request) (res llm.Result, key string, cached bool, attempts int, err error) {
+// stored), else by generating it under sc's limiters, with retries, and
+// storing it.
+func (e *Engine) obtain(ctx context.Context, sc *scheduler, g plan.Generation, req llm.Request) (res llm.Result, key string, cached bool, attempts int, err error) {
 	gen, err := e.Generators(req.Provider)
 	if err != nil {
 		return res, "", false, 0, err
@@ -86,12 +88,7 @@ func (e *Engine) obtain(ctx context.Context, req llm.Request) (res llm.Result, k
 			return res, key, cached, 0, err
 		}
 	}
-	retryable := func(err error) bool { return errors.Is(err, llm.ErrRetryable) }
-	attempts, err = e.retry(ctx, retryable, func() error {
-		var err error
-		res, err = gen.Generate(ctx, req)
-		return err
-	})
+	res, attempts, err = e.generateWithRetries(ctx, sc, gen, g, req)
 	if err != nil {
 		return res, "", false, attempts, err
 	}

@@ -203,6 +203,9 @@ type Outcome struct {
 	Rate llm.RateInfo
 	// Throttled says the server refused the request for its rate (429).
 	Throttled bool
+	// Failed says the request failed otherwise (a 5xx, a broken
+	// connection): its headers are followed, and nothing adapts.
+	Failed bool
 	// Tokens is the request's actual usage, prompt and completion; 0 when
 	// unknown leaves the estimate charged.
 	Tokens int
@@ -249,6 +252,7 @@ func (l *Limiter) done(p *Permit, o *Outcome) {
 	l.reqs.refill(now, l.factor)
 	l.toks.refill(now, l.factor)
 	switch {
+	case o.Failed && !o.Throttled:
 	case o.Throttled && !p.acquired.After(l.lastCut):
 		// Sent before the last cut: the same overload, already answered.
 	case o.Throttled:

@@ -111,8 +111,11 @@ func TestLimiter(t *testing.T) {
 			{at: 0}, {at: 0, done: 1, outcome: rate(func(r *llm.RateInfo) { r.RemainingRequests, r.ResetRequests = 0, 20*ms })},
 			{at: 0, want: 20 * ms}, {at: 20 * ms}}},
 		{"no tokens remaining waits for the reset", Limits{}, []step{
-			{at: 0}, {at: 0, done: 1, outcome: rate(func(r *llm.RateInfo) { r.RemainingTokens, r.ResetTokens = 0, 6 * time.Minute })},
+			{at: 0}, {at: 0, done: 1, outcome: rate(func(r *llm.RateInfo) { r.RemainingTokens, r.ResetTokens = 0, 6*time.Minute })},
 			{at: time.Minute, want: 5 * time.Minute}}},
+		{"a failure follows its headers and adapts nothing", Limits{Concurrency: 2}, []step{
+			{at: 0}, {at: 0, done: 1, outcome: &Outcome{Rate: llm.RateInfo{RetryAfter: s, RemainingRequests: -1, RemainingTokens: -1}, Failed: true}, conc: 2},
+			{at: 0, want: s}, {at: s}}},
 		{"requests remaining do not pause", Limits{}, []step{
 			{at: 0}, {at: 0, done: 1, outcome: rate(func(r *llm.RateInfo) { r.RemainingRequests, r.ResetRequests = 3, 20*ms })}, {at: 0}}},
 		{"429 halves the rate", Limits{RPM: 60}, []step{
