@@ -15,7 +15,7 @@ import (
 )
 
 // Generation scheduling. Each model's generations run in plan order on
-// workers of their own, as many as the model's or its provider's
+// workers of their own, twice as many as the model's or its provider's
 // concurrency allows (the smaller; GenerateParallel when the study gives
 // neither), so the providers work at once and a slow or limited one holds
 // no other back. Every API request first takes a permit of its model's
@@ -92,7 +92,11 @@ func throttleLimits(l schema.Limits) throttle.Limits {
 	return throttle.Limits{RPM: l.RPM, TPM: l.TPM, Concurrency: l.Concurrency}
 }
 
-// workers returns how many of model's generations run at once.
+// workers returns how many of model's generations are under way at once.
+// For an API model that is twice the requests its limiters let it have in
+// flight: a generation spends time outside its request too (the journal,
+// the artifact store, a backoff), and the spare workers keep the limit
+// busy meanwhile; the limiters, not the workers, bound the requests.
 func (sc *scheduler) workers(model string) int {
 	n := max(sc.e.GenerateParallel, 1)
 	if _, api := sc.models[model]; !api {
@@ -103,7 +107,7 @@ func (sc *scheduler) workers(model string) int {
 	if m.Limits != nil && m.Limits.Concurrency > 0 {
 		n = min(n, m.Limits.Concurrency)
 	}
-	return n
+	return 2 * n
 }
 
 // run calls work for every generation of the plan, each model's on its own

@@ -53,7 +53,7 @@ func (f *fakeAPI) stats() (calls, peak int) {
 
 // apiEngine is an engine over a study of the given API models, one task
 // and samples samples each, whose providers' generators are gens.
-func apiEngine(t *testing.T, models map[string]schema.Model, samples int, gens map[string]llm.Generator, edit func(*schema.Study)) *Engine {
+func apiEngine(t testing.TB, models map[string]schema.Model, samples int, gens map[string]llm.Generator, edit func(*schema.Study)) *Engine {
 	t.Helper()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "p.md"), []byte("prompt"), 0o644)
@@ -84,7 +84,7 @@ func apiEngine(t *testing.T, models map[string]schema.Model, samples int, gens m
 }
 
 // attempts reads the attempt records of a run's journal.
-func attempts(t *testing.T, e *Engine) []AttemptRecord {
+func attempts(t testing.TB, e *Engine) []AttemptRecord {
 	t.Helper()
 	f, err := os.Open(filepath.Join(e.Dir, "journal.jsonl"))
 	if err != nil {

@@ -3,12 +3,17 @@
 //
 // A Limiter bounds one scope (a provider, or one model of it) by requests
 // per minute, tokens per minute and requests in flight, the limits a study
-// gives. Requests and tokens are token buckets that refill evenly: the
-// requests bucket holds one request, so requests are spaced 60/rpm seconds
-// apart and never burst past a limit the server counts over any window; the
-// tokens bucket holds one second of tokens, and a request larger than that
-// waits for a full bucket and then runs it into debt, so the average stays
-// within the limit whatever the sizes.
+// gives. Requests and tokens are token buckets that refill evenly. The
+// requests bucket holds two requests, so requests are spaced 60/rpm seconds
+// apart and a request sent late (a busy machine wakes its waiters late)
+// lets the next follow sooner, which keeps the rate at the limit; and the
+// limiter remembers when its last rpm requests were sent, so that no
+// minute, counted from any moment, holds more than rpm of them, as a server
+// counting over a sliding window wants (with a margin of 1% of a minute for
+// the requests' differing times on the way). The tokens bucket holds one
+// second of tokens; a request larger than that waits for a full bucket and
+// then runs it into debt, so the average stays within the limit whatever
+// the sizes.
 //
 // A Limiter also follows what the server says (Permit.Done): it sends
 // nothing until a Retry-After has passed, nor, when a response said no
@@ -76,7 +81,14 @@ type Limiter struct {
 	lastCut     time.Time
 	pausedUntil time.Time
 	reqs, toks  bucket
+	// sent holds the times of the last RPM requests, a ring whose oldest
+	// is at next.
+	sent []time.Time
+	next int
 }
+
+// window is the span over which the last RPM requests must spread.
+const window = time.Minute + time.Minute/100
 
 // bucket is a token bucket whose level may go below zero (debt).
 type bucket struct {
@@ -122,7 +134,8 @@ func New(limits Limits, clock Clock) *Limiter {
 		l.conc = float64(limits.Concurrency)
 	}
 	if limits.RPM > 0 {
-		l.reqs = bucket{perMinute: float64(limits.RPM), capacity: 1, level: 1, last: now}
+		l.reqs = bucket{perMinute: float64(limits.RPM), capacity: 2, level: 1, last: now}
+		l.sent = make([]time.Time, 0, limits.RPM)
 	}
 	if limits.TPM > 0 {
 		c := math.Max(1, float64(limits.TPM)/60)
@@ -184,11 +197,22 @@ func (l *Limiter) take(now time.Time, tokens int) time.Duration {
 	l.reqs.refill(now, l.factor)
 	l.toks.refill(now, l.factor)
 	d := max(l.reqs.wait(1, l.factor), l.toks.wait(float64(tokens), l.factor))
+	if len(l.sent) == l.limits.RPM && l.limits.RPM > 0 {
+		if w := l.sent[l.next].Add(window).Sub(now); w > d {
+			d = w
+		}
+	}
 	if d > 0 {
 		return d
 	}
 	if l.reqs.perMinute > 0 {
 		l.reqs.level--
+		if len(l.sent) < l.limits.RPM {
+			l.sent = append(l.sent, now)
+		} else {
+			l.sent[l.next] = now
+			l.next = (l.next + 1) % len(l.sent)
+		}
 	}
 	if l.toks.perMinute > 0 {
 		l.toks.level -= float64(tokens)
