@@ -144,10 +144,7 @@ func (sc *scheduler) run(ctx context.Context, bar *Bar, work func(ctx context.Co
 					if last := sc.givenUp(model); last != nil {
 						failed, err = true, sc.skip(bar, gens[i], last)
 					} else {
-						failed, err = work(ctx, i)
-						if err == nil {
-							sc.count(model, failed)
-						}
+						failed, err = work(ctx, i) // counted by generateWithRetries
 					}
 					mu.Lock()
 					if failed {
@@ -184,6 +181,9 @@ func (sc *scheduler) run(ctx context.Context, bar *Bar, work func(ctx context.Co
 // count notes a finished generation of model; the giveUpAfter-th failure
 // in a row gives the model up, and says so once.
 func (sc *scheduler) count(model string, failed bool) {
+	if sc == nil {
+		return
+	}
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if !failed {
@@ -198,7 +198,12 @@ func (sc *scheduler) count(model string, failed bool) {
 	}
 }
 
+// givenUp returns why model was given up, or nil; a nil scheduler gives
+// up nothing.
 func (sc *scheduler) givenUp(model string) error {
+	if sc == nil {
+		return nil
+	}
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	return sc.gaveUp[model]
@@ -252,10 +257,21 @@ func (e *Engine) generateWithRetries(ctx context.Context, sc *scheduler, gen llm
 		if err != nil {
 			return llm.Result{}, attempt - 1, err
 		}
+		if why := sc.givenUp(g.Model); why != nil { // while this one waited
+			permits.Release()
+			return llm.Result{}, attempt - 1, fmt.Errorf("not tried: %w", why)
+		}
 		start := time.Now()
 		res, err := gen.Generate(ctx, req)
 		rec := AttemptRecord{ID: g.ID, Model: g.Model, Attempt: attempt,
 			LatencyMS: millis(time.Since(start)), QueuedMS: millis(start.Sub(queued))}
+		cancelled := err != nil && ctx.Err() != nil
+		retry := err != nil && errors.Is(err, llm.ErrRetryable) && attempt <= retries
+		if !retry && !cancelled {
+			// Counted before the permits go back, so that a request
+			// waiting for them sees the model given up.
+			sc.count(g.Model, err != nil)
+		}
 		var apiErr *llm.APIError
 		switch {
 		case err == nil:
@@ -266,10 +282,9 @@ func (e *Engine) generateWithRetries(ctx context.Context, sc *scheduler, gen llm
 		default:
 			permits.Release()
 		}
-		if err != nil && ctx.Err() != nil {
+		if cancelled {
 			return res, attempt, ctx.Err() // cut short by the user: not an attempt worth a record
 		}
-		retry := err != nil && errors.Is(err, llm.ErrRetryable) && attempt <= retries
 		var d time.Duration
 		if retry {
 			d = backoff(wait, maxBackoff, apiErr)
