@@ -4,9 +4,10 @@
 // A Limiter bounds one scope (a provider, or one model of it) by requests
 // per minute, tokens per minute and requests in flight, the limits a study
 // gives. Requests and tokens are token buckets that refill evenly. The
-// requests bucket holds two requests, so requests are spaced 60/rpm seconds
-// apart and a request sent late (a busy machine wakes its waiters late)
-// lets the next follow sooner, which keeps the rate at the limit; and the
+// requests bucket holds three requests, so requests are spaced 60/rpm
+// seconds apart and a request sent late (a busy machine wakes its waiters
+// late) lets the next two follow sooner, which keeps the rate at the limit;
+// and the
 // limiter remembers when its last rpm requests were sent, so that no
 // minute, counted from any moment, holds more than rpm of them, as a server
 // counting over a sliding window wants (with a margin of 1% of a minute for
@@ -134,7 +135,7 @@ func New(limits Limits, clock Clock) *Limiter {
 		l.conc = float64(limits.Concurrency)
 	}
 	if limits.RPM > 0 {
-		l.reqs = bucket{perMinute: float64(limits.RPM), capacity: 2, level: 1, last: now}
+		l.reqs = bucket{perMinute: float64(limits.RPM), capacity: 3, level: 1, last: now}
 		l.sent = make([]time.Time, 0, limits.RPM)
 	}
 	if limits.TPM > 0 {
@@ -347,16 +348,17 @@ func AcquireAll(ctx context.Context, tokens int, ls ...*Limiter) (Permits, error
 	return ps, nil
 }
 
-// Done calls Done on each permit.
+// Done calls Done on each permit, the widest scope first, so that a
+// request woken by its model's permit finds its provider's free already.
 func (ps Permits) Done(o Outcome) {
-	for _, p := range ps {
-		p.Done(o)
+	for i := len(ps) - 1; i >= 0; i-- {
+		ps[i].Done(o)
 	}
 }
 
-// Release calls Release on each permit.
+// Release calls Release on each permit, the widest scope first.
 func (ps Permits) Release() {
-	for _, p := range ps {
-		p.Release()
+	for i := len(ps) - 1; i >= 0; i-- {
+		ps[i].Release()
 	}
 }

@@ -95,11 +95,13 @@ func TestLimiter(t *testing.T) {
 		{"no limits", Limits{}, []step{{at: 0}, {at: 0}, {at: 0}}},
 		{"rpm spaces requests evenly", Limits{RPM: 60}, []step{
 			{at: 0}, {at: 0, want: s}, {at: 500 * ms, want: 500 * ms}, {at: s}, {at: s, want: s},
-			// Late, the next may follow sooner: one request of catch-up.
-			{at: 5 * s}, {at: 5 * s}, {at: 5 * s, want: s}}},
+			// Late, the next may follow sooner: two requests of catch-up.
+			{at: 5 * s}, {at: 5 * s}, {at: 5 * s}, {at: 5 * s, want: s}}},
 		{"no minute holds more than rpm requests", Limits{RPM: 3}, []step{
 			{at: 0}, {at: 20 * s}, {at: 40 * s}, {at: 60 * s, want: 600 * ms}, {at: 60*s + 600*ms},
-			{at: 300 * s}, {at: 300 * s}, {at: 300 * s, want: 20 * s}}},
+			// A burst of catch-up after an idle spell, and the minute after
+			// it may hold no more than 3.
+			{at: 300 * s}, {at: 300 * s}, {at: 300 * s}, {at: 300 * s, want: 60*s + 600*ms}}},
 		{"concurrency waits for a permit to be done", Limits{Concurrency: 2}, []step{
 			{at: 0}, {at: 0}, {at: 0, want: forever}, {at: s, done: 1, outcome: ok}, {at: s}, {at: s, want: forever}}},
 		{"tpm charges the estimate", Limits{TPM: 6000}, []step{ // 100 tokens a second, bucket of 100
