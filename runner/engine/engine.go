@@ -57,9 +57,12 @@ type Engine struct {
 	GenerateParallel, CheckParallel, MeasureParallel int
 	// Clock paces the generation limiters; nil is the system's.
 	Clock throttle.Clock
-	// Retries is how many times an infrastructure failure is retried.
+	// Retries is how many times an infrastructure failure of a check or a
+	// measurement is retried; a generation's retries are the study's
+	// generation.retries.
 	Retries int
-	// Backoff is the first retry's wait; it doubles with each retry.
+	// Backoff is the first retry's wait; it doubles with each retry (up to
+	// the study's generation.max_backoff_s for generations).
 	Backoff  time.Duration
 	Log      *slog.Logger
 	Progress *Progress

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -374,5 +376,51 @@ func TestGenerateCancelledWhileWaiting(t *testing.T) {
 	}
 	if st := state(t, e); len(st.Failures) != 0 || len(st.Generations) != 0 {
 		t.Errorf("a cancelled run journaled %d failures and %d generations", len(st.Failures), len(st.Generations))
+	}
+}
+
+// TestGenerateThroughTheOpenAIGenerator sends generations through the real
+// OpenAI-compatible generator to a fake server that refuses the first two
+// requests with 429 and retry-after-ms: the engine waits as told, and
+// journals each attempt with its status.
+func TestGenerateThroughTheOpenAIGenerator(t *testing.T) {
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		n++
+		refuse := n <= 2
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if refuse {
+			w.Header().Set("retry-after-ms", "80")
+			w.Header().Set("x-ratelimit-remaining-requests", "0")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"error":{"message":"fake rate limit","type":"requests"}}`)
+			return
+		}
+		io.WriteString(w, `{"id":"x","object":"chat.completion","created":1,"model":"fake-1",
+ "choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"def handler(e, c):\n    return 1\n"}}],
+ "usage":{"prompt_tokens":10,"completion_tokens":10,"total_tokens":20}}`)
+	}))
+	defer srv.Close()
+	gen, err := llm.New("openai-compatible", nil, srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := apiEngine(t, map[string]schema.Model{"m": {Provider: "openai-compatible", Model: "fake", BaseURL: srv.URL + "/v1"}}, 1,
+		map[string]llm.Generator{"openai-compatible": gen}, nil)
+	if err := e.Run(context.Background(), StageGenerate); err != nil {
+		t.Fatal(err)
+	}
+	got := attempts(t, e)
+	if len(got) != 3 || got[0].Status != 429 || got[1].Status != 429 || got[2].Status != 0 {
+		t.Fatalf("attempts %+v, want 429, 429, success", got)
+	}
+	for _, a := range got[:2] {
+		if a.WaitMS < 80 {
+			t.Errorf("attempt %d waited %.1f ms, want at least the 80 ms the server asked", a.Attempt, a.WaitMS)
+		}
 	}
 }
