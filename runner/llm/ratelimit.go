@@ -36,9 +36,6 @@ type RateInfo struct {
 // NoRateInfo is the RateInfo of a response that sent no rate-limit headers.
 var NoRateInfo = RateInfo{RemainingRequests: -1, RemainingTokens: -1}
 
-// Known reports whether any header was sent.
-func (r RateInfo) Known() bool { return r != NoRateInfo && r != (RateInfo{}) }
-
 // ParseRateHeaders reads the rate-limit headers of a response received at
 // now (which resolves a Retry-After given as an HTTP date). A malformed or
 // negative value is ignored, as if it were not sent: a header is advice,
