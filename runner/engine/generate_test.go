@@ -424,3 +424,21 @@ func TestGenerateThroughTheOpenAIGenerator(t *testing.T) {
 		}
 	}
 }
+
+func TestTokensEstimate(t *testing.T) {
+	mt := 300
+	e := apiEngine(t, map[string]schema.Model{
+		"capped": {Provider: "openai", Model: "gpt-4o", Params: schema.Params{MaxTokens: &mt}},
+		"open":   {Provider: "openai", Model: "gpt-4o"},
+	}, 1, nil, nil)
+	for _, g := range e.Plan.Generations {
+		in := (g.PromptBytes + plan.BytesPerToken - 1) / plan.BytesPerToken
+		want := in + plan.DefaultOutputTokens
+		if g.Model == "capped" {
+			want = in + mt
+		}
+		if got := e.tokens(g); got != want || in == 0 {
+			t.Errorf("%s: estimate %d, want %d (prompt %d bytes)", g.Model, got, want, g.PromptBytes)
+		}
+	}
+}
