@@ -135,3 +135,63 @@ func TestReasoningModels(t *testing.T) {
 		}
 	}
 }
+
+func TestLimitsAndGeneration(t *testing.T) {
+	path := writeStudy(t, "", "")
+	b, _ := os.ReadFile(path)
+	src := strings.Replace(string(b), `models: reference: provider: "reference"`,
+		`models: {
+	reference: provider: "reference"
+	gpt: {provider: "openai", model: "gpt-4o", limits: {rpm: 500, concurrency: 8}}
+}
+rate_limits: openai: {rpm: 1000, tpm: 200000}
+generation: {retries: 2, max_backoff_s: 7.5}`, 1)
+	os.WriteFile(path, []byte(src), 0o644)
+	s, err := Load(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := s.Models["gpt"].Limits; l == nil || *l != (Limits{RPM: 500, Concurrency: 8}) {
+		t.Errorf("models.gpt.limits = %+v", l)
+	}
+	if l := s.RateLimits["openai"]; l != (Limits{RPM: 1000, TPM: 200000}) {
+		t.Errorf("rate_limits.openai = %+v", l)
+	}
+	if g := s.Generation; *g.Retries != 2 || *g.MaxBackoffS != 7.5 {
+		t.Errorf("generation = %d, %v", *g.Retries, *g.MaxBackoffS)
+	}
+
+	s, err = Load(writeStudy(t, "", ""), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := s.Generation; g.Retries == nil || *g.Retries != DefaultRetries || g.MaxBackoffS == nil || *g.MaxBackoffS != DefaultMaxBackoffS {
+		t.Errorf("default generation = %+v", g)
+	}
+	if s.Models["reference"].Limits != nil {
+		t.Error("a model without limits has some")
+	}
+}
+
+func TestLimitsErrors(t *testing.T) {
+	tests := []struct {
+		top  string
+		want string
+	}{
+		{`rate_limits: opnai: rpm: 10`, `study.cue:18:14: rate_limits.opnai: no model of the study uses provider "opnai" (providers used: [reference])`},
+		{`rate_limits: reference: rpm: 0`, "study.cue:18:30: rate_limits.reference.rpm: invalid value 0 (out of bound >0)"},
+		{`rate_limits: reference: concurrency: 1.5`, "study.cue:18:38: rate_limits.reference.concurrency: conflicting values 1.5 and int (mismatched types float and int)"},
+		{`rate_limits: reference: rps: 3`, "study.cue:18:25: rate_limits.reference.rps: field not allowed"},
+		{`generation: retries: -1`, "study.cue:18:22: generation.retries: invalid value -1 (out of bound >=0)"},
+		{`generation: max_backoff_s: 0`, "study.cue:18:28: generation.max_backoff_s: invalid value 0 (out of bound >0)"},
+	}
+	for _, tt := range tests {
+		path := writeStudy(t, "", "")
+		b, _ := os.ReadFile(path)
+		os.WriteFile(path, append(b, tt.top+"\n"...), 0o644)
+		_, err := Load(path, Options{Cwd: filepath.Dir(path)})
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%s:\n got %v\nwant %s", tt.top, err, tt.want)
+		}
+	}
+}

@@ -13,6 +13,10 @@ type Study struct {
 	Platforms        map[string]Platform `json:"platforms"`
 	Matrix           Matrix              `json:"matrix"`
 	Budget           Budget              `json:"budget"`
+	// RateLimits bound each provider across all its models.
+	RateLimits map[string]Limits `json:"rate_limits,omitempty"`
+	// Generation says how failed API calls are retried.
+	Generation Generation `json:"generation"`
 
 	// Source is what Load read: the study file, its directory (the base of
 	// every relative path), its bytes' hash and the tags applied.
@@ -45,6 +49,7 @@ type Model struct {
 	Params        Params  `json:"params"`
 	Price         *Price  `json:"price,omitempty"`
 	Dir           string  `json:"dir,omitempty"`
+	Limits        *Limits `json:"limits,omitempty"`
 	// Stream is the study's stream setting; nil means true (see Streams).
 	Stream *bool `json:"stream,omitempty"`
 	// Reasoning marks a reasoning model: no temperature or top_p, and the
@@ -179,6 +184,27 @@ type Pattern struct {
 	Repetitions *int    `json:"repetitions,omitempty"`
 	Warmup      *int    `json:"warmup,omitempty"`
 }
+
+// Limits are the rate limits of a provider or a model; a zero field is no
+// limit.
+type Limits struct {
+	RPM         int `json:"rpm,omitempty"`         // requests per minute
+	TPM         int `json:"tpm,omitempty"`         // tokens per minute, prompt and completion
+	Concurrency int `json:"concurrency,omitempty"` // requests in flight
+}
+
+// Generation says how failed API calls are retried. Load fills the
+// defaults: 5 retries, backoff capped at 60 s.
+type Generation struct {
+	Retries     *int     `json:"retries,omitempty"`
+	MaxBackoffS *float64 `json:"max_backoff_s,omitempty"`
+}
+
+// Default retry settings of generation.
+const (
+	DefaultRetries     = 5
+	DefaultMaxBackoffS = 60.0
+)
 
 // Budget caps what a study may spend.
 type Budget struct {

@@ -40,6 +40,7 @@ func validate(s *Study, opts Options) Errors {
 			}
 		}
 	}
+	v.rateLimits()
 	for _, id := range SortedKeys(s.Tasks) {
 		t := s.Tasks[id]
 		at := "tasks." + id
@@ -124,6 +125,30 @@ func validate(s *Study, opts Options) Errors {
 	}
 	sortErrors(v.errs)
 	return v.errs
+}
+
+// rateLimits checks that each provider given rate limits serves a model
+// of the study (a misspelt provider would silently limit nothing), and
+// fills the generation defaults.
+func (v *validator) rateLimits() {
+	s := v.s
+	used := map[string]bool{}
+	for _, m := range s.Models {
+		used[m.Provider] = true
+	}
+	for _, p := range SortedKeys(s.RateLimits) {
+		if !used[p] {
+			v.fail("rate_limits."+p, fmt.Sprintf("no model of the study uses provider %q (providers used: %v)", p, SortedKeys(used)))
+		}
+	}
+	if s.Generation.Retries == nil {
+		n := DefaultRetries
+		s.Generation.Retries = &n
+	}
+	if s.Generation.MaxBackoffS == nil {
+		d := DefaultMaxBackoffS
+		s.Generation.MaxBackoffS = &d
+	}
 }
 
 type validator struct {

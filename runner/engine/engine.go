@@ -17,6 +17,7 @@ import (
 	"github.com/faaslab/faaslab/exporters/rows"
 	"github.com/faaslab/faaslab/runner/check"
 	"github.com/faaslab/faaslab/runner/llm"
+	"github.com/faaslab/faaslab/runner/llm/throttle"
 	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
 )
@@ -50,10 +51,18 @@ type Engine struct {
 	CheckArch     string
 	// Parallel bounds how many units of a stage run at once. Measurement
 	// defaults to 1 so that cells do not disturb each other's timings.
+	// Generation runs each model on workers of its own: GenerateParallel
+	// is their number for a model whose limits and provider's rate_limits
+	// give no concurrency (see generate.go).
 	GenerateParallel, CheckParallel, MeasureParallel int
-	// Retries is how many times an infrastructure failure is retried.
+	// Clock paces the generation limiters; nil is the system's.
+	Clock throttle.Clock
+	// Retries is how many times an infrastructure failure of a check or a
+	// measurement is retried; a generation's retries are the study's
+	// generation.retries.
 	Retries int
-	// Backoff is the first retry's wait; it doubles with each retry.
+	// Backoff is the first retry's wait; it doubles with each retry (up to
+	// the study's generation.max_backoff_s for generations).
 	Backoff  time.Duration
 	Log      *slog.Logger
 	Progress *Progress

@@ -28,6 +28,8 @@ type Record struct {
 	Failure *FailureRecord `json:"failure,omitempty"`
 	// Session marks a process starting or ending work on the run.
 	Session *SessionRecord `json:"session,omitempty"`
+	// Attempt is one API request of a generation; it marks nothing done.
+	Attempt *AttemptRecord `json:"attempt,omitempty"`
 }
 
 // SessionRecord is one process's work on a run: at its start, the facts of

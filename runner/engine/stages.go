@@ -46,7 +46,8 @@ func (e *Engine) generate(ctx context.Context) (int, error) {
 	bar := e.Progress.Stage(StageGenerate, len(gens))
 	defer bar.Done()
 	e.journal.View(func(s *State) { e.spend = newSpendLimit(e.Plan, s) })
-	failed, err := forEach(ctx, len(gens), e.GenerateParallel, func(ctx context.Context, i int) (bool, error) {
+	sc := e.newScheduler()
+	failed, err := sc.run(ctx, bar, func(ctx context.Context, i int) (bool, error) {
 		g := gens[i]
 		var done bool
 		e.journal.View(func(s *State) { _, done = s.Generations[g.ID] })
@@ -58,7 +59,7 @@ func (e *Engine) generate(ctx context.Context) (int, error) {
 		if done, failed, err := e.replayed(ctx, g, req, bar); done {
 			return failed, err
 		}
-		res, key, cached, attempts, err := e.obtain(ctx, req, g)
+		res, key, cached, attempts, err := e.obtain(ctx, sc, g, req)
 		if errors.Is(err, ErrSpendLimit) {
 			bar.Skip(1) // stopped cleanly: the stage's error says why
 			return false, nil
@@ -101,10 +102,10 @@ func (r *GenerationRecord) setResultMetadata(res llm.Result) {
 
 // obtain returns the code req (generation g) asks for and its key in the
 // artifact store: from the store when an API generation was made before
-// (failures are never stored), else by generating it, with retries, and
-// storing it. An API request that could pass the budget is not sent: the
-// error wraps ErrSpendLimit.
-func (e *Engine) obtain(ctx context.Context, req llm.Request, g plan.Generation) (res llm.Result, key string, cached bool, attempts int, err error) {
+// (failures are never stored), else by generating it under sc's limiters,
+// with retries, and storing it. An API request that could pass the budget
+// is not sent: the error wraps ErrSpendLimit.
+func (e *Engine) obtain(ctx context.Context, sc *scheduler, g plan.Generation, req llm.Request) (res llm.Result, key string, cached bool, attempts int, err error) {
 	gen, err := e.Generators(req.Provider)
 	if err != nil {
 		return res, "", false, 0, err
@@ -130,12 +131,7 @@ func (e *Engine) obtain(ctx context.Context, req llm.Request, g plan.Generation)
 			e.spend.settle(worst, actual)
 		}()
 	}
-	retryable := func(err error) bool { return errors.Is(err, llm.ErrRetryable) }
-	attempts, err = e.retry(ctx, retryable, func() error {
-		var err error
-		res, err = gen.Generate(ctx, req)
-		return err
-	})
+	res, attempts, err = e.generateWithRetries(ctx, sc, gen, g, req)
 	if err != nil {
 		return res, "", false, attempts, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/aws/smithy-go/transport/http/protocol/restjson1"
 )
 
@@ -104,6 +105,7 @@ func (g *bedrockGenerator) Generate(ctx context.Context, req Request) (Result, e
 	out, err := client.Converse(ctx, converseInput(req), opts...)
 	latency := time.Since(start)
 	if err != nil {
+		err = apiError("bedrock", err, bedrockRate(err, middleware.Metadata{}))
 		return Result{}, fmt.Errorf("bedrock: model %s: %w", req.ModelName, classifyBedrock(err))
 	}
 	msg, ok := out.Output.(*types.ConverseOutputMemberMessage)
@@ -127,6 +129,7 @@ func (g *bedrockGenerator) Generate(ctx context.Context, req Request) (Result, e
 		Latency:      latency,
 		Raw:          raw,
 		FinishReason: finishReason(out.StopReason),
+		Rate:         bedrockRate(nil, out.ResultMetadata),
 	}
 	setBedrockUsage(&res, out.Usage)
 	if t := out.Trace; t != nil && t.PromptRouter != nil {
@@ -164,6 +167,7 @@ func (g *bedrockGenerator) stream(ctx context.Context, client *bedrockruntime.Cl
 		ModelId: in.ModelId, Messages: in.Messages, System: in.System, InferenceConfig: in.InferenceConfig,
 	}, opts...)
 	if err != nil {
+		err = apiError("bedrock", err, bedrockRate(err, middleware.Metadata{}))
 		return Result{}, fmt.Errorf("%s: %w", where, classifyBedrock(err))
 	}
 	es := out.GetStream()
@@ -228,6 +232,7 @@ loop:
 	}
 	res.Raw = withThinking(thought.String(), answer.String())
 	res.Files = map[string][]byte{handler: []byte(ExtractCode(res.Raw))}
+	res.Rate = bedrockRate(nil, out.ResultMetadata)
 	return res, nil
 }
 

@@ -149,6 +149,8 @@ type Result struct {
 	// reasons are mapped to these ("end_turn" is "stop", "max_tokens"
 	// "length").
 	FinishReason string
+	// Rate is what the response's headers said of rate limits.
+	Rate RateInfo
 }
 
 // Truncated reports whether the answer was cut at the token limit.

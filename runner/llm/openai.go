@@ -47,18 +47,18 @@ func (g *openAIGenerator) Generate(ctx context.Context, req Request) (Result, er
 	}
 	cfg := openai.DefaultConfig(key)
 	cfg.BaseURL = baseURL
-	if g.httpClient != nil {
-		cfg.HTTPClient = g.httpClient
-	}
+	cfg.HTTPClient = recordingClient(g.httpClient)
 	client := openai.NewClientWithConfig(cfg)
 
+	ctx, slot := withRateSlot(ctx)
 	if req.Stream {
-		return g.stream(ctx, client, req, handler, baseURL)
+		return g.stream(ctx, client, req, handler, baseURL, slot)
 	}
 	start := time.Now()
 	resp, err := client.CreateChatCompletion(ctx, chatRequest(req))
 	latency := time.Since(start)
 	if err != nil {
+		err = apiError(g.provider, err, slot.Rate())
 		return Result{}, fmt.Errorf("%s: model %s at %s: %w", g.provider, req.ModelName, baseURL, classify(err))
 	}
 	if len(resp.Choices) == 0 {
@@ -72,6 +72,7 @@ func (g *openAIGenerator) Generate(ctx context.Context, req Request) (Result, er
 		Latency:      latency,
 		Raw:          raw,
 		FinishReason: string(resp.Choices[0].FinishReason),
+		Rate:         slot.Rate(),
 	}
 	setUsage(&res, &resp.Usage)
 	return res, nil
@@ -98,7 +99,7 @@ func (g *openAIGenerator) stallTimeout() time.Duration {
 // chunk (stream_options.include_usage), timing the first token. A stream
 // that stalls (no chunk within the stall timeout), breaks, or ends without
 // a finish reason is retryable; a chunk that is not valid JSON is not.
-func (g *openAIGenerator) stream(ctx context.Context, client *openai.Client, req Request, handler, baseURL string) (Result, error) {
+func (g *openAIGenerator) stream(ctx context.Context, client *openai.Client, req Request, handler, baseURL string, slot *rateSlot) (Result, error) {
 	where := fmt.Sprintf("%s: model %s at %s", g.provider, req.ModelName, baseURL)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -109,7 +110,7 @@ func (g *openAIGenerator) stream(ctx context.Context, client *openai.Client, req
 	start := time.Now()
 	s, err := client.CreateChatCompletionStream(ctx, cr)
 	if err != nil {
-		return Result{}, fmt.Errorf("%s: %w", where, classify(err))
+		return Result{}, fmt.Errorf("%s: %w", where, classify(apiError(g.provider, err, slot.Rate())))
 	}
 	defer s.Close()
 	stall := g.stallTimeout()
@@ -157,6 +158,7 @@ func (g *openAIGenerator) stream(ctx context.Context, client *openai.Client, req
 		return Result{}, fmt.Errorf("%s: %w: the stream ended without a finish reason", where, ErrRetryable)
 	}
 	res.Raw = withThinking(thought.String(), content.String())
+	res.Rate = slot.Rate()
 	res.Files = map[string][]byte{handler: []byte(ExtractCode(res.Raw))}
 	if usage != nil {
 		setUsage(&res, usage)
