@@ -37,6 +37,10 @@ type fakePlatform struct {
 	invokeErr error                // returned by every Invoke of a non-tools function when set
 	metrics   *platform.Invocation // the answer to metrics requests when set
 	tools     []*fakeDeployment    // the tools deployments, in the order deployed
+	// primeGate, when set, holds prime requests until it is closed or
+	// their context ends; primeAnswer, when set, answers them.
+	primeGate   chan struct{}
+	primeAnswer *platform.Invocation
 }
 
 func newFakePlatform(t testing.TB, funcs map[string]fakeFunc) *fakePlatform {
@@ -88,6 +92,18 @@ func (d *fakeDeployment) Invoke(ctx context.Context, event []byte) (platform.Inv
 	if !json.Valid(event) {
 		d.p.t.Errorf("Invoke %s: invalid event %s", d.fn.Handler, event)
 	}
+	if d.fn.Handler == toolsModule+".handler" && string(event) == string(primeRequest) {
+		d.p.mu.Lock()
+		gate := d.p.primeGate
+		d.p.mu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return platform.Invocation{}, fmt.Errorf("fake: %w", ctx.Err())
+			}
+		}
+	}
 	return d.f(event), nil
 }
 
@@ -129,6 +145,9 @@ func (p *fakePlatform) runTools(d *fakeDeployment, event []byte) platform.Invoca
 	d.ops = append(d.ops, req.Op)
 	switch req.Op {
 	case "prime":
+		if p.primeAnswer != nil {
+			return *p.primeAnswer
+		}
 		return platform.Invocation{Status: platform.StatusOK, Result: json.RawMessage(`{"ok": true}`)}
 	case "metrics":
 		if p.metrics != nil {

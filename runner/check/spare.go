@@ -31,6 +31,16 @@ type spare struct {
 	err   error
 }
 
+// failed says whether s has been primed without success.
+func (s *spare) failed() bool {
+	select {
+	case <-s.ready:
+		return s.err != nil
+	default:
+		return false
+	}
+}
+
 // spares is the Checker's pool of spare metrics containers.
 type spares struct {
 	mu      sync.Mutex
@@ -54,10 +64,21 @@ func (c *Checker) prepareSpare(fn platform.Function) {
 // takeSpare returns a primed tools deployment for fn's runtime and
 // architecture, for the caller's sole use: the caller sends it one
 // request and retires it (retireTools). It starts a replacement, so the
-// next caller finds one primed or on its way.
+// next caller finds one primed or on its way. Spares whose priming has
+// failed are dropped unseen; when the spare it waits for fails, it
+// returns that error.
 func (c *Checker) takeSpare(ctx context.Context, fn platform.Function) (*toolDeployment, error) {
 	key := toolsKey{runtime: fn.Runtime, arch: fn.Arch}
 	c.spares.mu.Lock()
+	if c.spares.byKey != nil {
+		kept := c.spares.byKey[key][:0]
+		for _, s := range c.spares.byKey[key] {
+			if !s.failed() {
+				kept = append(kept, s)
+			}
+		}
+		c.spares.byKey[key] = kept
+	}
 	if len(c.spares.byKey[key]) == 0 {
 		c.primeSpareLocked(key)
 	}
