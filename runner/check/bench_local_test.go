@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -123,6 +122,14 @@ func currentPath(ctx context.Context, c *Checker, a quickstartArtifact) (Report,
 	return rep, c.StaticMetrics(ctx, a.cand), nil
 }
 
+// overlappedPath is StartStaticMetrics, Check and Wait: the measurement
+// overlaps the check.
+func overlappedPath(ctx context.Context, c *Checker, a quickstartArtifact) (Report, Metrics, error) {
+	ms := c.StartStaticMetrics(ctx, a.cand)
+	rep, err := c.Check(ctx, a.cand, a.ref, a.tests)
+	return rep, ms.Wait(), err
+}
+
 // formerPath is the path before spares: Check without priming a spare,
 // then radon and pylint in a new cold tools container, pylint in an
 // interpreter of its own. It is kept here only to compare with.
@@ -144,25 +151,11 @@ func formerStaticMetrics(ctx context.Context, c *Checker, fn platform.Function) 
 	return metricsFrom(inv, err, res)
 }
 
-// cpuTime is the CPU time used so far by this process and by the
-// children it has waited for, which include the sandboxes' processes.
-func cpuTime() time.Duration {
-	var total time.Duration
-	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
-		var ru syscall.Rusage
-		if err := syscall.Getrusage(who, &ru); err == nil {
-			total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		}
-	}
-	return total
-}
-
 // runPath checks every artifact by path with workers at once, as the
-// engine's CheckParallel, and returns the wall time and the CPU time
-// (see cpuTime).
-func runPath(tb testing.TB, c *Checker, path checkPath, arts []quickstartArtifact, workers int) (wall, cpu time.Duration) {
+// engine's CheckParallel, and returns the wall time.
+func runPath(tb testing.TB, c *Checker, path checkPath, arts []quickstartArtifact, workers int) time.Duration {
 	ctx := context.Background()
-	start, startCPU := time.Now(), cpuTime()
+	start := time.Now()
 	next := make(chan quickstartArtifact)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -181,46 +174,55 @@ func runPath(tb testing.TB, c *Checker, path checkPath, arts []quickstartArtifac
 	}
 	close(next)
 	wg.Wait()
-	return time.Since(start), cpuTime() - startCPU
+	return time.Since(start)
 }
 
 // BenchmarkCheckArtifact reports the seconds per artifact of checking
 // and measuring the quickstart's nine artifacts (primes, median,
 // thumbnail: reference, long, short), one at a time ("sequential") and
-// two at a time as the engine does ("parallel2"), by the current path
-// ("new-s/artifact") and the former one ("old-s/artifact"), alternating
-// in each iteration so that both see the same load, with the CPU time
-// each spent per artifact ("-cpu-s/artifact"), which depends less on what
-// else the host runs. Reference outputs
-// are cached, and both Checkers warmed up, before timing, as in a study
-// with many artifacts per task.
+// two at a time as the engine does ("parallel2"), by three paths:
+//
+//   - old: the path before spares (formerPath);
+//   - new: Check, then StaticMetrics (currentPath), as the engine calls them;
+//   - overlap: StartStaticMetrics, Check, Wait (overlappedPath).
+//
+// The paths alternate in each iteration, so that all see the same load,
+// and each has a Checker of its own. Reference outputs are cached, and
+// the Checkers warmed up, before timing, as in a study with many
+// artifacts per task.
 //
 //	go test -run XXX -bench CheckArtifact -benchtime 3x ./runner/check/
 func BenchmarkCheckArtifact(b *testing.B) {
 	arts := quickstartArtifacts(b, "primes", "median", "thumbnail")
+	paths := []struct {
+		name string
+		path checkPath
+	}{{"old", formerPath}, {"new", currentPath}, {"overlap", overlappedPath}}
 	for _, workers := range []int{1, 2} {
 		name := "sequential"
 		if workers > 1 {
 			name = fmt.Sprintf("parallel%d", workers)
 		}
 		b.Run(name, func(b *testing.B) {
-			current, former := localChecker(b), localChecker(b)
-			runPath(b, current, currentPath, arts, workers) // warm-up
-			runPath(b, former, formerPath, arts, workers)
+			checkers := make([]*Checker, len(paths))
+			for i, p := range paths {
+				checkers[i] = localChecker(b)
+				runPath(b, checkers[i], p.path, arts, workers) // warm-up
+			}
 			b.ResetTimer()
-			var tNew, tOld, cpuNew, cpuOld time.Duration
+			took := make([]time.Duration, len(paths))
 			for i := 0; i < b.N; i++ {
-				wall, cpu := runPath(b, former, formerPath, arts, workers)
-				tOld, cpuOld = tOld+wall, cpuOld+cpu
-				wall, cpu = runPath(b, current, currentPath, arts, workers)
-				tNew, cpuNew = tNew+wall, cpuNew+cpu
+				for j, p := range paths {
+					took[j] += runPath(b, checkers[j], p.path, arts, workers)
+				}
 			}
 			n := float64(b.N * len(arts))
-			b.ReportMetric(tNew.Seconds()/n, "new-s/artifact")
-			b.ReportMetric(tOld.Seconds()/n, "old-s/artifact")
-			b.ReportMetric(tNew.Seconds()/tOld.Seconds(), "new/old")
-			b.ReportMetric(cpuNew.Seconds()/n, "new-cpu-s/artifact")
-			b.ReportMetric(cpuOld.Seconds()/n, "old-cpu-s/artifact")
+			for j, p := range paths {
+				b.ReportMetric(took[j].Seconds()/n, p.name+"-s/artifact")
+				if j > 0 {
+					b.ReportMetric(took[j].Seconds()/took[0].Seconds(), p.name+"/old")
+				}
+			}
 		})
 	}
 }

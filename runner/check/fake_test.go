@@ -41,6 +41,9 @@ type fakePlatform struct {
 	// their context ends; primeAnswer, when set, answers them.
 	primeGate   chan struct{}
 	primeAnswer *platform.Invocation
+	// measuredCloseErr is returned by Close of tools deployments that
+	// measured code.
+	measuredCloseErr error
 }
 
 func newFakePlatform(t testing.TB, funcs map[string]fakeFunc) *fakePlatform {
@@ -113,6 +116,11 @@ func (d *fakeDeployment) Close(ctx context.Context) error {
 	if !d.closed {
 		d.closed = true
 		d.p.live--
+	}
+	for _, op := range d.ops {
+		if op == "metrics" {
+			return d.p.measuredCloseErr
+		}
 	}
 	return nil
 }

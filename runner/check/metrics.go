@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/faaslab/faaslab/runner/platform"
 )
@@ -71,13 +70,8 @@ func (c *Checker) StaticMetrics(ctx context.Context, fn platform.Function) Metri
 	inv, err := td.invoke(ctx, event, &res)
 	// The container may have run the candidate's code: no later request
 	// may reach it.
-	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	defer cancel()
-	m := metricsFrom(inv, err, res)
-	if err := c.retireTools(closeCtx, td); err != nil {
-		m.Note = strings.TrimPrefix(m.Note+"\nmetrics: "+err.Error(), "\n")
-	}
-	return m
+	c.retireSpare(td)
+	return metricsFrom(inv, err, res)
 }
 
 // metricsFrom turns the tools' answer to a metrics request into Metrics.
@@ -95,4 +89,31 @@ func metricsFrom(inv platform.Invocation, err error, res metricsResult) Metrics 
 		PylintScore:     res.PylintScore,
 		Note:            strings.Join(res.Notes, "\n"),
 	}
+}
+
+// A Measurement is StaticMetrics running in the background; see
+// StartStaticMetrics.
+type Measurement struct {
+	done chan struct{}
+	m    Metrics
+}
+
+// StartStaticMetrics starts StaticMetrics(ctx, fn) in the background and
+// returns at once, so that measuring a candidate's code overlaps checking
+// it. The caller must Wait for the Measurement before closing the
+// Checker.
+func (c *Checker) StartStaticMetrics(ctx context.Context, fn platform.Function) *Measurement {
+	ms := &Measurement{done: make(chan struct{})}
+	go func() {
+		defer close(ms.done)
+		ms.m = c.StaticMetrics(ctx, fn)
+	}()
+	return ms
+}
+
+// Wait waits for the measurement to end and returns its metrics. It may
+// be called any number of times.
+func (ms *Measurement) Wait() Metrics {
+	<-ms.done
+	return ms.m
 }

@@ -48,12 +48,12 @@ func TestStaticMetricsAnswers(t *testing.T) {
 				t.Errorf("StaticMetrics = %s, want %s", showMetrics(got), showMetrics(tt.want))
 			}
 			// The measuring container was primed, measured once and
-			// closed; its replacement was primed and is still open.
+			// closed; minSpares replacements were primed and are open.
 			c.spares.running.Wait()
 			served := p.toolOps()
 			sort.Strings(served)
 			ops := fmt.Sprint(served)
-			if want := "[[prime metrics] (closed) [prime]]"; ops != want {
+			if want := "[[prime metrics] (closed) [prime] [prime]]"; ops != want {
 				t.Errorf("tools deployments served %s, want %s", ops, want)
 			}
 		})

@@ -2,16 +2,23 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/faaslab/faaslab/runner/platform"
 )
 
-// maxSpares bounds the spare metrics containers kept for one runtime and
-// architecture. Each use of a spare starts a replacement, so the spares
-// grow to the number of checks that measure at once, and no further.
-const maxSpares = 4
+// minSpares and maxSpares bound the spare metrics containers kept for
+// one runtime and architecture. Each use of a spare starts a replacement,
+// so the spares grow to the number of checks that measure at once, and no
+// further; at least two are kept, so that priming one has the time of
+// two artifacts' checks to finish.
+const (
+	minSpares = 2
+	maxSpares = 4
+)
 
 // primeRequest asks a tools function to import radon and pylint; it
 // carries no candidate's code or data.
@@ -43,28 +50,29 @@ func (s *spare) failed() bool {
 
 // spares is the Checker's pool of spare metrics containers.
 type spares struct {
-	mu      sync.Mutex
-	ctx     context.Context    // ends priming; nil before first use and after stop
-	cancel  context.CancelFunc //
-	running sync.WaitGroup     // priming goroutines
-	byKey   map[toolsKey][]*spare
+	mu        sync.Mutex
+	ctx       context.Context    // ends priming; nil before first use and after stop
+	cancel    context.CancelFunc //
+	running   sync.WaitGroup     // priming and retiring goroutines
+	byKey     map[toolsKey][]*spare
+	retireErr []error // from tearing down used spares, for Close
 }
 
-// prepareSpare starts priming a spare for fn's runtime and architecture
-// unless one is ready or on its way. It does not wait.
+// prepareSpare starts priming spares for fn's runtime and architecture
+// until minSpares are ready or on their way. It does not wait.
 func (c *Checker) prepareSpare(fn platform.Function) {
 	key := toolsKey{runtime: fn.Runtime, arch: fn.Arch}
 	c.spares.mu.Lock()
 	defer c.spares.mu.Unlock()
-	if len(c.spares.byKey[key]) == 0 {
+	for len(c.spares.byKey[key]) < minSpares {
 		c.primeSpareLocked(key)
 	}
 }
 
 // takeSpare returns a primed tools deployment for fn's runtime and
 // architecture, for the caller's sole use: the caller sends it one
-// request and retires it (retireTools). It starts a replacement, so the
-// next caller finds one primed or on its way. Spares whose priming has
+// request and retires it (retireSpare). It starts a replacement, and
+// more up to minSpares, so the next caller finds one primed or on its way. Spares whose priming has
 // failed are dropped unseen; when the spare it waits for fails, it
 // returns that error.
 func (c *Checker) takeSpare(ctx context.Context, fn platform.Function) (*toolDeployment, error) {
@@ -84,7 +92,7 @@ func (c *Checker) takeSpare(ctx context.Context, fn platform.Function) (*toolDep
 	}
 	s := c.spares.byKey[key][0]
 	c.spares.byKey[key] = c.spares.byKey[key][1:]
-	if len(c.spares.byKey[key]) < maxSpares {
+	for n := 0; (n == 0 || len(c.spares.byKey[key]) < minSpares) && len(c.spares.byKey[key]) < maxSpares; n++ {
 		c.primeSpareLocked(key)
 	}
 	c.spares.mu.Unlock()
@@ -142,10 +150,28 @@ func (c *Checker) primeTools(ctx context.Context, key toolsKey) (*toolDeployment
 	return td, nil
 }
 
+// retireSpare tears down a spare that served its request, in the
+// background: nothing is sent to it again, whenever it goes. Close waits
+// for it and reports its errors.
+func (c *Checker) retireSpare(td *toolDeployment) {
+	c.spares.running.Add(1)
+	go func() {
+		defer c.spares.running.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := c.retireTools(ctx, td); err != nil {
+			c.spares.mu.Lock()
+			c.spares.retireErr = append(c.spares.retireErr, err)
+			c.spares.mu.Unlock()
+		}
+	}()
+}
+
 // stopSpares stops priming and forgets the spares, waiting for priming
-// in progress to end. Close tears down their deployments, which are
-// registered among the Checker's tools.
-func (c *Checker) stopSpares() {
+// and retiring in progress to end, and returns the errors of retiring.
+// Close tears down the spares' deployments, which are registered among
+// the Checker's tools.
+func (c *Checker) stopSpares() error {
 	c.spares.mu.Lock()
 	if c.spares.cancel != nil {
 		c.spares.cancel()
@@ -153,4 +179,9 @@ func (c *Checker) stopSpares() {
 	c.spares.ctx, c.spares.cancel, c.spares.byKey = nil, nil, nil
 	c.spares.mu.Unlock()
 	c.spares.running.Wait()
+	c.spares.mu.Lock()
+	defer c.spares.mu.Unlock()
+	err := errors.Join(c.spares.retireErr...)
+	c.spares.retireErr = nil
+	return err
 }

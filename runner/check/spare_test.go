@@ -7,6 +7,7 @@ package check
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -41,9 +42,10 @@ func TestSpareOverlapsCheck(t *testing.T) {
 		}
 	}
 	c.spares.running.Wait()
-	// Check primed the first spare; each measurement used one and primed
-	// the next: one shared compiler, three measured, one spare left.
-	want := "[[compile compile compile] [prime metrics] (closed) [prime metrics] (closed) [prime metrics] (closed) [prime]]"
+	// Check primed the first two spares; each measurement used one and
+	// primed the next: one shared compiler, three measured, two spares
+	// left.
+	want := "[[compile compile compile] [prime metrics] (closed) [prime metrics] (closed) [prime metrics] (closed) [prime] [prime]]"
 	if got := served(p); got != want {
 		t.Errorf("tools served %s, want %s", got, want)
 	}
@@ -116,12 +118,12 @@ func TestSpareCancelled(t *testing.T) {
 		t.Errorf("StaticMetrics while priming is held = %s, want a note on the deadline", showMetrics(m))
 	}
 	// The spare waited for, untouched, goes back to the pool: it and its
-	// replacement, no more.
+	// replacements, no more.
 	c.spares.mu.Lock()
 	n := len(c.spares.byKey[toolsKey{runtime: fn.Runtime, arch: fn.Arch}])
 	c.spares.mu.Unlock()
-	if n != 2 {
-		t.Errorf("%d spares after a cancelled wait, want 2", n)
+	if n != 1+minSpares {
+		t.Errorf("%d spares after a cancelled wait, want %d", n, 1+minSpares)
 	}
 	close(p.primeGate)
 	if m := c.StaticMetrics(context.Background(), fn); m.Note != "" {
@@ -210,5 +212,24 @@ func TestSpareConcurrent(t *testing.T) {
 	}
 	if p.live != 0 {
 		t.Errorf("%d deployments left open", p.live)
+	}
+}
+
+// TestSpareRetireFails: a measuring container that cannot be torn down
+// does not change the metrics; Close reports it.
+func TestSpareRetireFails(t *testing.T) {
+	p := newFakePlatform(t, nil)
+	p.metrics = fakeMeasured
+	p.measuredCloseErr = errors.New("cgroup busy")
+	c := &Checker{Platform: p}
+	if m := c.StaticMetrics(context.Background(), function(t, "handler.handler", nil)); m.Note != "" || m.PylintScore == nil {
+		t.Errorf("StaticMetrics = %s", showMetrics(m))
+	}
+	err := c.Close(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "cgroup busy") {
+		t.Errorf("Close = %v, want the teardown's error", err)
+	}
+	if err := c.Close(context.Background()); err != nil {
+		t.Errorf("second Close = %v, want nil: the error was reported", err)
 	}
 }

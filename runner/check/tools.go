@@ -184,13 +184,16 @@ func (c *Checker) releaseTools(td *toolDeployment) {
 
 // Close tears down the tools the Checker deployed, waiting for requests
 // in flight, and the spare metrics containers, stopping those still
-// starting. The Checker may be used again afterwards; it then deploys
+// starting. Its error includes failures to tear down the containers that
+// measured code, which StaticMetrics leaves to the background. The Checker may be used again afterwards; it then deploys
 // them anew.
 func (c *Checker) Close(ctx context.Context) error {
-	c.stopSpares()
+	var errs []error
+	if err := c.stopSpares(); err != nil {
+		errs = append(errs, err)
+	}
 	c.toolsMu.Lock()
 	defer c.toolsMu.Unlock()
-	var errs []error
 	for td := range c.tools {
 		td.mu.Lock()
 		if err := td.dep.Close(ctx); err != nil {
