@@ -59,13 +59,13 @@ func TestLocalMetricsSamePath(t *testing.T) {
 	for _, cd := range codes {
 		fn := quickstartArtifacts(t, "primes")[0].cand
 		fn.CodeDir = cd.fn
-		got := showMetrics(c.StaticMetrics(ctx, fn))
+		current := c.StaticMetrics(ctx, fn)
 		former := formerStaticMetrics(ctx, c, fn)
-		want := showMetrics(former)
-		if strings.Contains(former.Note, "timed out") {
-			// The former path is slow on a loaded host; that is no difference.
-			t.Logf("%s: the former path timed out: %s", cd.name, want)
-			want = got
+		got, want := showMetrics(current), showMetrics(former)
+		if strings.Contains(former.Note, "timed out") || strings.Contains(current.Note, "timed out") {
+			// pylint ran out of time on a loaded host: that is no difference.
+			t.Logf("%s: pylint timed out: the spare measured %s, the former path %s", cd.name, got, want)
+			continue
 		}
 		if got != want {
 			t.Errorf("%s: the spare measured\n%s\nthe former path\n%s", cd.name, got, want)

@@ -227,10 +227,13 @@ def prime():
     except ImportError:
         pass
     if ISOLATED_PATH is None:
-        run = subprocess.run([sys.executable, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
-                             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, capture_output=True,
-                             timeout=PYLINT_TIMEOUT, check=True)
-        ISOLATED_PATH = json.loads(run.stdout)
+        try:
+            run = subprocess.run([sys.executable, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
+                                 env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, capture_output=True,
+                                 timeout=PYLINT_TIMEOUT, check=True)
+            ISOLATED_PATH = json.loads(run.stdout)
+        except (OSError, ValueError, subprocess.SubprocessError):
+            pass  # pylint_forked tries again, and its failure becomes a note
     return {"ok": True, "imported": imported, "seconds": time.monotonic() - start}
 
 
@@ -247,7 +250,10 @@ def pylint_score(run, work, names):
     # "./" keeps a file named like an option from being read as one.
     args = PYLINT_ARGS + ["./" + name for name in names]
     env = {"PATH": "/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8"}
-    outcome = run(args, work, env)
+    try:
+        outcome = run(args, work, env)
+    except Exception as e:  # pylint: disable=broad-except
+        return None, f"pylint: could not run: {type(e).__name__}: {e}"
     if outcome is None:
         return None, f"pylint: timed out after {PYLINT_TIMEOUT} s"
     returncode, stdout, stderr = outcome
@@ -286,6 +292,8 @@ def pylint_forked(args, work, env):
     """
     if ISOLATED_PATH is None:
         prime()
+        if ISOLATED_PATH is None:
+            raise RuntimeError("cannot find the isolated interpreter's sys.path")
     capture = tempfile.mkdtemp(prefix="faaslab-pylint-")
     try:
         paths = [os.path.join(capture, name) for name in ("stdout", "stderr")]
