@@ -90,30 +90,3 @@ func metricsFrom(inv platform.Invocation, err error, res metricsResult) Metrics 
 		Note:            strings.Join(res.Notes, "\n"),
 	}
 }
-
-// A Measurement is StaticMetrics running in the background; see
-// StartStaticMetrics.
-type Measurement struct {
-	done chan struct{}
-	m    Metrics
-}
-
-// StartStaticMetrics starts StaticMetrics(ctx, fn) in the background and
-// returns at once, so that measuring a candidate's code overlaps checking
-// it. The caller must Wait for the Measurement before closing the
-// Checker.
-func (c *Checker) StartStaticMetrics(ctx context.Context, fn platform.Function) *Measurement {
-	ms := &Measurement{done: make(chan struct{})}
-	go func() {
-		defer close(ms.done)
-		ms.m = c.StaticMetrics(ctx, fn)
-	}()
-	return ms
-}
-
-// Wait waits for the measurement to end and returns its metrics. It may
-// be called any number of times.
-func (ms *Measurement) Wait() Metrics {
-	<-ms.done
-	return ms.m
-}

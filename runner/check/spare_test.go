@@ -233,25 +233,3 @@ func TestSpareRetireFails(t *testing.T) {
 		t.Errorf("second Close = %v, want nil: the error was reported", err)
 	}
 }
-
-func TestStartStaticMetrics(t *testing.T) {
-	p := newFakePlatform(t, map[string]fakeFunc{"ref.handler": square, "ok.handler": square})
-	p.metrics = fakeMeasured
-	c := &Checker{Platform: p}
-	cand := function(t, "ok.handler", nil)
-	ms := c.StartStaticMetrics(context.Background(), cand)
-	if rep, err := c.Check(context.Background(), cand, function(t, "ref.handler", nil), squareTests); err != nil || rep.Class != ClassOK {
-		t.Fatalf("Check = %+v, %v", rep, err)
-	}
-	for i := 0; i < 2; i++ {
-		if m := ms.Wait(); m.PylintScore == nil || *m.PylintScore != 4 || m.Note != "" {
-			t.Errorf("Wait = %s", showMetrics(m))
-		}
-	}
-	if err := c.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if p.live != 0 {
-		t.Errorf("%d deployments left open: %s", p.live, served(p))
-	}
-}

@@ -219,19 +219,18 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 		cand := e.checkFunction(candDir, t)
 		ref := e.checkFunction(refDir, t)
 		start := time.Now()
-		measuring := e.Checker.StartStaticMetrics(ctx, cand) // overlaps the check
 		var rep check.Report
 		attempts, err := e.retry(ctx, isInfrastructure, func() error {
 			rep, err = e.Checker.Check(ctx, cand, ref, tests)
 			return err
 		})
-		m := measuring.Wait()
 		if err != nil {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
 			return true, e.fail(bar, 1, StageCheck, g.ID, attempts, err)
 		}
+		m := e.Checker.StaticMetrics(ctx, cand)
 		if ctx.Err() != nil { // metrics cut short by Ctrl-C must be made again
 			return false, ctx.Err()
 		}
