@@ -11,10 +11,12 @@
 // candidates, that compiles code to find syntax errors (with the
 // candidate's own runtime), decodes images with Pillow, and runs radon
 // and pylint. Compiling runs nothing, so it shares a warm container.
-// pylint imports the modules it analyses, which may run the candidate's
-// code, and Pillow's decoders face hostile images: those requests get a
-// cold container each (platform.Function.Cold), so that nothing they run
-// persists into later requests.
+// Pillow's decoders face hostile images: those requests get a cold
+// container each (platform.Function.Cold). pylint imports the modules it
+// analyses, which may run the candidate's code: each artifact's metrics
+// get a container that has run nothing but the tools' own start-up and
+// is torn down afterwards (see StaticMetrics). So nothing that untrusted
+// code or data does persists into later requests.
 package check
 
 import (
@@ -121,13 +123,18 @@ type Checker struct {
 
 	toolsMu   sync.Mutex
 	tools     map[*toolDeployment]bool       // every tools deployment not yet closed
-	idleTools map[toolsKey][]*toolDeployment // those not serving a request
+	idleTools map[toolsKey][]*toolDeployment // shared ones not serving a request
+
+	spares spares // primed single-use containers for StaticMetrics
 }
 
 // Check classifies cand by running it on tests and comparing its outputs
 // with ref's. Reference outputs are computed once per reference code,
 // runtime and event, and cached. The functions' Name fields may be empty;
-// Check then names the deployments itself.
+// Check then names the deployments itself. Check also starts, without
+// waiting for it, the container that a StaticMetrics call for cand's
+// runtime and architecture will use, so that its start-up overlaps the
+// tests.
 //
 // Check returns an error only when it cannot classify cand: the platform
 // failed (errors.Is(err, platform.ErrInfrastructure) says whether a retry
@@ -146,6 +153,12 @@ func (c *Checker) Check(ctx context.Context, cand, ref platform.Function, tests 
 	} else if !has {
 		return Report{Class: ClassNoCode, Detail: "no code: the candidate's Python files are empty"}, nil
 	}
+	c.prepareSpare(cand)
+	return c.check(ctx, cand, ref, tests)
+}
+
+// check is Check after validating its arguments.
+func (c *Checker) check(ctx context.Context, cand, ref platform.Function, tests []Test) (Report, error) {
 	if msg, err := c.syntaxError(ctx, cand); err != nil {
 		return Report{}, err
 	} else if msg != "" {

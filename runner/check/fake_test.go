@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +36,14 @@ type fakePlatform struct {
 	live      int                  // deployments not yet closed
 	invokeErr error                // returned by every Invoke of a non-tools function when set
 	metrics   *platform.Invocation // the answer to metrics requests when set
+	tools     []*fakeDeployment    // the tools deployments, in the order deployed
+	// primeGate, when set, holds prime requests until it is closed or
+	// their context ends; primeAnswer, when set, answers them.
+	primeGate   chan struct{}
+	primeAnswer *platform.Invocation
+	// measuredCloseErr is returned by Close of tools deployments that
+	// measured code.
+	measuredCloseErr error
 }
 
 func newFakePlatform(t testing.TB, funcs map[string]fakeFunc) *fakePlatform {
@@ -51,16 +60,17 @@ func (p *fakePlatform) Deploy(ctx context.Context, fn platform.Function) (platfo
 	defer p.mu.Unlock()
 	p.deploys[fn.Handler]++
 	p.live++
-	f := p.funcs[fn.Handler]
+	d := &fakeDeployment{p: p, fn: fn, f: p.funcs[fn.Handler]}
 	if fn.Handler == toolsModule+".handler" {
-		f = func(event []byte) platform.Invocation { return p.runTools(fn, event) }
+		d.f = func(event []byte) platform.Invocation { return p.runTools(d, event) }
+		p.tools = append(p.tools, d)
 	}
-	if f == nil {
-		f = func([]byte) platform.Invocation {
+	if d.f == nil {
+		d.f = func([]byte) platform.Invocation {
 			return platform.Invocation{Status: platform.StatusInitError, ErrorType: "Runtime.ImportModuleError", ErrorMessage: "no module for " + fn.Handler}
 		}
 	}
-	return &fakeDeployment{p: p, fn: fn, f: f}, nil
+	return d, nil
 }
 
 type fakeDeployment struct {
@@ -68,6 +78,7 @@ type fakeDeployment struct {
 	fn     platform.Function
 	f      fakeFunc
 	closed bool
+	ops    []string // the tools requests it served, in order
 }
 
 func (d *fakeDeployment) Invoke(ctx context.Context, event []byte) (platform.Invocation, error) {
@@ -84,6 +95,18 @@ func (d *fakeDeployment) Invoke(ctx context.Context, event []byte) (platform.Inv
 	if !json.Valid(event) {
 		d.p.t.Errorf("Invoke %s: invalid event %s", d.fn.Handler, event)
 	}
+	if d.fn.Handler == toolsModule+".handler" && string(event) == string(primeRequest) {
+		d.p.mu.Lock()
+		gate := d.p.primeGate
+		d.p.mu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return platform.Invocation{}, fmt.Errorf("fake: %w", ctx.Err())
+			}
+		}
+	}
 	return d.f(event), nil
 }
 
@@ -94,27 +117,55 @@ func (d *fakeDeployment) Close(ctx context.Context) error {
 		d.closed = true
 		d.p.live--
 	}
+	for _, op := range d.ops {
+		if op == "metrics" {
+			return d.p.measuredCloseErr
+		}
+	}
 	return nil
 }
 
-// runTools runs a tools request. Image requests must go to a cold
-// deployment. Metrics requests run radon and pylint, which must never run
-// on the host: their result is p.metrics when set, else an error.
-func (p *fakePlatform) runTools(fn platform.Function, event []byte) platform.Invocation {
+// runTools runs a tools request on d. Compile requests must go to a warm
+// deployment and image requests to a cold one. A metrics request must go
+// to a warm deployment that served nothing but a prime request before,
+// and no request may follow it there. Metrics requests run radon and
+// pylint, which must never run on the host: their result is p.metrics
+// when set, else an error.
+func (p *fakePlatform) runTools(d *fakeDeployment, event []byte) platform.Invocation {
 	var req struct{ Op string }
 	json.Unmarshal(event, &req)
-	if cold := req.Op == "image" || req.Op == "metrics"; cold != fn.Cold {
-		p.t.Errorf("tools op %q deployed with Cold %v", req.Op, fn.Cold)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cold := req.Op == "image"; cold != d.fn.Cold {
+		p.t.Errorf("tools op %q deployed with Cold %v", req.Op, d.fn.Cold)
 	}
-	if req.Op == "metrics" {
-		p.mu.Lock()
-		defer p.mu.Unlock()
+	for _, op := range d.ops {
+		if op == "metrics" {
+			p.t.Errorf("tools op %q sent to a container that measured code (ops %v)", req.Op, d.ops)
+		}
+		if req.Op == "metrics" && op != "prime" {
+			p.t.Errorf("metrics sent to a container that served %q (ops %v)", op, d.ops)
+		}
+	}
+	if req.Op == "prime" && len(d.ops) > 0 {
+		p.t.Errorf("prime sent to a container that served %v", d.ops)
+	}
+	d.ops = append(d.ops, req.Op)
+	switch req.Op {
+	case "prime":
+		if p.primeAnswer != nil {
+			return *p.primeAnswer
+		}
+		return platform.Invocation{Status: platform.StatusOK, Result: json.RawMessage(`{"ok": true}`)}
+	case "metrics":
 		if p.metrics != nil {
 			return *p.metrics
 		}
 		return platform.Invocation{Status: platform.StatusError, ErrorType: "Fake", ErrorMessage: "the fake platform does not measure code"}
 	}
-	return runToolsOnHost(p.t, fn.CodeDir, event)
+	p.mu.Unlock()
+	defer p.mu.Lock()
+	return runToolsOnHost(p.t, d.fn.CodeDir, event)
 }
 
 // runToolsOnHost runs the tools module in dir with the host's Python,
@@ -167,4 +218,20 @@ func writeCode(t testing.TB, files map[string]string) string {
 		}
 	}
 	return dir
+}
+
+// toolOps returns the requests each tools deployment served, and whether
+// it is closed, as "op op ... (closed)", in the order deployed.
+func (p *fakePlatform) toolOps() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, d := range p.tools {
+		s := fmt.Sprint(d.ops)
+		if d.closed {
+			s += " (closed)"
+		}
+		out = append(out, s)
+	}
+	return out
 }

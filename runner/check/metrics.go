@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -37,12 +38,13 @@ type metricsResult struct {
 }
 
 // StaticMetrics measures the Python code in fn.CodeDir with radon and
-// pylint. Both run inside the platform's sandbox, in the tools function
+// pylint. Both run inside the platform's sandbox, in a tools function
 // for fn's runtime and architecture (fn's memory size and timeout do not
 // matter), and never on the host: pylint imports the modules it analyses,
 // so the candidate's code may run. Each measurement gets a container of
-// its own (platform.Function.Cold), so that code cannot reach later
-// checks; it can only spoil its own metrics.
+// its own, which has run only the tools' trusted start-up (radon and
+// pylint imported, ahead of time) and is torn down right after, so that
+// code cannot reach later checks; it can only spoil its own metrics.
 //
 // The code is sent in one request, so at most maxSourceBytes of it. A
 // metric that cannot be measured (the code is too large or does not
@@ -61,8 +63,24 @@ func (c *Checker) StaticMetrics(ctx context.Context, fn platform.Function) Metri
 	} else if !has {
 		return Metrics{Note: "no code to measure: the Python files are empty"}
 	}
+	event, err := json.Marshal(map[string]any{"op": "metrics", "files": files})
+	if err != nil {
+		return Metrics{Note: "metrics: " + err.Error()}
+	}
+	td, err := c.takeSpare(ctx, fn)
+	if err != nil {
+		return Metrics{Note: "metrics: " + err.Error()}
+	}
 	var res metricsResult
-	inv, err := c.invokeTools(ctx, fn, true, map[string]any{"op": "metrics", "files": files}, &res)
+	inv, err := td.invoke(ctx, event, &res)
+	// The container may have run the candidate's code: no later request
+	// may reach it.
+	c.retireSpare(td)
+	return metricsFrom(inv, err, res)
+}
+
+// metricsFrom turns the tools' answer to a metrics request into Metrics.
+func metricsFrom(inv platform.Invocation, err error, res metricsResult) Metrics {
 	switch {
 	case err != nil:
 		return Metrics{Note: "metrics: " + err.Error()}

@@ -178,14 +178,21 @@ os._exit(0)
 	config["__init__.py"] = ""
 	codeFunction(t, filepath.Join(parent, "pkg"), config)
 	pkg := map[string]string{"__init__.py": "", "handler.py": sampleCode, ".pylintrc": hook, "pylintrc.py": attack}
+	// astroid's brain for gi imports the package to infer what it holds:
+	// this attack surely runs, and its forged rating says so.
+	gi := map[string]string{"handler.py": "from gi.repository import Gtk\n\n\ndef handler(event, context):\n    return Gtk\n",
+		"gi/__init__.py": attack, "gi/repository/__init__.py": attack}
 
 	tests := []struct {
 		name string
 		fn   platform.Function
+		ran  bool // the attack surely runs
 	}{
-		{"shadowing modules", codeFunction(t, "", shadows)},
-		{"shadowing modules again", codeFunction(t, "", shadows)},
-		{"configuration in parents", codeFunction(t, filepath.Join(parent, "pkg", "code"), pkg)},
+		{"shadowing modules", codeFunction(t, "", shadows), false},
+		{"shadowing modules again", codeFunction(t, "", shadows), false},
+		{"configuration in parents", codeFunction(t, filepath.Join(parent, "pkg", "code"), pkg), false},
+		{"imported by astroid", codeFunction(t, "", gi), true},
+		{"imported by astroid again", codeFunction(t, "", gi), true},
 	}
 	for _, tt := range tests {
 		m := c.StaticMetrics(context.Background(), tt.fn)
@@ -202,6 +209,9 @@ os._exit(0)
 		}
 		if m.PylintScore != nil && *m.PylintScore == 9.99 {
 			t.Errorf("%s: an earlier measurement's container was reused", tt.name)
+		}
+		if tt.ran && !strings.Contains(m.Note, "timed out") && (m.PylintScore == nil || *m.PylintScore != 1.11) {
+			t.Errorf("%s: pylint score %s, want the attack's forged 1.11 (the attack did not run)", tt.name, show(m))
 		}
 	}
 

@@ -29,6 +29,11 @@ const (
 	toolsModule  = "faaslab_check"
 	toolsTimeout = time.Minute
 	toolsMemory  = 1024
+	// metricsMemory is the memory size of the containers that measure
+	// code: Lambda's and the local platform's size for one full vCPU.
+	// pylint is single-threaded; at toolsMemory its import alone (most of
+	// its time) would run at 0.58 vCPU.
+	metricsMemory = 1769
 	// maxSourceBytes keeps a compile or metrics request well under
 	// Lambda's 6 MB payload limit after base64 encoding.
 	maxSourceBytes = 4 << 20
@@ -57,11 +62,11 @@ type toolDeployment struct {
 	dir string
 }
 
-// invokeTools runs one request through a tools function for like's
-// runtime and architecture. Requests that make untrusted code or data do
-// more than compile (pylint imports modules, Pillow decodes images) must
-// be cold: each then gets a new container, which no later request
-// shares. invokeTools decodes a successful result into out and returns
+// invokeTools runs one request through a shared tools function for
+// like's runtime and architecture. Requests that make untrusted data do
+// more than compile (Pillow decodes images) must be cold: each then gets
+// a new container, which no later request shares. (Metrics requests,
+// which may run untrusted code, take a spare instead; see takeSpare.) invokeTools decodes a successful result into out and returns
 // the invocation either way.
 func (c *Checker) invokeTools(ctx context.Context, like platform.Function, cold bool, req any, out any) (platform.Invocation, error) {
 	event, err := json.Marshal(req)
@@ -72,10 +77,17 @@ func (c *Checker) invokeTools(ctx context.Context, like platform.Function, cold 
 	if err != nil {
 		return platform.Invocation{}, err
 	}
+	inv, err := td.invoke(ctx, event, out)
+	c.releaseTools(td)
+	return inv, err
+}
+
+// invoke sends one request to td and decodes a successful result into
+// out. It returns the invocation either way.
+func (td *toolDeployment) invoke(ctx context.Context, event []byte, out any) (platform.Invocation, error) {
 	td.mu.Lock()
 	inv, err := td.dep.Invoke(ctx, event)
 	td.mu.Unlock()
-	c.releaseTools(td)
 	if err != nil {
 		return inv, fmt.Errorf("check tools: invoke: %w", err)
 	}
@@ -99,7 +111,12 @@ func (c *Checker) acquireTools(ctx context.Context, key toolsKey) (*toolDeployme
 		return td, nil
 	}
 	c.toolsMu.Unlock()
+	return c.deployTools(ctx, key, toolsMemory)
+}
 
+// deployTools deploys a new tools function for key, at memoryMB, and
+// registers it, so that Close tears it down.
+func (c *Checker) deployTools(ctx context.Context, key toolsKey, memoryMB int) (*toolDeployment, error) {
 	dir, err := os.MkdirTemp("", "faaslab-check-tools-")
 	if err != nil {
 		return nil, fmt.Errorf("check tools: %w", err)
@@ -114,7 +131,7 @@ func (c *Checker) acquireTools(ctx context.Context, key toolsKey) (*toolDeployme
 		Handler:  toolsModule + ".handler",
 		Runtime:  key.runtime,
 		Arch:     key.arch,
-		MemoryMB: toolsMemory,
+		MemoryMB: memoryMB,
 		Timeout:  toolsTimeout,
 		Packages: toolsPackages,
 		Cold:     key.cold,
@@ -133,6 +150,25 @@ func (c *Checker) acquireTools(ctx context.Context, key toolsKey) (*toolDeployme
 	return td, nil
 }
 
+// retireTools tears td down now, unless Close did already.
+func (c *Checker) retireTools(ctx context.Context, td *toolDeployment) error {
+	c.toolsMu.Lock()
+	live := c.tools[td]
+	delete(c.tools, td)
+	c.toolsMu.Unlock()
+	if !live {
+		return nil
+	}
+	td.mu.Lock()
+	defer td.mu.Unlock()
+	err := td.dep.Close(ctx)
+	os.RemoveAll(td.dir)
+	if err != nil {
+		return fmt.Errorf("check tools %s/%s: close: %w", td.key.runtime, td.key.arch, err)
+	}
+	return nil
+}
+
 // releaseTools makes td idle, unless Close tore it down meanwhile.
 func (c *Checker) releaseTools(td *toolDeployment) {
 	c.toolsMu.Lock()
@@ -147,12 +183,17 @@ func (c *Checker) releaseTools(td *toolDeployment) {
 }
 
 // Close tears down the tools the Checker deployed, waiting for requests
-// in flight. The Checker may be used again afterwards; it then deploys
-// them anew.
+// in flight, and the spare metrics containers, stopping those still
+// starting. Its error includes failures to tear down the containers that
+// measured code, which StaticMetrics leaves to the background. The
+// Checker may be used again afterwards; it then deploys them anew.
 func (c *Checker) Close(ctx context.Context) error {
+	var errs []error
+	if err := c.stopSpares(); err != nil {
+		errs = append(errs, err)
+	}
 	c.toolsMu.Lock()
 	defer c.toolsMu.Unlock()
-	var errs []error
 	for td := range c.tools {
 		td.mu.Lock()
 		if err := td.dep.Close(ctx); err != nil {

@@ -267,6 +267,13 @@ func run(ctx context.Context, env *Env, o Options, after func(e *engine.Engine, 
 			return err
 		}
 		checker = &check.Checker{Platform: lp, CacheDir: filepath.Join(out, s.Name, "cache")}
+		// The checker's tool and spare containers go with the session,
+		// interrupted or not.
+		defer func() {
+			if err := checker.Close(context.WithoutCancel(ctx)); err != nil {
+				log.Warn("closing the checker's containers", "error", err)
+			}
+		}()
 	}
 	var facts rows.Manifest
 	if env.Facts != nil {
