@@ -409,7 +409,8 @@ func TestGenerateThroughTheOpenAIGenerator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := apiEngine(t, map[string]schema.Model{"m": {Provider: "openai-compatible", Model: "fake", BaseURL: srv.URL + "/v1"}}, 1,
+	noStream := false // the fake answers in one JSON document
+	e := apiEngine(t, map[string]schema.Model{"m": {Provider: "openai-compatible", Model: "fake", BaseURL: srv.URL + "/v1", Stream: &noStream}}, 1,
 		map[string]llm.Generator{"openai-compatible": gen}, nil)
 	if err := e.Run(context.Background(), StageGenerate); err != nil {
 		t.Fatal(err)
