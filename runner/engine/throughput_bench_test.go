@@ -144,8 +144,9 @@ func BenchmarkGenerateThroughput(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				noStream := false // the fake answers in one JSON document
 				e := apiEngine(b, map[string]schema.Model{"m": {Provider: "openai-compatible", Model: "fake", BaseURL: srv.URL + "/v1",
-					Limits: &schema.Limits{RPM: c.rpm, Concurrency: c.conc}}}, c.generations,
+					Stream: &noStream, Limits: &schema.Limits{RPM: c.rpm, Concurrency: c.conc}}}, c.generations,
 					map[string]llm.Generator{"openai-compatible": gen}, nil)
 				e.Clock = clock
 				e.GenerateParallel = c.conc
