@@ -36,6 +36,21 @@ func function(t *testing.T, handler string, code map[string]string) platform.Fun
 	return platform.Function{CodeDir: writeCode(t, code), Handler: handler, Runtime: "python3.12", Arch: "x86_64", MemoryMB: 512, Timeout: 5 * time.Second}
 }
 
+// TestToolsInitTimeout checks that faaslab's own tools failing to start
+// in time (a host too busy) is an infrastructure error to retry, never a
+// class of the candidate: correct code must not become SE on a loaded host.
+func TestToolsInitTimeout(t *testing.T) {
+	p := newFakePlatform(t, map[string]fakeFunc{"ref.handler": square, "ok.handler": square})
+	p.toolsInitTimeout = true
+	c := &Checker{Platform: p}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	rep, err := c.Check(context.Background(), function(t, "ok.handler", nil), function(t, "ref.handler", nil),
+		[]Test{{Name: "t", Event: json.RawMessage(`{"n":2}`)}})
+	if !errors.Is(err, platform.ErrInfrastructure) || rep.Class != "" {
+		t.Errorf("Check with tools that never start: class %q, error %v; want no class and an infrastructure error", rep.Class, err)
+	}
+}
+
 func TestCheckClasses(t *testing.T) {
 	p := newFakePlatform(t, map[string]fakeFunc{
 		"ref.handler":   square,

@@ -44,6 +44,9 @@ type fakePlatform struct {
 	// measuredCloseErr is returned by Close of tools deployments that
 	// measured code.
 	measuredCloseErr error
+	// toolsInitTimeout makes every tools container fail to start within
+	// the init timeout, as on a badly overloaded host.
+	toolsInitTimeout bool
 }
 
 func newFakePlatform(t testing.TB, funcs map[string]fakeFunc) *fakePlatform {
@@ -62,7 +65,13 @@ func (p *fakePlatform) Deploy(ctx context.Context, fn platform.Function) (platfo
 	p.live++
 	d := &fakeDeployment{p: p, fn: fn, f: p.funcs[fn.Handler]}
 	if fn.Handler == toolsModule+".handler" {
-		d.f = func(event []byte) platform.Invocation { return p.runTools(d, event) }
+		d.f = func(event []byte) platform.Invocation {
+			if p.toolsInitTimeout {
+				return platform.Invocation{Status: platform.StatusTimeout, Cold: true, InitTimedOut: true,
+					ErrorType: "Sandbox.Timedout", ErrorMessage: "Init timed out after 10.00 seconds"}
+			}
+			return p.runTools(d, event)
+		}
 		p.tools = append(p.tools, d)
 	}
 	if d.f == nil {

@@ -232,6 +232,9 @@ func (c *Checker) syntaxError(ctx context.Context, fn platform.Function) (string
 	if err != nil {
 		return "", err
 	}
+	if err := toolsStarted("compile", inv); err != nil {
+		return "", err
+	}
 	switch inv.Status {
 	case platform.StatusOK:
 	case platform.StatusTimeout, platform.StatusCrash:
@@ -244,6 +247,16 @@ func (c *Checker) syntaxError(ctx context.Context, fn platform.Function) (string
 		return "", nil
 	}
 	return fmt.Sprintf("%s:%d:%d: %s: %s", res.File, res.Line, res.Column, res.Type, res.Message), nil
+}
+
+// toolsStarted is an infrastructure error when the tools' container never
+// finished starting: the tools are faaslab's own code, so an init timeout
+// means a host too busy, and must not class the candidate SE or FD.
+func toolsStarted(op string, inv platform.Invocation) error {
+	if inv.InitTimedOut {
+		return fmt.Errorf("check tools: %s: %w: the tools' container did not start within the init timeout (is the host overloaded?)", op, platform.ErrInfrastructure)
+	}
+	return nil
 }
 
 // readSources returns every .py file under dir, base64-encoded, by
@@ -365,6 +378,9 @@ func (c *Checker) compareImages(ctx context.Context, cand platform.Function, cmp
 	var res imageResult
 	inv, err := c.invokeTools(ctx, cand, true, req, &res)
 	if err != nil {
+		return false, "", "", err
+	}
+	if err := toolsStarted("image", inv); err != nil {
 		return false, "", "", err
 	}
 	switch inv.Status {

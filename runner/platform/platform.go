@@ -86,6 +86,12 @@ type Invocation struct {
 	Cold     bool
 	// InitDuration is the time to import the handler module, on cold calls.
 	InitDuration time.Duration
+	// InitTimedOut says the environment did not finish starting and
+	// importing the handler within the platform's init timeout, so the
+	// handler never ran (Status is StatusTimeout). For trusted code, such
+	// as faaslab's own tools, it means a host too busy, not a fault of the
+	// code.
+	InitTimedOut bool
 	ContainerID  string
 	CPUModel     string
 	CPUArch      string

@@ -41,6 +41,9 @@ type outcome struct {
 	answered time.Time
 	// unsent says that the runtime never got the event.
 	unsent bool
+	// initTimedOut says the runtime did not ask for work within the init
+	// timeout.
+	initTimedOut bool
 }
 
 // Invoke runs the function once, starting a container first when none is
@@ -139,6 +142,7 @@ func (d *deployment) report(out *outcome, inv *platform.Invocation) {
 	}
 	log := c.log.take()
 	inv.Log += log
+	inv.InitTimedOut = out.initTimedOut
 	if died && inv.Cold && strings.HasPrefix(log, "bwrap:") {
 		// The sandbox failed before Python ran: the host's fault.
 		out.err = fmt.Errorf("%w: sandbox failed: %s", platform.ErrInfrastructure, strings.TrimSpace(log))
@@ -277,6 +281,7 @@ func (c *container) awaitReady(ctx context.Context, d *deployment) (o outcome, r
 	case cold && errors.Is(err, errTimedOut):
 		o := failure(err, 0)
 		o.errMsg = fmt.Sprintf("Init timed out after %.2f seconds", d.p.opts.InitTimeout.Seconds())
+		o.initTimedOut = true
 		return o, false
 	case cold && errors.Is(err, errRuntimeGone):
 		return outcome{status: platform.StatusInitError, discard: true}, false

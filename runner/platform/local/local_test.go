@@ -281,6 +281,9 @@ func TestInitTimeout(t *testing.T) {
 	d := deployDir(t, p, "init_errors", func(fn *platform.Function) { fn.Handler = "slow_import.handler" })
 	inv := platformtest.Invoke(t, d, `{}`)
 	platformtest.Want(t, inv, platform.StatusTimeout, "Init timed out")
+	if !inv.InitTimedOut {
+		t.Error("an init past the init timeout does not say so in InitTimedOut")
+	}
 }
 
 func TestCloseAndInvoke(t *testing.T) {

@@ -269,6 +269,9 @@ def handler(event, context):
 	Want(t, Invoke(t, d, `{}`), platform.StatusOK, "")
 	inv := Invoke(t, d, `{"sleep": true}`)
 	Want(t, inv, platform.StatusTimeout, "")
+	if inv.InitTimedOut {
+		t.Errorf("a handler that ran past its timeout says its init timed out")
+	}
 	if inv.RoundTrip < Timeout || inv.RoundTrip > Timeout+Grace {
 		t.Errorf("timed out after %v, want between %v and %v", inv.RoundTrip, Timeout, Timeout+Grace)
 	}
