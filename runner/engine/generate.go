@@ -235,7 +235,11 @@ func (e *Engine) tokens(g plan.Generation) int {
 
 // generateWithRetries makes generation g's API request, under its limiters,
 // until it succeeds, fails permanently, or has failed generation.retries+1
-// times, journaling each attempt. It returns the attempts made.
+// times, journaling each attempt. It returns the attempts made. Each
+// request of an API model books its worst cost against the spend limit once
+// it holds its permits, just before it is sent, and settles it with what it
+// cost as soon as it is answered; a request the limit refuses is not sent,
+// and the error wraps ErrSpendLimit.
 func (e *Engine) generateWithRetries(ctx context.Context, sc *scheduler, gen llm.Generator, g plan.Generation, req llm.Request) (llm.Result, int, error) {
 	s := e.Plan.Study
 	retries := schema.DefaultRetries
@@ -250,6 +254,9 @@ func (e *Engine) generateWithRetries(ctx context.Context, sc *scheduler, gen llm
 	if sc != nil {
 		limiters = []*throttle.Limiter{sc.models[req.Model], sc.providers[req.Provider]}
 	}
+	m := s.Models[g.Model]
+	book := m.CallsAPI() && e.spend != nil
+	worst := worstCost(m, g)
 	wait := e.Backoff
 	for attempt := 1; ; attempt++ {
 		queued := time.Now()
@@ -261,8 +268,21 @@ func (e *Engine) generateWithRetries(ctx context.Context, sc *scheduler, gen llm
 			permits.Release()
 			return llm.Result{}, attempt - 1, fmt.Errorf("not tried: %w", why)
 		}
+		if book {
+			if err := e.spend.reserve(worst); err != nil {
+				permits.Release()
+				return llm.Result{}, attempt - 1, err
+			}
+		}
 		start := time.Now()
 		res, err := gen.Generate(ctx, req)
+		if book {
+			actual := 0.0 // a failed request is not billed, or its cost is unknown
+			if err == nil {
+				actual = recordCost(m, GenerationRecord{InputTokens: res.InputTokens, OutputTokens: res.OutputTokens})
+			}
+			e.spend.settle(worst, actual)
+		}
 		rec := AttemptRecord{ID: g.ID, Model: g.Model, Attempt: attempt,
 			LatencyMS: millis(time.Since(start)), QueuedMS: millis(start.Sub(queued))}
 		cancelled := err != nil && ctx.Err() != nil

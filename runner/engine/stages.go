@@ -110,8 +110,7 @@ func (e *Engine) obtain(ctx context.Context, sc *scheduler, g plan.Generation, r
 	if err != nil {
 		return res, "", false, 0, err
 	}
-	m := e.Plan.Study.Models[req.Model]
-	api := m.CallsAPI()
+	api := e.Plan.Study.Models[req.Model].CallsAPI()
 	if api {
 		key = llm.CacheKey(req)
 		if e.Refresh {
@@ -119,17 +118,6 @@ func (e *Engine) obtain(ctx context.Context, sc *scheduler, g plan.Generation, r
 		} else if res, cached, err = e.Store.Get(ctx, key); err != nil || cached {
 			return res, key, cached, 0, err
 		}
-		worst := worstCost(m, g)
-		if err := e.spend.reserve(worst); err != nil {
-			return res, "", false, 0, err
-		}
-		defer func() {
-			actual := 0.0
-			if err == nil {
-				actual = recordCost(m, GenerationRecord{InputTokens: res.InputTokens, OutputTokens: res.OutputTokens})
-			}
-			e.spend.settle(worst, actual)
-		}()
 	}
 	res, attempts, err = e.generateWithRetries(ctx, sc, gen, g, req)
 	if err != nil {
