@@ -133,49 +133,26 @@ func (sc *scheduler) run(ctx context.Context, bar *Bar, work func(ctx context.Co
 	)
 	for _, model := range order {
 		idx := byModel[model]
-		next := make(chan int)
-		for w := 0; w < sc.workers(model); w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					var failed bool
-					var err error
-					if last := sc.givenUp(model); last != nil {
-						failed, err = true, sc.skip(bar, gens[i], last)
-					} else {
-						failed, err = work(ctx, i) // counted by generateWithRetries
-					}
-					mu.Lock()
-					if failed {
-						failures++
-					}
-					if err != nil && first == nil {
-						first = err
-						cancel()
-					}
-					mu.Unlock()
-				}
-			}()
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(next)
-			for _, i := range idx {
-				select {
-				case next <- i:
-				case <-ctx.Done():
-					return
+			n, err := forEach(ctx, len(idx), sc.workers(model), func(ctx context.Context, j int) (bool, error) {
+				if last := sc.givenUp(model); last != nil {
+					return true, sc.skip(bar, gens[idx[j]], last)
 				}
+				return work(ctx, idx[j]) // counted by generateWithRetries
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			failures += n
+			if err != nil && first == nil {
+				first = err
+				cancel() // the other models stop too
 			}
 		}()
 	}
 	wg.Wait()
-	if first != nil {
-		return failures, first
-	}
-	return failures, ctx.Err()
+	return failures, first
 }
 
 // count notes a finished generation of model; the giveUpAfter-th failure
