@@ -148,27 +148,38 @@ type Stage struct {
 
 // Platform is where functions run: "local" (the sandbox) or "aws" (Lambda).
 type Platform struct {
-	Kind   string   `json:"kind"`
-	Region string   `json:"region,omitempty"`
-	Role   string   `json:"role,omitempty"`
-	Layers []string `json:"layers,omitempty"`
+	Kind   string `json:"kind"`
+	Region string `json:"region,omitempty"`
+	Role   string `json:"role,omitempty"`
+	// Layers lists each architecture's layers ("x86_64", "arm64").
+	Layers map[string][]Layer `json:"layers,omitempty"`
+	// Concurrency bounds the functions invoked at once; 0: the platform's default.
+	Concurrency int `json:"concurrency,omitempty"`
 	// EphemeralMB sizes /tmp of every function; nil: Lambda's 512 MB.
 	EphemeralMB *int `json:"ephemeral_mb,omitempty"`
+}
+
+// Layer is a Lambda layer and the Python packages it provides.
+type Layer struct {
+	ARN      string   `json:"arn"`
+	Packages []string `json:"packages"`
 }
 
 // Matrix lists the values of each dimension; the plan is their product,
 // less Exclude, plus Include.
 type Matrix struct {
-	MemoryMB    []int     `json:"memory_mb"`
-	Arch        []string  `json:"arch"`
-	Platforms   []string  `json:"platforms,omitempty"`
-	Samples     int       `json:"samples"`
-	Repetitions int       `json:"repetitions"`
-	Warmup      int       `json:"warmup"`
-	Mode        string    `json:"mode"`
-	CPUFilter   string    `json:"cpu_filter,omitempty"`
-	Exclude     []Pattern `json:"exclude"`
-	Include     []Pattern `json:"include"`
+	MemoryMB    []int    `json:"memory_mb"`
+	Arch        []string `json:"arch"`
+	Platforms   []string `json:"platforms,omitempty"`
+	Samples     int      `json:"samples"`
+	Repetitions int      `json:"repetitions"`
+	Warmup      int      `json:"warmup"`
+	Mode        string   `json:"mode"`
+	CPUFilter   string   `json:"cpu_filter,omitempty"`
+	// CPUFilterCap bounds a cell's calls under CPUFilter; 0: 5 × repetitions.
+	CPUFilterCap int       `json:"cpu_filter_cap,omitempty"`
+	Exclude      []Pattern `json:"exclude"`
+	Include      []Pattern `json:"include"`
 }
 
 // Pattern names some coordinates of a cell; nil fields match anything.

@@ -435,7 +435,8 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 	}
 	fn := platform.Function{Name: c.ID, CodeDir: dir, Handler: t.Handler, Runtime: t.Runtime, MemoryMB: c.MemoryMB,
 		Arch: c.Arch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages, Cold: s.Matrix.Mode == "cold",
-		EphemeralMB: schema.EphemeralMB(t, s.Platforms[c.Platform])}
+		EphemeralMB: schema.EphemeralMB(t, s.Platforms[c.Platform]),
+		Tags:        map[string]string{platform.TagStudy: s.Name, platform.TagRun: e.Facts.RunID, platform.TagCell: c.ID}}
 
 	var dep platform.Deployment
 	defer func() {

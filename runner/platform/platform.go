@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"runtime"
 	"time"
 )
@@ -37,6 +38,31 @@ type Function struct {
 	Env map[string]string
 	// Cold asks for a new execution environment for every invocation.
 	Cold bool
+	// Tags label the deployment so that its leftovers can be found and
+	// deleted by study and run ("faaslab:study", "faaslab:run",
+	// "faaslab:cell"); platforms that keep nothing after Close ignore them.
+	Tags map[string]string
+	// S3, when set, is the function's object storage: an S3-compatible
+	// REST API (scoped by whoever built it to what the function may read
+	// and write) that platforms hosting storage themselves serve to the
+	// function at AWS_ENDPOINT_URL_S3, reachable from nowhere else. On AWS
+	// Lambda functions reach real S3 and S3 is ignored.
+	S3 http.Handler
+}
+
+// Tag keys of Function.Tags.
+const (
+	TagStudy = "faaslab:study"
+	TagRun   = "faaslab:run"
+	TagCell  = "faaslab:cell"
+)
+
+// Parallel is implemented by platforms that can invoke several
+// deployments at once without them disturbing each other's timings (AWS
+// Lambda): MaxParallel is how many at most. Platforms without it measure
+// one cell at a time.
+type Parallel interface {
+	MaxParallel() int
 }
 
 // Platform deploys functions. Implementations must be safe for concurrent
@@ -86,6 +112,10 @@ type Invocation struct {
 	Cold     bool
 	// InitDuration is the time to import the handler module, on cold calls.
 	InitDuration time.Duration
+	// RestoreDuration is Lambda's SnapStart restore time, when reported.
+	RestoreDuration time.Duration
+	// RequestID is the platform's id of the invocation (Lambda's request id).
+	RequestID string
 	// InitTimedOut says the environment did not finish starting and
 	// importing the handler within the platform's init timeout, so the
 	// handler never ran (Status is StatusTimeout). For trusted code, such

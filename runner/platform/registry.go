@@ -19,7 +19,13 @@ type Config struct {
 	Kind   string
 	Region string
 	Role   string
-	Layers []string
+	// Layers are the layer ARNs of each architecture ("x86_64", "arm64").
+	Layers map[string][]string
+	// Concurrency bounds the functions invoked at once (the study's
+	// platforms.<name>.concurrency); 0 is the platform's default.
+	Concurrency int
+	// Study names the study, for the tags that find a run's leftovers.
+	Study string
 	// Log receives the platform's own warnings (e.g. a host too busy for
 	// faithful timings); nil means slog.Default().
 	Log *slog.Logger

@@ -434,9 +434,19 @@ func Export(ctx context.Context, env *Env, o Options) error {
 func config(s *schema.Study, name string) platform.Config {
 	pl, ok := s.Platforms[name]
 	if !ok {
-		return platform.Config{Name: name, Kind: name}
+		return platform.Config{Name: name, Kind: name, Study: s.Name}
 	}
-	return platform.Config{Name: name, Kind: pl.Kind, Region: pl.Region, Role: pl.Role, Layers: pl.Layers}
+	var layers map[string][]string
+	for arch, ls := range pl.Layers {
+		if layers == nil {
+			layers = map[string][]string{}
+		}
+		for _, l := range ls {
+			layers[arch] = append(layers[arch], l.ARN)
+		}
+	}
+	return platform.Config{Name: name, Kind: pl.Kind, Study: s.Name, Region: pl.Region, Role: pl.Role,
+		Layers: layers, Concurrency: pl.Concurrency}
 }
 
 // needs reports whether a run of stages (all when none) runs stage.
