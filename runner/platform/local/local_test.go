@@ -480,3 +480,7 @@ func TestRunnerDeath(t *testing.T) {
 		})
 	}
 }
+
+func TestObjectStorage(t *testing.T) {
+	platformtest.RunObjectStorage(t, func(t *testing.T) platform.Platform { return newPlatform(t, Options{}) })
+}
