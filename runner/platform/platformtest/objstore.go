@@ -101,9 +101,9 @@ def handler(event, context):
 	inv := Invoke(t, d, string(event))
 	Want(t, inv, platform.StatusOK, "")
 	var got struct {
-		Out      string
-		Denied   map[string]string
-		Listed   []string
+		Out    string
+		Denied map[string]string
+		Listed []string
 	}
 	Result(t, inv, &got)
 	if got.Out != "out/my photo.txt.upper" {
