@@ -14,6 +14,10 @@
 // separated per execution environment only by a start-up shim that
 // rewrites /tmp paths in Python's os functions and open (shim.py), which
 // code can get around. Timeouts kill the function's process group.
+// Function.S3 is served on a listener of the host's loopback, one per
+// environment, at AWS_ENDPOINT_URL_S3: SDKs that ignore that variable
+// (botocore before 1.31) fail at a proxy on the same listener instead of
+// reaching AWS.
 //
 // Because nothing is contained, the fake must only ever run trusted code:
 // the fixtures of faaslab's own tests. No program outside tests imports
@@ -31,6 +35,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -170,6 +177,9 @@ type environment struct {
 	state   *os.ProcessState
 	started time.Time
 	ready   bool // the runtime asked for its next invocation
+	// s3 serves Function.S3; nil without it.
+	s3       *http.Server
+	s3Served chan struct{}
 }
 
 // Invoke runs the function once, starting an environment when none is
@@ -368,6 +378,33 @@ func (d *deployment) start() (*environment, error) {
 	for k, v := range d.fn.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	var s3 *http.Server
+	var s3Served chan struct{}
+	if d.fn.S3 != nil {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			toRT.Close()
+			fromRT.Close()
+			rtIn.Close()
+			rtOut.Close()
+			os.RemoveAll(tmp)
+			return nil, fmt.Errorf("object storage: %w", err)
+		}
+		endpoint := "http://" + ln.Addr().String()
+		cmd.Env = append(cmd.Env,
+			"AWS_ENDPOINT_URL_S3="+endpoint,
+			// Not credentials of anything: SDKs need some to sign with.
+			"AWS_ACCESS_KEY_ID=faaslab-fake", "AWS_SECRET_ACCESS_KEY=faaslab-fake",
+			// HTTPS requests elsewhere (an SDK that ignores the endpoint
+			// variable) go to the listener, which refuses them.
+			"HTTPS_PROXY="+endpoint, "https_proxy="+endpoint, "NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1")
+		s3 = &http.Server{Handler: d.fn.S3, ErrorLog: log.New(io.Discard, "", 0)}
+		s3Served = make(chan struct{})
+		go func() {
+			s3.Serve(ln)
+			close(s3Served)
+		}()
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.ExtraFiles = []*os.File{rtIn, rtOut} // fds 3 and 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -379,10 +416,15 @@ func (d *deployment) start() (*environment, error) {
 		toRT.Close()
 		fromRT.Close()
 		os.RemoveAll(tmp)
+		if s3 != nil {
+			s3.Close()
+			<-s3Served
+		}
 		return nil, err
 	}
 	env := &environment{cmd: cmd, tmp: tmp, logPath: logFile.Name(), toRT: toRT,
-		frames: make(chan []byte), exited: make(chan struct{}), stop: make(chan struct{}), started: started}
+		frames: make(chan []byte), exited: make(chan struct{}), stop: make(chan struct{}), started: started,
+		s3: s3, s3Served: s3Served}
 	go func() {
 		defer close(env.frames)
 		defer fromRT.Close()
@@ -447,6 +489,10 @@ func (e *environment) kill() {
 	close(e.stop)
 	e.toRT.Close()
 	<-e.exited
+	if e.s3 != nil {
+		e.s3.Close()
+		<-e.s3Served
+	}
 	os.RemoveAll(e.tmp)
 	os.Remove(e.logPath)
 }
