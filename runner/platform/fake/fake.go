@@ -59,7 +59,7 @@ var shim []byte
 // Name is what Platform.Name returns.
 const Name = "fake"
 
-// initTimeout bounds an environment's start and init, as Lambda's 10 s
+// initTimeout bounds an environment's start and init by default, as Lambda's 10 s
 // init phase does.
 const initTimeout = 10 * time.Second
 
@@ -85,6 +85,10 @@ type Options struct {
 	// Python is the interpreter that runs functions; default "python3"
 	// from PATH.
 	Python string
+	// InitTimeout bounds an environment's start and init; default 10 s,
+	// as Lambda's. Tests of functions that import boto3 on a loaded host
+	// need more.
+	InitTimeout time.Duration
 	// Refuse, when set, is asked before each invocation; a non-empty
 	// answer ends the invocation with StatusError, ErrTypeRefused and the
 	// answer as the message, without running anything. Tests use it to
@@ -104,6 +108,9 @@ var _ platform.Platform = (*Platform)(nil)
 func New(opts Options) (*Platform, error) {
 	if opts.Python == "" {
 		opts.Python = "python3"
+	}
+	if opts.InitTimeout == 0 {
+		opts.InitTimeout = initTimeout
 	}
 	path, err := exec.LookPath(opts.Python)
 	if err != nil {
@@ -224,7 +231,7 @@ func (d *deployment) call(ctx context.Context, event []byte, inv *platform.Invoc
 	defer func() { inv.Log += env.takeLog() }()
 	if !env.ready {
 		// The init phase: the runtime's first frame is "next" or its init error.
-		timer := time.NewTimer(initTimeout)
+		timer := time.NewTimer(d.p.opts.InitTimeout)
 		defer timer.Stop()
 		select {
 		case frame, ok := <-env.frames:
@@ -321,7 +328,7 @@ func (d *deployment) call(ctx context.Context, event []byte, inv *platform.Invoc
 		case frame, ok := <-env.frames:
 			env.ready = ok && bytes.Contains(frame, []byte(`"next"`))
 			return !env.ready, nil
-		case <-time.After(initTimeout):
+		case <-time.After(d.p.opts.InitTimeout):
 			return true, nil
 		}
 	case <-timer.C:

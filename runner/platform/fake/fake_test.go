@@ -39,7 +39,7 @@ func TestObjectStorage(t *testing.T) {
 		t.Skipf("botocore %s ignores AWS_ENDPOINT_URL_S3", strings.TrimSpace(string(out)))
 	}
 	platformtest.RunObjectStorage(t, func(t *testing.T) platform.Platform {
-		p, err := fake.New(fake.Options{})
+		p, err := fake.New(fake.Options{InitTimeout: platformtest.S3InitTimeout})
 		if err != nil {
 			t.Fatal(err)
 		}

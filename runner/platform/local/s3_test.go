@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ import (
 // and nothing else: not a listener on the host's loopback, not another
 // name than S3's; its namespace still has only lo.
 func TestS3Isolation(t *testing.T) {
-	p := newPlatform(t, Options{})
+	p := newPlatform(t, Options{InitTimeout: platformtest.S3InitTimeout})
 	ctx := context.Background()
 	st := objstore.New()
 	if err := st.Put(ctx, "pipe", "in/x", []byte("abc")); err != nil {
@@ -51,6 +52,7 @@ func TestS3Isolation(t *testing.T) {
 		Interfaces []string
 		S3Name     []string `json:"s3_name"`
 		OtherName  any      `json:"other_name"`
+		Localhost  any
 	}
 	platformtest.Result(t, inv, &got)
 	if data, _, err := st.Get(ctx, "pipe", "out/x"); err != nil || string(data) != "cba" {
@@ -69,6 +71,10 @@ func TestS3Isolation(t *testing.T) {
 	}
 	if s, ok := got.OtherName.(string); !ok || !strings.HasPrefix(s, "failed") {
 		t.Errorf("another name resolved to %v, want failure", got.OtherName)
+	}
+	// /etc/hosts still answers first, as without the S3 resolver.
+	if addrs, ok := got.Localhost.([]any); !ok || !slices.Contains(addrs, any("127.0.0.1")) {
+		t.Errorf("localhost resolved to %v, want 127.0.0.1 among its addresses", got.Localhost)
 	}
 	for _, l := range listeners {
 		l.(interface{ SetDeadline(time.Time) error }).SetDeadline(time.Now().Add(100 * time.Millisecond))

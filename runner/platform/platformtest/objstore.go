@@ -35,6 +35,11 @@ func RunObjectStorage(t *testing.T, newPlatform func(t *testing.T) platform.Plat
 	}
 }
 
+// S3InitTimeout is the init timeout that platforms under RunObjectStorage
+// need: importing boto3 and making a client take a second of CPU, many
+// seconds on a loaded host.
+const S3InitTimeout = 3 * time.Minute
+
 // S3Function returns Function(t, source, ...) with store's API limited to
 // scope as its object storage, a vCPU (boto3's import and client take
 // a second of CPU) and a timeout generous for a loaded host.
