@@ -14,10 +14,9 @@
 // separated per execution environment only by a start-up shim that
 // rewrites /tmp paths in Python's os functions and open (shim.py), which
 // code can get around. Timeouts kill the function's process group.
-// Function.S3 is served on a listener of the host's loopback, one per
-// environment, at AWS_ENDPOINT_URL_S3: SDKs that ignore that variable
-// (botocore before 1.31) fail at a proxy on the same listener instead of
-// reaching AWS.
+// Function.S3 is served on a listener of the host's loopback at
+// AWS_ENDPOINT_URL_S3: SDKs that ignore that variable (botocore before
+// 1.31) fail at a proxy on the same listener instead of reaching AWS.
 //
 // Because nothing is contained, the fake must only ever run trusted code:
 // the fixtures of faaslab's own tests. No program outside tests imports
@@ -35,9 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
-	"net"
-	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,7 +154,13 @@ func (p *Platform) Deploy(ctx context.Context, fn platform.Function) (platform.D
 		return nil, err
 	}
 	fn.CodeDir = codeDir
-	return &deployment{p: p, fn: fn, dir: dir}, nil
+	d := &deployment{p: p, fn: fn, dir: dir}
+	if fn.S3 != nil {
+		// Unlike the sandbox's, the fake's endpoint is on the host's
+		// loopback, where any local process could reach it: tests only.
+		d.s3 = httptest.NewServer(fn.S3)
+	}
+	return d, nil
 }
 
 // deployment is one deployed function: at most one warm environment.
@@ -165,6 +168,7 @@ type deployment struct {
 	p   *Platform
 	fn  platform.Function
 	dir string // the harness and the shim
+	s3  *httptest.Server // serves fn.S3, when set
 
 	mu     sync.Mutex // serialises Invoke and Close
 	env    *environment
@@ -184,9 +188,6 @@ type environment struct {
 	state   *os.ProcessState
 	started time.Time
 	ready   bool // the runtime asked for its next invocation
-	// s3 serves Function.S3; nil without it.
-	s3       *http.Server
-	s3Served chan struct{}
 }
 
 // Invoke runs the function once, starting an environment when none is
@@ -385,36 +386,20 @@ func (d *deployment) start() (*environment, error) {
 	for k, v := range d.fn.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var s3 *http.Server
-	var s3Served chan struct{}
-	if d.fn.S3 != nil {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			toRT.Close()
-			fromRT.Close()
-			rtIn.Close()
-			rtOut.Close()
-			os.RemoveAll(tmp)
-			return nil, fmt.Errorf("object storage: %w", err)
-		}
-		endpoint := "http://" + ln.Addr().String()
-		cmd.Env = append(cmd.Env,
-			"AWS_ENDPOINT_URL_S3="+endpoint,
-			// Not credentials of anything: SDKs need some to sign with.
-			"AWS_ACCESS_KEY_ID=faaslab-fake", "AWS_SECRET_ACCESS_KEY=faaslab-fake",
-			// HTTPS requests elsewhere (an SDK that ignores the endpoint
-			// variable) go to the listener, which refuses them.
-			"HTTPS_PROXY="+endpoint, "https_proxy="+endpoint, "NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1")
-		s3 = &http.Server{Handler: d.fn.S3, ErrorLog: log.New(io.Discard, "", 0)}
-		s3Served = make(chan struct{})
-		go func() {
-			s3.Serve(ln)
-			close(s3Served)
-		}()
+	if d.s3 != nil {
+		// SDKs need credentials to sign with; the endpoint checks none.
+		cmd.Env = append(cmd.Env, "AWS_ENDPOINT_URL_S3="+d.s3.URL, "AWS_ACCESS_KEY_ID=faaslab-fake",
+			"AWS_SECRET_ACCESS_KEY=faaslab-fake")
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.ExtraFiles = []*os.File{rtIn, rtOut} // fds 3 and 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if d.s3 != nil {
+		// An SDK that ignores AWS_ENDPOINT_URL_S3 would go to AWS: its
+		// HTTPS goes to a proxy at the endpoint instead, which refuses it.
+		cmd.Env = append(cmd.Env, "HTTPS_PROXY="+d.s3.URL, "https_proxy="+d.s3.URL,
+			"NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1")
+	}
 	started := time.Now()
 	err = cmd.Start()
 	rtIn.Close()
@@ -423,15 +408,10 @@ func (d *deployment) start() (*environment, error) {
 		toRT.Close()
 		fromRT.Close()
 		os.RemoveAll(tmp)
-		if s3 != nil {
-			s3.Close()
-			<-s3Served
-		}
 		return nil, err
 	}
 	env := &environment{cmd: cmd, tmp: tmp, logPath: logFile.Name(), toRT: toRT,
-		frames: make(chan []byte), exited: make(chan struct{}), stop: make(chan struct{}), started: started,
-		s3: s3, s3Served: s3Served}
+		frames: make(chan []byte), exited: make(chan struct{}), stop: make(chan struct{}), started: started}
 	go func() {
 		defer close(env.frames)
 		defer fromRT.Close()
@@ -496,10 +476,6 @@ func (e *environment) kill() {
 	close(e.stop)
 	e.toRT.Close()
 	<-e.exited
-	if e.s3 != nil {
-		e.s3.Close()
-		<-e.s3Served
-	}
 	os.RemoveAll(e.tmp)
 	os.Remove(e.logPath)
 }
@@ -521,6 +497,9 @@ func (d *deployment) Close(ctx context.Context) error {
 	}
 	d.closed = true
 	d.discard()
+	if d.s3 != nil {
+		d.s3.Close()
+	}
 	if err := os.RemoveAll(d.dir); err != nil {
 		return fmt.Errorf("close %s: %w", d.fn.Name, err)
 	}
