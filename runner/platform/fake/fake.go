@@ -14,9 +14,6 @@
 // separated per execution environment only by a start-up shim that
 // rewrites /tmp paths in Python's os functions and open (shim.py), which
 // code can get around. Timeouts kill the function's process group.
-// Function.S3 is served on a listener of the host's loopback at
-// AWS_ENDPOINT_URL_S3: SDKs that ignore that variable (botocore before
-// 1.31) fail at a proxy on the same listener instead of reaching AWS.
 //
 // Because nothing is contained, the fake must only ever run trusted code:
 // the fixtures of faaslab's own tests. No program outside tests imports
@@ -56,7 +53,7 @@ var shim []byte
 // Name is what Platform.Name returns.
 const Name = "fake"
 
-// initTimeout bounds an environment's start and init by default, as Lambda's 10 s
+// initTimeout bounds an environment's start and init, as Lambda's 10 s
 // init phase does.
 const initTimeout = 10 * time.Second
 
@@ -82,16 +79,22 @@ type Options struct {
 	// Python is the interpreter that runs functions; default "python3"
 	// from PATH.
 	Python string
-	// InitTimeout bounds an environment's start and init; default 10 s,
-	// as Lambda's. Tests of functions that import boto3 on a loaded host
-	// need more.
-	InitTimeout time.Duration
 	// Refuse, when set, is asked before each invocation; a non-empty
 	// answer ends the invocation with StatusError, ErrTypeRefused and the
 	// answer as the message, without running anything. Tests use it to
 	// keep work off the host that only a sandbox should do (the checker's
 	// radon and pylint, which import the code they analyse).
 	Refuse func(fn platform.Function, event []byte) string
+	// InitTimeout replaces Lambda's 10 s init limit, for tests on hosts
+	// too busy to start Python in time.
+	InitTimeout time.Duration
+}
+
+func (p *Platform) initTimeout() time.Duration {
+	if p.opts.InitTimeout > 0 {
+		return p.opts.InitTimeout
+	}
+	return initTimeout
 }
 
 // Platform is the fake platform. It is safe for concurrent use.
@@ -105,9 +108,6 @@ var _ platform.Platform = (*Platform)(nil)
 func New(opts Options) (*Platform, error) {
 	if opts.Python == "" {
 		opts.Python = "python3"
-	}
-	if opts.InitTimeout == 0 {
-		opts.InitTimeout = initTimeout
 	}
 	path, err := exec.LookPath(opts.Python)
 	if err != nil {
@@ -232,7 +232,7 @@ func (d *deployment) call(ctx context.Context, event []byte, inv *platform.Invoc
 	defer func() { inv.Log += env.takeLog() }()
 	if !env.ready {
 		// The init phase: the runtime's first frame is "next" or its init error.
-		timer := time.NewTimer(d.p.opts.InitTimeout)
+		timer := time.NewTimer(d.p.initTimeout())
 		defer timer.Stop()
 		select {
 		case frame, ok := <-env.frames:
@@ -263,6 +263,7 @@ func (d *deployment) call(ctx context.Context, event []byte, inv *platform.Invoc
 			env.ready = true
 		case <-timer.C:
 			inv.Status, inv.ErrorType, inv.ErrorMessage = platform.StatusTimeout, ErrTypeTimeout, "Init timed out"
+			inv.InitTimedOut = true
 			return true, nil
 		case <-ctx.Done():
 			return true, ctx.Err()
@@ -329,7 +330,7 @@ func (d *deployment) call(ctx context.Context, event []byte, inv *platform.Invoc
 		case frame, ok := <-env.frames:
 			env.ready = ok && bytes.Contains(frame, []byte(`"next"`))
 			return !env.ready, nil
-		case <-time.After(d.p.opts.InitTimeout):
+		case <-time.After(d.p.initTimeout()):
 			return true, nil
 		}
 	case <-timer.C:
@@ -394,12 +395,6 @@ func (d *deployment) start() (*environment, error) {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.ExtraFiles = []*os.File{rtIn, rtOut} // fds 3 and 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if d.s3 != nil {
-		// An SDK that ignores AWS_ENDPOINT_URL_S3 would go to AWS: its
-		// HTTPS goes to a proxy at the endpoint instead, which refuses it.
-		cmd.Env = append(cmd.Env, "HTTPS_PROXY="+d.s3.URL, "https_proxy="+d.s3.URL,
-			"NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1")
-	}
 	started := time.Now()
 	err = cmd.Start()
 	rtIn.Close()
