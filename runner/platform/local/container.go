@@ -41,15 +41,15 @@ type container struct {
 	initTook time.Duration
 	// tmp is the container's /tmp.
 	tmp *tmpStore
+	// s3 serves the function's object storage inside its network
+	// namespace; nil when the function has none.
+	s3 *s3Endpoint
 	// frozen says that freeze froze the container and nothing thawed it
 	// since; freezing is closed when that freeze is complete, with
 	// freezeErr set, and is nil after settle.
 	frozen    bool
 	freezing  chan struct{}
 	freezeErr error
-	// s3 serves the function's object storage inside its network
-	// namespace; nil when the function has none.
-	s3 *s3Endpoint
 }
 
 // sandboxArgs returns bubblewrap's arguments, up to the command, for a
@@ -267,6 +267,9 @@ func (c *container) waitExit(d time.Duration) {
 // survived.
 func (c *container) destroy() error {
 	killErr := c.cg.kill(killTimeout, c.cmd.Process.Pid)
+	if c.s3 != nil {
+		c.s3.close()
+	}
 	close(c.stop)
 	c.requests.Close()
 	// With every process gone the pipes are at end of file and the
@@ -286,9 +289,6 @@ func (c *container) destroy() error {
 	}
 	c.replies.Close()
 	c.log.file.Close()
-	if c.s3 != nil {
-		c.s3.close()
-	}
 	if killErr != nil || leakErr != nil {
 		return errors.Join(killErr, leakErr)
 	}

@@ -180,12 +180,12 @@ type Platform struct {
 	seq         atomic.Uint64
 	// contention warns when the host is oversubscribed (see contention.go).
 	contention *contention
+	// s3 is what sandboxes with object storage share (see s3names.go).
+	s3 s3Names
 	// mkfs formats containers' /tmp images (see ephemeral.go).
 	mkfs string
 	// templates holds an empty /tmp image per size, made once.
 	templates tmpTemplates
-	// s3 is what sandboxes with object storage share (see s3names.go).
-	s3 s3Names
 }
 
 var _ platform.Platform = (*Platform)(nil)
