@@ -153,6 +153,8 @@ func (t Task) StageTask(i int) Task {
 type Workload struct {
 	Count int64  `json:"count"`
 	Unit  string `json:"unit"`
+	// RetentionH is how long a run's objects are kept, for storage prices.
+	RetentionH float64 `json:"retention_h"`
 }
 
 // ObjectCompare says how two objects are compared: "image" (decoded,
