@@ -111,6 +111,7 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 	}
 	compareWithReference(p, cells)
 	t.Cells = cells
+	pipelineTables(p, st, runID, t)
 	versions := modelVersions(p, st)
 	for _, m := range st.Sessions {
 		m.Study, m.RunID, m.StudySHA256, m.ModelVersions = s.Name, runID, s.Source.SHA256, versions

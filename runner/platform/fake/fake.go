@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,7 +144,13 @@ func (p *Platform) Deploy(ctx context.Context, fn platform.Function) (platform.D
 		return nil, err
 	}
 	fn.CodeDir = codeDir
-	return &deployment{p: p, fn: fn, dir: dir}, nil
+	d := &deployment{p: p, fn: fn, dir: dir}
+	if fn.S3 != nil {
+		// Unlike the sandbox's, the fake's endpoint is on the host's
+		// loopback, where any local process could reach it: tests only.
+		d.s3 = httptest.NewServer(fn.S3)
+	}
+	return d, nil
 }
 
 // deployment is one deployed function: at most one warm environment.
@@ -151,6 +158,7 @@ type deployment struct {
 	p   *Platform
 	fn  platform.Function
 	dir string // the harness and the shim
+	s3  *httptest.Server // serves fn.S3, when set
 
 	mu     sync.Mutex // serialises Invoke and Close
 	env    *environment
@@ -368,6 +376,11 @@ func (d *deployment) start() (*environment, error) {
 	for k, v := range d.fn.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	if d.s3 != nil {
+		// SDKs need credentials to sign with; the endpoint checks none.
+		cmd.Env = append(cmd.Env, "AWS_ENDPOINT_URL_S3="+d.s3.URL, "AWS_ACCESS_KEY_ID=faaslab-fake",
+			"AWS_SECRET_ACCESS_KEY=faaslab-fake")
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.ExtraFiles = []*os.File{rtIn, rtOut} // fds 3 and 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -468,6 +481,9 @@ func (d *deployment) Close(ctx context.Context) error {
 	}
 	d.closed = true
 	d.discard()
+	if d.s3 != nil {
+		d.s3.Close()
+	}
 	if err := os.RemoveAll(d.dir); err != nil {
 		return fmt.Errorf("close %s: %w", d.fn.Name, err)
 	}
