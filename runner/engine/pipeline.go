@@ -125,6 +125,10 @@ func (e *Engine) runStage(ctx context.Context, pl platform.Platform, dir string,
 		}
 		defer dep.Close(context.WithoutCancel(ctx))
 		inv, err = dep.Invoke(ctx, event)
+		if err == nil && inv.InitTimedOut {
+			// Trusted code that cannot start in time: a busy host.
+			return fmt.Errorf("%s: init timed out: %w", fn.Name, platform.ErrInfrastructure)
+		}
 		return err
 	})
 	if err != nil {
@@ -380,6 +384,11 @@ func (r *pipelineRun) run(ctx context.Context, seq int, warmup bool) (PipelineRu
 			}
 			var err error
 			inv, err = r.stages[i].dep.Invoke(ctx, event)
+			if err == nil && inv.InitTimedOut {
+				// Lambda starts the environment again on the next call
+				// after an init past its limit; so does the run.
+				inv, err = r.stages[i].dep.Invoke(ctx, event)
+			}
 			if isInfrastructure(err) {
 				r.stages[i].dep.Close(context.WithoutCancel(ctx))
 				r.stages[i].dep = nil

@@ -85,6 +85,16 @@ type Options struct {
 	// keep work off the host that only a sandbox should do (the checker's
 	// radon and pylint, which import the code they analyse).
 	Refuse func(fn platform.Function, event []byte) string
+	// InitTimeout replaces Lambda's 10 s init limit, for tests on hosts
+	// too busy to start Python in time.
+	InitTimeout time.Duration
+}
+
+func (p *Platform) initTimeout() time.Duration {
+	if p.opts.InitTimeout > 0 {
+		return p.opts.InitTimeout
+	}
+	return initTimeout
 }
 
 // Platform is the fake platform. It is safe for concurrent use.
@@ -222,7 +232,7 @@ func (d *deployment) call(ctx context.Context, event []byte, inv *platform.Invoc
 	defer func() { inv.Log += env.takeLog() }()
 	if !env.ready {
 		// The init phase: the runtime's first frame is "next" or its init error.
-		timer := time.NewTimer(initTimeout)
+		timer := time.NewTimer(d.p.initTimeout())
 		defer timer.Stop()
 		select {
 		case frame, ok := <-env.frames:
@@ -253,6 +263,7 @@ func (d *deployment) call(ctx context.Context, event []byte, inv *platform.Invoc
 			env.ready = true
 		case <-timer.C:
 			inv.Status, inv.ErrorType, inv.ErrorMessage = platform.StatusTimeout, ErrTypeTimeout, "Init timed out"
+			inv.InitTimedOut = true
 			return true, nil
 		case <-ctx.Done():
 			return true, ctx.Err()
@@ -319,7 +330,7 @@ func (d *deployment) call(ctx context.Context, event []byte, inv *platform.Invoc
 		case frame, ok := <-env.frames:
 			env.ready = ok && bytes.Contains(frame, []byte(`"next"`))
 			return !env.ready, nil
-		case <-time.After(initTimeout):
+		case <-time.After(d.p.initTimeout()):
 			return true, nil
 		}
 	case <-timer.C:

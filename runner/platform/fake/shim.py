@@ -63,4 +63,24 @@ for _name in ("rename", "replace", "link", "symlink"):
         setattr(os, _name, _two(getattr(os, _name)))
 builtins.open = io.open = _one(io.open)
 
+# A function given object storage finds it at AWS_ENDPOINT_URL_S3. SDKs
+# older than that variable (Debian 12's botocore 1.29) ignore it; the local
+# sandbox then answers at S3's own names, which a host process cannot, so
+# the fake points such a botocore's S3 clients at the endpoint itself.
+_s3 = os.environ.get("AWS_ENDPOINT_URL_S3")
+if _s3:
+    try:
+        import botocore.session as _bs
+    except ImportError:
+        _bs = None
+    if _bs is not None:
+        _create = _bs.Session.create_client
+
+        def _create_client(self, service_name, *args, **kwargs):
+            if service_name == "s3" and not kwargs.get("endpoint_url") and not (len(args) >= 4 and args[3]):
+                kwargs["endpoint_url"] = _s3
+            return _create(self, service_name, *args, **kwargs)
+
+        _bs.Session.create_client = _create_client
+
 runpy.run_path(os.path.join(_runtime_dir, "faaslab_bootstrap.py"), run_name="__main__")
