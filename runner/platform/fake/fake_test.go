@@ -22,3 +22,30 @@ func TestConformance(t *testing.T) {
 		return p
 	})
 }
+
+// TestObjectStorage runs the object storage cases against the fake.
+func TestObjectStorage(t *testing.T) {
+	platformtest.RunObjectStorage(t, func(t *testing.T) platform.Platform {
+		p, err := fake.New(fake.Options{InitTimeout: platformtest.S3InitTimeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	})
+}
+
+// TestObjectStorageDebianPython runs them on Debian's Python, whose
+// botocore (1.29 in Debian 12) predates AWS_ENDPOINT_URL_S3.
+func TestObjectStorageDebianPython(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import boto3").Run(); err != nil {
+		t.Skip("no boto3 for", python, err)
+	}
+	platformtest.RunObjectStorage(t, func(t *testing.T) platform.Platform {
+		p, err := fake.New(fake.Options{Python: python, InitTimeout: platformtest.S3InitTimeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	})
+}

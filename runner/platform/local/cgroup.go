@@ -53,8 +53,9 @@ type cgroupDriver interface {
 // not safe for concurrent use.
 type group interface {
 	// start starts cmd inside the group, so that its first instruction
-	// already runs under the limits.
-	start(cmd *exec.Cmd) error
+	// already runs under the limits, and inside the network namespace
+	// netns unless it is nil.
+	start(cmd *exec.Cmd, netns *os.File) error
 	// setCPUQuota sets the group's CPU time per cpuPeriodUS.
 	setCPUQuota(us int64) error
 	// setFrozen freezes or thaws the group; freezing completes
@@ -328,9 +329,11 @@ func (h *cgroupHost) create(name string, lim limits) (*cgroup, error) {
 	return &cgroup{group: g}, nil
 }
 
-// start starts cmd inside the group (see group.start). h is the host the
-// group belongs to.
-func (cg *cgroup) start(h *cgroupHost, cmd *exec.Cmd) error { return cg.group.start(cmd) }
+// start starts cmd inside the group and, unless it is nil, the network
+// namespace netns (see group.start). h is the host the group belongs to.
+func (cg *cgroup) start(h *cgroupHost, cmd *exec.Cmd, netns *os.File) error {
+	return cg.group.start(cmd, netns)
+}
 
 // maxMemoryBytes returns the group's peak memory use since it was created.
 func (cg *cgroup) maxMemoryBytes() int64 { return cg.peakMemory() }
@@ -440,12 +443,17 @@ type forkThreadState struct {
 	tid string
 	// home maps each v1 controller to the thread's own group.
 	home map[string]string
+	// hostNet is the thread's own network namespace, to return to after
+	// forking into another; nil until the first such fork.
+	hostNet *os.File
 }
 
-// forkRequest asks the fork thread to run fork on itself.
+// forkRequest asks the fork thread to run fork on itself, inside the
+// network namespace netns unless it is nil.
 type forkRequest struct {
-	fork func(*forkThreadState) error
-	done chan<- error
+	fork  func(*forkThreadState) error
+	netns *os.File
+	done  chan<- error
 }
 
 var (
@@ -453,11 +461,12 @@ var (
 	forkRequests = make(chan forkRequest)
 )
 
-// onForkThread runs fork on the fork thread and returns its error.
-func onForkThread(fork func(*forkThreadState) error) error {
+// onForkThread runs fork on the fork thread, inside the network
+// namespace netns unless it is nil, and returns its error.
+func onForkThread(netns *os.File, fork func(*forkThreadState) error) error {
 	forkOnce.Do(func() { go forkThread() })
 	done := make(chan error, 1)
-	forkRequests <- forkRequest{fork: fork, done: done}
+	forkRequests <- forkRequest{fork: fork, netns: netns, done: done}
 	return <-done
 }
 
@@ -467,7 +476,11 @@ func forkThread() {
 	runtime.LockOSThread()
 	st := &forkThreadState{tid: strconv.Itoa(syscall.Gettid())}
 	for req := range forkRequests {
-		req.done <- req.fork(st)
+		if req.netns == nil {
+			req.done <- req.fork(st)
+		} else {
+			req.done <- st.forkInNetns(req)
+		}
 	}
 }
 

@@ -210,8 +210,8 @@ func (g *v1Group) hierarchies() []string {
 //
 // When the thread cannot move back out of a group, it reports the error,
 // stays where it is, and moves on with the next request.
-func (g *v1Group) start(cmd *exec.Cmd) error {
-	return onForkThread(func(st *forkThreadState) error {
+func (g *v1Group) start(cmd *exec.Cmd, netns *os.File) error {
+	return onForkThread(netns, func(st *forkThreadState) error {
 		home, err := threadGroups(g.h, st.home)
 		if err != nil {
 			return err

@@ -270,7 +270,7 @@ func (g *v2Group) file(name string) string { return filepath.Join(g.dir, name) }
 
 // start forks cmd straight into the group with CLONE_INTO_CGROUP, on the
 // fork thread, so that Pdeathsig holds for as long as faaslab lives.
-func (g *v2Group) start(cmd *exec.Cmd) error {
+func (g *v2Group) start(cmd *exec.Cmd, netns *os.File) error {
 	dir, err := os.Open(g.dir)
 	if err != nil {
 		return fmt.Errorf("open cgroup: %w", err)
@@ -281,7 +281,7 @@ func (g *v2Group) start(cmd *exec.Cmd) error {
 	}
 	cmd.SysProcAttr.UseCgroupFD = true
 	cmd.SysProcAttr.CgroupFD = int(dir.Fd())
-	return onForkThread(func(*forkThreadState) error { return cmd.Start() })
+	return onForkThread(netns, func(*forkThreadState) error { return cmd.Start() })
 }
 
 func (g *v2Group) setCPUQuota(us int64) error { return g.fs.write(g.file("cpu.max"), cpuMax(us)) }

@@ -840,7 +840,7 @@ func TestCgroupV2ForReal(t *testing.T) {
 	var cmds []*exec.Cmd
 	for i := 0; i < 3; i++ {
 		cmd := exec.Command("sleep", "300")
-		if err := g.start(cmd); err != nil {
+		if err := g.start(cmd, nil); err != nil {
 			t.Fatalf("start into the group: %v", err)
 		}
 		cmds = append(cmds, cmd)

@@ -47,27 +47,42 @@ type container struct {
 	frozen    bool
 	freezing  chan struct{}
 	freezeErr error
+	// s3 serves the function's object storage inside its network
+	// namespace; nil when the function has none.
+	s3 *s3Endpoint
 }
 
 // sandboxArgs returns bubblewrap's arguments, up to the command, for a
 // sandbox with taskDir at /var/task, the host directory tmpDir at /tmp (a
-// small tmpfs when tmpDir is "") and exactly env.
-func (p *Platform) sandboxArgs(taskDir, tmpDir string, env []string) []string {
+// small tmpfs when tmpDir is "") and exactly env. With ownNet the sandbox
+// stays in the network namespace bubblewrap starts in, which the caller
+// made for it (see newSandboxNet); otherwise bubblewrap makes one.
+func (p *Platform) sandboxArgs(taskDir, tmpDir string, env []string, ownNet bool) []string {
 	args := []string{
 		// New user, pid, network, IPC, UTS and cgroup namespaces; no
 		// further user namespaces inside.
 		"--unshare-all", "--unshare-user", "--disable-userns",
+	}
+	if ownNet {
+		// After --unshare-all, which it overrides for the network only.
+		args = append(args, "--share-net")
+	}
+	args = append(args,
 		"--uid", strconv.Itoa(p.opts.UID), "--gid", strconv.Itoa(p.opts.GID),
 		"--hostname", "localhost",
 		// Die with faaslab; no controlling terminal to inject input into.
 		"--die-with-parent", "--new-session",
 		"--clearenv",
-	}
+	)
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		args = append(args, "--setenv", k, v)
 	}
 	args = append(args, p.fsArgs...)
+	if ownNet {
+		// The resolver and certificates of S3's own names (s3names.go).
+		args = append(args, p.s3.binds...)
+	}
 	args = append(args, "--ro-bind", taskDir, taskMount)
 	if tmpDir != "" {
 		args = append(args, "--bind", tmpDir, "/tmp")
@@ -116,10 +131,14 @@ func (d *deployment) startProgram(command ...string) (c *container, err error) {
 	var files []*os.File
 	var cmd *exec.Cmd
 	var tmp *tmpStore
+	var s3 *s3Endpoint
 	defer func() {
 		if err != nil {
 			for _, f := range files {
 				f.Close()
+			}
+			if s3 != nil {
+				s3.close()
 			}
 			err = errors.Join(err, cg.kill(killTimeout, 0))
 			if cmd != nil && cmd.Process != nil {
@@ -158,19 +177,31 @@ func (d *deployment) startProgram(command ...string) (c *container, err error) {
 		return nil, err
 	}
 
-	args := p.sandboxArgs(d.taskDir, tmp.mount, d.env)
+	env := d.env
+	if d.fn.S3 != nil {
+		// Its own network namespace, made before the sandbox starts, so
+		// that the endpoint is there when the function's init runs.
+		if s3, err = newS3Endpoint(d.fn.S3, &p.s3, p.deployDir); err != nil {
+			s3 = nil
+			return nil, fmt.Errorf("object storage: %w", err)
+		}
+		env = s3.environment(env)
+	}
+	args := p.sandboxArgs(d.taskDir, tmp.mount, env, s3 != nil)
 	args = append(args, command...)
 	cmd = exec.Command(p.opts.Bwrap, args...)
-	cmd.Env = d.env
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logW, logW
 	cmd.ExtraFiles = []*os.File{requestsR, repliesW} // fds 3 and 4
 	cmd.SysProcAttr = p.sysProcAttr()
 	// started precedes the fork: the runtime's own init time must fit
 	// between started and its first next.
 	started := time.Now()
-	if err = cg.start(p.cgroups, cmd); err != nil {
+	if err = cg.start(p.cgroups, cmd, s3.namespace()); err != nil {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
+	// The sandbox and the listener hold the namespace now.
+	s3.releaseNamespace()
 	// The sandbox holds its ends now.
 	requestsR.Close()
 	repliesW.Close()
@@ -180,7 +211,7 @@ func (d *deployment) startProgram(command ...string) (c *container, err error) {
 	c = &container{
 		cmd: cmd, cg: cg, requests: requestsW, replies: repliesR,
 		messages: make(chan received), stop: make(chan struct{}), read: make(chan struct{}),
-		exited: make(chan struct{}), log: log, started: started, tmp: tmp,
+		exited: make(chan struct{}), log: log, started: started, tmp: tmp, s3: s3,
 	}
 	go func() {
 		c.waitErr = cmd.Wait()
@@ -255,6 +286,9 @@ func (c *container) destroy() error {
 	}
 	c.replies.Close()
 	c.log.file.Close()
+	if c.s3 != nil {
+		c.s3.close()
+	}
 	if killErr != nil || leakErr != nil {
 		return errors.Join(killErr, leakErr)
 	}

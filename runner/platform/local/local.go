@@ -184,6 +184,8 @@ type Platform struct {
 	mkfs string
 	// templates holds an empty /tmp image per size, made once.
 	templates tmpTemplates
+	// s3 is what sandboxes with object storage share (see s3names.go).
+	s3 s3Names
 }
 
 var _ platform.Platform = (*Platform)(nil)
@@ -475,7 +477,7 @@ func (p *Platform) probe() (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// The harness directory stands in for the code.
-	args := append(p.sandboxArgs(p.runtimeDir, "", nil), p.opts.Python, "-c", "import json, resource")
+	args := append(p.sandboxArgs(p.runtimeDir, "", nil, false), p.opts.Python, "-c", "import json, resource")
 	cmd := exec.CommandContext(ctx, p.opts.Bwrap, args...)
 	cmd.Env = []string{}
 	cmd.SysProcAttr = p.sysProcAttr()
@@ -483,7 +485,7 @@ func (p *Platform) probe() (err error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// Stop reading output that a stuck process keeps open.
 	cmd.WaitDelay = time.Second
-	err = cg.start(p.cgroups, cmd)
+	err = cg.start(p.cgroups, cmd, nil)
 	if cmd.Process != nil {
 		err = errors.Join(err, cmd.Wait())
 	}

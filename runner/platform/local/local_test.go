@@ -480,3 +480,9 @@ func TestRunnerDeath(t *testing.T) {
 		})
 	}
 }
+
+func TestObjectStorage(t *testing.T) {
+	platformtest.RunObjectStorage(t, func(t *testing.T) platform.Platform {
+		return newPlatform(t, Options{InitTimeout: platformtest.S3InitTimeout})
+	})
+}
