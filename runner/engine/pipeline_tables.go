@@ -104,3 +104,18 @@ func summarizePipeline(r *rows.PipelineCell, ms, cost []float64) {
 		}
 	}
 }
+
+// pipelineCounts is the number of pipeline cells in t and of those with
+// measured runs.
+func pipelineCounts(t *rows.Tables) (pipes, measured int) {
+	for _, c := range t.PipelineCells {
+		if c.Stage != EndToEnd {
+			continue
+		}
+		pipes++
+		if c.N > 0 {
+			measured++
+		}
+	}
+	return pipes, measured
+}

@@ -435,6 +435,10 @@ func Summary(t *rows.Tables, invocations Tally) string {
 			measured++
 		}
 	}
-	return fmt.Sprintf("%d generations (%s); %d of %d cells measured, %s",
-		len(t.Generations), strings.Join(parts, ", "), measured, len(t.Cells), invocations)
+	cells := fmt.Sprintf("%d of %d cells measured", measured, len(t.Cells))
+	if pipes, measuredPipes := pipelineCounts(t); pipes > 0 {
+		cells += fmt.Sprintf(", %d of %d pipelines", measuredPipes, pipes)
+	}
+	return fmt.Sprintf("%d generations (%s); %s, %s",
+		len(t.Generations), strings.Join(parts, ", "), cells, invocations)
 }
