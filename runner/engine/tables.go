@@ -41,7 +41,7 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 	for _, g := range p.Generations {
 		m := s.Models[g.Model]
 		r := rows.Generation{Study: s.Name, RunID: runID, GenerationID: g.ID, Model: g.Model, Provider: m.Provider,
-			ModelName: m.Model, Task: g.Task, Variant: g.Variant, Sample: int32(g.Sample), PromptSHA256: g.PromptSHA256}
+			ModelName: m.Model, Task: checkTask(g), Variant: g.Variant, Sample: int32(g.Sample), PromptSHA256: g.PromptSHA256}
 		if rec, ok := st.Generations[g.ID]; ok {
 			r.CodeSHA256, r.ModelVersion, r.Attempts = rec.CodeSHA256, rec.ModelVersion, int32(rec.Attempts)
 			r.CreatedAt = rec.CreatedAt
