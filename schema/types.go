@@ -90,16 +90,79 @@ type Price struct {
 type Task struct {
 	Runtime   string             `json:"runtime"`
 	Handler   string             `json:"handler"`
-	Variants  map[string]Variant `json:"variants"`
-	Reference string             `json:"reference"`
+	Variants  map[string]Variant `json:"variants,omitempty"`
+	Reference string             `json:"reference,omitempty"`
 	Tests     []Test             `json:"tests"`
 	Benchmark Benchmark          `json:"benchmark"`
 	Packages  []string           `json:"packages"`
 	Inputs    []string           `json:"inputs"`
 	TimeoutS  int                `json:"timeout_s"`
-	Stages    []Stage            `json:"stages,omitempty"`
 	// EphemeralMB sizes /tmp; nil leaves it to the platform.
 	EphemeralMB *int `json:"ephemeral_mb,omitempty"`
+
+	// Stages make the task a pipeline (IsPipeline); Input, Compare,
+	// Workload and ExpectedMS are a pipeline's.
+	Stages     []Stage        `json:"stages,omitempty"`
+	Input      string         `json:"input,omitempty"`
+	Compare    *ObjectCompare `json:"compare,omitempty"`
+	Workload   *Workload      `json:"workload,omitempty"`
+	ExpectedMS *float64       `json:"expected_ms,omitempty"`
+}
+
+// IsPipeline reports whether the task is a pipeline of stages rather than
+// one function.
+func (t Task) IsPipeline() bool { return len(t.Stages) > 0 }
+
+// VariantNames are the task's prompt variants in order: a pipeline's are
+// its stages' (every stage has the same names).
+func (t Task) VariantNames() []string {
+	if t.IsPipeline() {
+		return SortedKeys(t.Stages[0].Variants)
+	}
+	return SortedKeys(t.Variants)
+}
+
+// HasVariant reports whether the task has a prompt variant named name.
+func (t Task) HasVariant(name string) bool {
+	if t.IsPipeline() {
+		_, ok := t.Stages[0].Variants[name]
+		return ok
+	}
+	_, ok := t.Variants[name]
+	return ok
+}
+
+// StageTask is stage i of pipeline t as a function of its own: the
+// task's runtime, packages, timeout and /tmp unless the stage says
+// otherwise.
+func (t Task) StageTask(i int) Task {
+	st := t.Stages[i]
+	out := Task{Runtime: t.Runtime, Handler: st.Handler, Variants: st.Variants, Reference: st.Reference,
+		Packages: t.Packages, Inputs: nil, TimeoutS: t.TimeoutS, EphemeralMB: t.EphemeralMB}
+	if st.Packages != nil {
+		out.Packages = st.Packages
+	}
+	if st.TimeoutS != nil {
+		out.TimeoutS = *st.TimeoutS
+	}
+	return out
+}
+
+// Workload is the number of units (images, records) a study prices a
+// pipeline for: one pipeline run per unit.
+type Workload struct {
+	Count int64  `json:"count"`
+	Unit  string `json:"unit"`
+	// RetentionH is how long a run's objects are kept, for storage prices.
+	RetentionH float64 `json:"retention_h"`
+}
+
+// ObjectCompare says how two objects are compared: "image" (decoded,
+// Metric against Threshold) or "bytes".
+type ObjectCompare struct {
+	Rule      string   `json:"rule"`
+	Metric    string   `json:"metric"`
+	Threshold *float64 `json:"threshold,omitempty"`
 }
 
 // EphemeralMB is the size of /tmp, in MB, of task's functions on platform:
@@ -140,10 +203,27 @@ type Benchmark struct {
 	ExpectedMS *float64 `json:"expected_ms,omitempty"`
 }
 
-// Stage is one function of a pipeline task.
+// Stage is one function of a pipeline task, with its own prompts and
+// reference.
 type Stage struct {
-	Name    string `json:"name"`
-	Handler string `json:"handler"`
+	Name      string             `json:"name"`
+	Handler   string             `json:"handler"`
+	Variants  map[string]Variant `json:"variants"`
+	Reference string             `json:"reference"`
+	Tests     []StageTest        `json:"tests"`
+	Compare   ObjectCompare      `json:"compare"`
+	// Packages, TimeoutS and MemoryMB override the task's and the cell's
+	// when set.
+	Packages   []string `json:"packages,omitempty"`
+	TimeoutS   *int     `json:"timeout_s,omitempty"`
+	MemoryMB   *int     `json:"memory_mb,omitempty"`
+	ExpectedMS *float64 `json:"expected_ms,omitempty"`
+}
+
+// StageTest is one more object a stage is checked on.
+type StageTest struct {
+	Name  string `json:"name"`
+	Input string `json:"input"`
 }
 
 // Platform is where functions run: "local" (the sandbox) or "aws" (Lambda).

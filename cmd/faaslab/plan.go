@@ -70,7 +70,13 @@ func printPlan(w io.Writer, s plan.Summary) {
 	fmt.Fprintf(tw, "generations\t%d\t\n", s.Counts.Generations)
 	fmt.Fprintf(tw, "checks\t%d\t\n", s.Counts.Checks)
 	fmt.Fprintf(tw, "cells\t%d\t\n", s.Counts.Cells)
+	if s.Counts.Pipelines > 0 { // counted as cells in the dimensions below
+		fmt.Fprintf(tw, "pipelines\t%d\t\n", s.Counts.Pipelines)
+	}
 	fmt.Fprintf(tw, "invocations\t%d\t\n", s.Counts.Invocations)
+	if s.Counts.StageInvocations > 0 {
+		fmt.Fprintf(tw, "of them stage invocations\t%d\t\n", s.Counts.StageInvocations)
+	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

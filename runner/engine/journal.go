@@ -30,6 +30,25 @@ type Record struct {
 	Session *SessionRecord `json:"session,omitempty"`
 	// Attempt is one API request of a generation; it marks nothing done.
 	Attempt *AttemptRecord `json:"attempt,omitempty"`
+	// PipelineRun is one measured run of a pipeline cell.
+	PipelineRun *PipelineRunRecord `json:"pipeline_run,omitempty"`
+	// PipelineCheck is a pipeline cell's end-to-end check.
+	PipelineCheck *PipelineCheckRecord `json:"pipeline_check,omitempty"`
+}
+
+// PipelineRunRecord is one run of a pipeline cell: a row per stage
+// invoked and the run's row.
+type PipelineRunRecord struct {
+	Stages   []rows.Stage  `json:"stages"`
+	Pipeline rows.Pipeline `json:"pipeline"`
+}
+
+// PipelineCheckRecord is the end-to-end check of a pipeline cell: its
+// final object against the reference pipeline's.
+type PipelineCheckRecord struct {
+	ID     string `json:"id"` // the pipeline cell's
+	Class  string `json:"class"`
+	Detail string `json:"detail"`
 }
 
 // SessionRecord is one process's work on a run: at its start, the facts of
@@ -109,6 +128,10 @@ type State struct {
 	// LastStatus is the status of each cell's last invocation.
 	LastStatus map[string]string
 	Failures   []FailureRecord
+	// PipelineRuns holds each pipeline cell's runs, Seq 0..n-1, and
+	// PipelineChecks each one's end-to-end check.
+	PipelineRuns   map[string][]PipelineRunRecord
+	PipelineChecks map[string]PipelineCheckRecord
 	// Sessions has one manifest row per session, with its start and (when
 	// it ended cleanly) end times.
 	Sessions []rows.Manifest
@@ -200,6 +223,9 @@ func newJournal(f *os.File, path string) *Journal {
 		Checks:      map[string]CheckRecord{},
 		Made:        map[string]int{},
 		LastStatus:  map[string]string{},
+
+		PipelineRuns:   map[string][]PipelineRunRecord{},
+		PipelineChecks: map[string]PipelineCheckRecord{},
 	}}
 }
 
@@ -283,6 +309,14 @@ func (j *Journal) apply(rec Record) {
 		s.Checks[rec.Check.ID] = *rec.Check
 	case rec.Invocation != nil:
 		j.applyInvocation(rec.Invocation.CellID, rec.Invocation.Seq, rec.Invocation.Status)
+	case rec.PipelineRun != nil:
+		r := *rec.PipelineRun
+		id := r.Pipeline.CellID
+		if int(r.Pipeline.Seq) == len(s.PipelineRuns[id]) { // never twice
+			s.PipelineRuns[id] = append(s.PipelineRuns[id], r)
+		}
+	case rec.PipelineCheck != nil:
+		s.PipelineChecks[rec.PipelineCheck.ID] = *rec.PipelineCheck
 	case rec.Failure != nil:
 		f := *rec.Failure
 		f.Time = rec.Time
@@ -295,6 +329,16 @@ func (j *Journal) apply(rec Record) {
 		t := rec.Time
 		s.Sessions[len(s.Sessions)-1].FinishedAt = &t
 	}
+}
+
+// PipelineEnded reports whether a pipeline cell's measurement ended at a
+// failed run, and that run's status.
+func (s *State) PipelineEnded(cellID string) (status string, ended bool) {
+	runs := s.PipelineRuns[cellID]
+	if n := len(runs); n > 0 && runs[n-1].Pipeline.Status != string(platform.StatusOK) {
+		return runs[n-1].Pipeline.Status, true
+	}
+	return "", false
 }
 
 // Ended reports whether a cell's measurement ended early, and the status of

@@ -24,7 +24,7 @@ import (
 func (e *Engine) request(g plan.Generation) llm.Request {
 	s := e.Plan.Study
 	m := s.Models[g.Model]
-	t := s.Tasks[g.Task]
+	t := e.Plan.Function(g)
 	pr := e.Plan.Prompts[g.PromptSHA256]
 	req := llm.Request{
 		Model: g.Model, Provider: m.Provider, ModelName: m.Model, BaseURL: m.BaseURL, APIKeyEnv: m.APIKeyEnv,
@@ -32,7 +32,7 @@ func (e *Engine) request(g plan.Generation) llm.Request {
 			Seed: m.Params.Seed, Stop: m.Params.Stop,
 			MaxCompletionTokens: m.Params.MaxCompletionTokens, ReasoningEffort: m.Params.ReasoningEffort},
 		Stream: m.Streams(), Reasoning: m.Reasoning,
-		System: pr.System, Prompt: pr.User, Task: g.Task, Variant: g.Variant, Sample: g.Sample,
+		System: pr.System, Prompt: pr.User, Task: checkTask(g), Variant: g.Variant, Sample: g.Sample,
 		Handler: t.Handler, ReferenceFile: s.Path(t.Reference),
 	}
 	if m.Dir != "" {
@@ -149,7 +149,7 @@ func (e *Engine) functionDir(ctx context.Context, g plan.Generation, rec Generat
 	if !ok {
 		return "", fmt.Errorf("generation %s: artifact %s is missing from %s", g.ID, rec.Key, e.Store.Dir)
 	}
-	return dir, e.writeFunction(dir, res.Files, e.Plan.Study.Tasks[g.Task])
+	return dir, e.writeFunction(dir, res.Files, e.Plan.Function(g))
 }
 
 // referenceDir returns the directory of task's reference implementation.
@@ -234,11 +234,11 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 			bar.Skip(1)
 			return false, nil
 		}
-		t := e.Plan.Study.Tasks[g.Task]
+		t := e.Plan.Function(g)
 		if gen.FinishReason == llm.FinishLength {
 			// A cut answer is never checked, so never measured: its code
 			// (if any) is not what the model would have written.
-			if err := e.journal.Append(Record{Check: truncatedCheck(g, gen, t)}); err != nil {
+			if err := e.journal.Append(Record{Check: truncatedCheck(g, gen, e.Plan.StageTests(g), testRules(e.Plan, g))}); err != nil {
 				return false, err
 			}
 			e.Log.Info("checked", "generation", g.ID, "model", g.Model, "task", g.Task, "variant", g.Variant,
@@ -250,22 +250,33 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 		if err != nil {
 			return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
 		}
-		refDir, err := e.referenceDir(g.Task)
-		if err != nil {
-			return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
-		}
-		tests, err := checkTests(g.Task, t)
-		if err != nil {
-			return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
-		}
 		cand := e.checkFunction(candDir, t)
-		ref := e.checkFunction(refDir, t)
 		start := time.Now()
-		var rep check.Report
-		attempts, err := e.retry(ctx, isInfrastructure, func() error {
-			rep, err = e.Checker.Check(ctx, cand, ref, tests)
-			return err
-		})
+		var (
+			rep          check.Report
+			names, rules []string
+			attempts     int
+		)
+		if g.Stage != "" {
+			rep, names, rules, err = e.checkStage(ctx, g, candDir)
+		} else {
+			var refDir string
+			var tests []check.Test
+			if refDir, err = e.referenceDir(g.Task); err != nil {
+				return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
+			}
+			if tests, err = checkTests(g.Task, t); err != nil {
+				return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
+			}
+			for _, tt := range tests {
+				names, rules = append(names, tt.Name), append(rules, tt.Compare.Rule)
+			}
+			ref := e.checkFunction(refDir, t)
+			attempts, err = e.retry(ctx, isInfrastructure, func() error {
+				rep, err = e.Checker.Check(ctx, cand, ref, tests)
+				return err
+			})
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
@@ -284,14 +295,14 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 			MetricsNote: m.Note}
 		now := time.Now().UTC()
 		if len(rep.Tests) == 0 { // NOCODE and SE run no test; their rows still say why
-			for _, tt := range tests {
-				rep.Tests = append(rep.Tests, check.TestResult{Name: tt.Name, Class: rep.Class, Detail: "not run: " + rep.Detail})
+			for _, name := range names {
+				rep.Tests = append(rep.Tests, check.TestResult{Name: name, Class: rep.Class, Detail: "not run: " + rep.Detail})
 			}
 		}
 		for i, tr := range rep.Tests {
 			ms := float64(tr.Duration) / float64(time.Millisecond)
-			rec.Tests = append(rec.Tests, rows.Check{GenerationID: g.ID, Model: g.Model, Task: g.Task, Variant: g.Variant,
-				Sample: int32(g.Sample), Test: tr.Name, Class: string(tr.Class), Compare: tests[i].Compare.Rule,
+			rec.Tests = append(rec.Tests, rows.Check{GenerationID: g.ID, Model: g.Model, Task: checkTask(g), Variant: g.Variant,
+				Sample: int32(g.Sample), Test: tr.Name, Class: string(tr.Class), Compare: rules[i],
 				DiffPath: tr.Path, Detail: tr.Detail, CheckedAt: now})
 			if tr.Duration > 0 {
 				rec.Tests[i].DurationMS = &ms
@@ -310,14 +321,14 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 // truncatedCheck is the check record of generation g, whose answer was
 // cut at the token limit: class TRUNCATED, no metrics, and one row per
 // test saying it did not run.
-func truncatedCheck(g plan.Generation, gen GenerationRecord, t schema.Task) *CheckRecord {
+func truncatedCheck(g plan.Generation, gen GenerationRecord, tests, rules []string) *CheckRecord {
 	detail := fmt.Sprintf("truncated: the answer reached the token limit (%d output tokens); its code was not checked", gen.OutputTokens)
 	rec := &CheckRecord{ID: g.ID, Class: string(check.ClassTruncated), Detail: detail,
 		MetricsNote: "truncated: the answer was cut, so its code is not measured"}
 	now := time.Now().UTC()
-	for _, tt := range t.Tests {
-		rec.Tests = append(rec.Tests, rows.Check{GenerationID: g.ID, Model: g.Model, Task: g.Task, Variant: g.Variant,
-			Sample: int32(g.Sample), Test: tt.Name, Class: string(check.ClassTruncated), Compare: tt.Compare,
+	for i, name := range tests {
+		rec.Tests = append(rec.Tests, rows.Check{GenerationID: g.ID, Model: g.Model, Task: checkTask(g), Variant: g.Variant,
+			Sample: int32(g.Sample), Test: name, Class: string(check.ClassTruncated), Compare: rules[i],
 			Detail: "not run: " + detail, CheckedAt: now})
 	}
 	return rec
@@ -344,6 +355,31 @@ func (e *Engine) noCodeDetail(ctx context.Context, g plan.Generation, key, detai
 		answer = string(r[:limit]) + "…"
 	}
 	return fmt.Sprintf("no code in the model's answer: %q", answer)
+}
+
+// checkTask is the task column of generation g's rows: its task, or
+// "<pipeline>/<stage>" for a stage of a pipeline.
+func checkTask(g plan.Generation) string {
+	if g.Stage == "" {
+		return g.Task
+	}
+	return g.Task + "/" + g.Stage
+}
+
+// testRules is the compare rule of each of generation g's tests.
+func testRules(p *plan.Plan, g plan.Generation) []string {
+	t := p.Study.Tasks[g.Task]
+	var rules []string
+	if g.Stage == "" {
+		for _, tt := range t.Tests {
+			rules = append(rules, tt.Compare)
+		}
+		return rules
+	}
+	for range p.StageTests(g) {
+		rules = append(rules, t.Stages[g.StageIndex].Compare.Rule)
+	}
+	return rules
 }
 
 func isInfrastructure(err error) bool { return errors.Is(err, platform.ErrInfrastructure) }
@@ -385,7 +421,12 @@ func (e *Engine) measure(ctx context.Context) (int, error) {
 	cells := e.Plan.Cells
 	bar := e.Progress.Stage(StageMeasure, e.Plan.Invocations())
 	defer bar.Done()
-	return forEach(ctx, len(cells), e.MeasureParallel, func(ctx context.Context, i int) (bool, error) {
+	// Pipeline cells come after the single functions', as units of the
+	// same stage.
+	return forEach(ctx, len(cells)+len(e.Plan.Pipelines), e.MeasureParallel, func(ctx context.Context, i int) (bool, error) {
+		if i >= len(cells) {
+			return e.measurePipeline(ctx, e.Plan.Pipelines[i-len(cells)], bar)
+		}
 		return e.measureCell(ctx, cells[i], bar)
 	})
 }

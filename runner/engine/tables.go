@@ -41,7 +41,7 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 	for _, g := range p.Generations {
 		m := s.Models[g.Model]
 		r := rows.Generation{Study: s.Name, RunID: runID, GenerationID: g.ID, Model: g.Model, Provider: m.Provider,
-			ModelName: m.Model, Task: g.Task, Variant: g.Variant, Sample: int32(g.Sample), PromptSHA256: g.PromptSHA256}
+			ModelName: m.Model, Task: checkTask(g), Variant: g.Variant, Sample: int32(g.Sample), PromptSHA256: g.PromptSHA256}
 		if rec, ok := st.Generations[g.ID]; ok {
 			r.CodeSHA256, r.ModelVersion, r.Attempts = rec.CodeSHA256, rec.ModelVersion, int32(rec.Attempts)
 			r.CreatedAt = rec.CreatedAt
@@ -111,6 +111,7 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 	}
 	compareWithReference(p, cells)
 	t.Cells = cells
+	pipelineTables(p, st, runID, t)
 	versions := modelVersions(p, st)
 	for _, m := range st.Sessions {
 		m.Study, m.RunID, m.StudySHA256, m.ModelVersions = s.Name, runID, s.Source.SHA256, versions
@@ -434,6 +435,10 @@ func Summary(t *rows.Tables, invocations Tally) string {
 			measured++
 		}
 	}
-	return fmt.Sprintf("%d generations (%s); %d of %d cells measured, %s",
-		len(t.Generations), strings.Join(parts, ", "), measured, len(t.Cells), invocations)
+	cells := fmt.Sprintf("%d of %d cells measured", measured, len(t.Cells))
+	if pipes, measuredPipes := pipelineCounts(t); pipes > 0 {
+		cells += fmt.Sprintf(", %d of %d pipelines", measuredPipes, pipes)
+	}
+	return fmt.Sprintf("%d generations (%s); %s, %s",
+		len(t.Generations), strings.Join(parts, ", "), cells, invocations)
 }

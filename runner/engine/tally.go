@@ -41,6 +41,28 @@ func TallyInvocations(p *plan.Plan, st *State) Tally {
 			t.Left += total - made
 		}
 	}
+	for _, pc := range p.Pipelines {
+		total := pc.StageInvocations()
+		made := 0
+		for _, r := range st.PipelineRuns[pc.ID] {
+			made += len(r.Stages)
+		}
+		made = min(made, total)
+		t.Planned += total
+		t.Made += made
+		_, ended := st.PipelineEnded(pc.ID)
+		failed := false
+		for _, gi := range pc.Generations {
+			if chk, ok := st.Checks[p.Generations[gi].ID]; ok && chk.Class != string(check.ClassOK) {
+				failed = true
+			}
+		}
+		if ended || failed {
+			t.NotToBeMade += total - made
+		} else {
+			t.Left += total - made
+		}
+	}
 	return t
 }
 

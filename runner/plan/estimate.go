@@ -51,7 +51,8 @@ func OutputTokens(m schema.Model) int64 {
 
 // Estimate prices the plan: model tokens from prompt sizes and the models'
 // prices, and AWS Lambda time for cells on aws platforms whose task gives
-// benchmark.expected_ms. Local cells cost nothing.
+// benchmark.expected_ms, and for pipelines on aws platforms their stages'
+// Lambda time and S3 requests. Local cells cost nothing.
 func (p *Plan) Estimate() Estimate {
 	s := p.Study
 	e := Estimate{BudgetUSD: s.Budget.USD, Notes: []string{}}
@@ -92,8 +93,33 @@ func (p *Plan) Estimate() Estimate {
 		}
 		e.LambdaUSD += float64(c.Invocations()) * pricing.LambdaInvocation(c.Arch, c.MemoryMB, *exp)
 	}
+	untimedStages := map[string]bool{}
+	for _, pc := range p.Pipelines {
+		if !aws[pc.Platform] {
+			continue
+		}
+		t := s.Tasks[pc.Task]
+		for i, st := range t.Stages {
+			exp := st.ExpectedMS
+			if exp == nil {
+				exp = t.ExpectedMS
+			}
+			if exp == nil {
+				untimedStages[pc.Task+"."+st.Name] = true
+				continue
+			}
+			e.LambdaUSD += float64(pc.Invocations()) * pricing.LambdaInvocation(pc.Arch, pc.StageMemoryMB[i], *exp)
+		}
+		// Each stage reads one object and writes one; every run uploads
+		// its input.
+		n := float64(pc.Invocations())
+		e.LambdaUSD += n * (float64(len(t.Stages)+1)*pricing.S3PutUSD + float64(len(t.Stages))*pricing.S3GetUSD)
+	}
 	for _, t := range schema.SortedKeys(untimed) {
 		e.Notes = append(e.Notes, fmt.Sprintf("task %s has no benchmark.expected_ms: its Lambda time is not priced", t))
+	}
+	for _, st := range schema.SortedKeys(untimedStages) {
+		e.Notes = append(e.Notes, fmt.Sprintf("stage %s has no expected_ms (nor its pipeline): its Lambda time is not priced", st))
 	}
 	e.TotalUSD = e.LLMUSD + e.LambdaUSD
 	return e

@@ -308,8 +308,12 @@ func run(ctx context.Context, env *Env, o Options, after func(e *engine.Engine, 
 		e.Replay = lk
 	}
 	if !o.Quiet {
-		fmt.Fprintf(env.Stderr, "study %s: %d generations, %d checks, %d cells, %d invocations planned (only code that passes its checks is measured)\nrun directory %s\n",
-			s.Name, len(p.Generations), p.Checks(), len(p.Cells), p.Invocations(), relPath(env.Cwd, dir))
+		cells := fmt.Sprintf("%d cells", len(p.Cells))
+		if len(p.Pipelines) > 0 {
+			cells += fmt.Sprintf(", %d pipelines", len(p.Pipelines))
+		}
+		fmt.Fprintf(env.Stderr, "study %s: %d generations, %d checks, %s, %d invocations planned (only code that passes its checks is measured)\nrun directory %s\n",
+			s.Name, len(p.Generations), p.Checks(), cells, p.Invocations(), relPath(env.Cwd, dir))
 	}
 	runErr := e.Run(ctx, o.Stages...)
 	if errors.Is(runErr, context.Canceled) || ctx.Err() != nil {
