@@ -157,17 +157,7 @@ type validator struct {
 }
 
 func (v *validator) fail(path, msg string) {
-	pos := v.s.Pos(path)
-	if pos == path { // no position of its own: use the nearest parent's
-		pos = ""
-		for p := parent(path); p != ""; p = parent(p) {
-			if q := v.s.Pos(p); q != p {
-				pos = q
-				break
-			}
-		}
-	}
-	v.errs = append(v.errs, Error{Pos: pos, Path: path, Msg: msg})
+	v.errs = append(v.errs, v.s.Error(path, msg))
 }
 
 func parent(path string) string {
