@@ -157,6 +157,7 @@ func Tables() *rows.Tables {
 			ContainerID:         fmt.Sprintf("ctr-%d", cell),
 			CPUModel:            "Intel(R) Xeon(R) Processor @ 2.50GHz",
 			CPUArch:             "x86_64",
+			CPUMatch:            i%4 != 3,
 			Error:               Awkward[i%len(Awkward)],
 		}
 		if inv.Cold {

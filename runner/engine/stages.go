@@ -391,26 +391,42 @@ func (e *Engine) measure(ctx context.Context) (int, error) {
 }
 
 // measureCell makes the cell's remaining invocations, one at a time on one
-// deployment, journaling each as it finishes.
+// deployment, journaling each as it finishes. Under matrix.cpu_filter the
+// cell goes on past its planned calls until enough ran on the wanted CPU
+// (see cellComplete); every call is journaled.
 func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, error) {
 	g := e.Plan.Generations[c.Generation]
+	s := e.Plan.Study
 	var (
 		gen     GenerationRecord
 		chk     CheckRecord
 		checked bool
 		done    int
+		matched int
 		ended   bool
 	)
-	e.journal.View(func(s *State) {
-		gen = s.Generations[g.ID]
-		chk, checked = s.Checks[g.ID]
-		done = s.Made[c.ID]
-		_, ended = s.Ended(c.ID)
+	e.journal.View(func(st *State) {
+		gen = st.Generations[g.ID]
+		chk, checked = st.Checks[g.ID]
+		done = st.Made[c.ID]
+		matched = st.Matched[c.ID]
+		_, ended = st.Ended(c.ID)
 	})
 	total := c.Invocations()
+	filter := s.Matrix.CPUFilter
+	// progress is how many of the cell's planned calls the made ones
+	// stand for: under a filter, warm-ups and matching calls only.
+	progress := func(made, matched int) int {
+		if filter == "" {
+			return min(made, total)
+		}
+		return min(made, c.Warmup) + min(matched, c.Repetitions)
+	}
 	switch {
-	case done >= total || ended:
-		bar.Resume(total)
+	case cellComplete(s, c, done, matched) || ended:
+		p := progress(done, matched)
+		bar.Resume(p)
+		bar.Skip(total - p)
 		return false, nil
 	case !checked || chk.Class != string(check.ClassOK):
 		// Only correct code is measured, as in the studies faaslab
@@ -418,20 +434,20 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 		bar.Skip(total)
 		return false, nil
 	}
-	bar.Resume(done)
-	s := e.Plan.Study
+	bar.Resume(progress(done, matched))
+	left := func(made, matched int) int { return total - progress(made, matched) }
 	t := s.Tasks[c.Task]
 	pl, err := e.Platforms(c.Platform)
 	if err != nil {
-		return true, e.fail(bar, total-done, StageMeasure, c.ID, 0, err)
+		return true, e.fail(bar, left(done, matched), StageMeasure, c.ID, 0, err)
 	}
 	dir, err := e.functionDir(ctx, g, gen)
 	if err != nil {
-		return true, e.fail(bar, total-done, StageMeasure, c.ID, 0, err)
+		return true, e.fail(bar, left(done, matched), StageMeasure, c.ID, 0, err)
 	}
 	event, err := json.Marshal(t.Benchmark.Event)
 	if err != nil {
-		return true, e.fail(bar, total-done, StageMeasure, c.ID, 0, fmt.Errorf("tasks.%s.benchmark.event: %w", c.Task, err))
+		return true, e.fail(bar, left(done, matched), StageMeasure, c.ID, 0, fmt.Errorf("tasks.%s.benchmark.event: %w", c.Task, err))
 	}
 	fn := platform.Function{Name: c.ID, CodeDir: dir, Handler: t.Handler, Runtime: t.Runtime, MemoryMB: c.MemoryMB,
 		Arch: c.Arch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages, Cold: s.Matrix.Mode == "cold",
@@ -466,7 +482,8 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 		}
 		return nil
 	}
-	for seq := done; seq < total; seq++ {
+	seq := done
+	for ; !cellComplete(s, c, seq, matched); seq++ {
 		var inv platform.Invocation
 		attempts, err := e.retry(ctx, isInfrastructure, func() error {
 			if err := ready(seq); err != nil {
@@ -484,29 +501,64 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
-			return true, e.fail(bar, total-seq, StageMeasure, c.ID, attempts, err)
+			return true, e.fail(bar, left(seq, matched), StageMeasure, c.ID, attempts, err)
 		}
-		row := invocationRow(c, g, seq, seq < c.Warmup, inv)
+		warmup := seq < c.Warmup
+		row := invocationRow(c, g, seq, warmup, inv, filter)
 		if err := e.journal.Append(Record{Invocation: &row}); err != nil {
 			return false, err
 		}
-		bar.Add()
+		switch {
+		case matches(warmup, row.CPUMatch, row.Status):
+			matched++
+			bar.Add()
+		case warmup || filter == "":
+			bar.Add()
+		}
 		if inv.Status != platform.StatusOK {
 			// The code passed its checks but fails on the benchmark input:
 			// further calls would fail alike (and may each run to timeout).
 			// The failed call, journaled last, ends the cell (State.Ended).
 			e.Log.Warn("cell ended early", "cell", c.ID, "seq", seq, "status", inv.Status, "error", inv.ErrorMessage)
-			bar.Skip(total - seq - 1)
+			bar.Skip(left(seq+1, matched))
 			return false, nil
 		}
 	}
+	if n := left(seq, matched); n > 0 { // the CPU filter's cap ended the cell
+		e.Log.Warn("cell reached cpu_filter_cap", "cell", c.ID, "cpu_filter", filter, "matching", matched,
+			"repetitions", c.Repetitions, "calls", seq-c.Warmup)
+		bar.Skip(n)
+	}
 	e.Log.Info("measured", "cell", c.ID, "model", c.Model, "task", c.Task, "variant", c.Variant,
-		"platform", c.Platform, "arch", c.Arch, "memory_mb", c.MemoryMB, "invocations", total-done)
+		"platform", c.Platform, "arch", c.Arch, "memory_mb", c.MemoryMB, "invocations", seq-done)
 	return false, nil
 }
 
+// cellComplete reports whether cell c needs no further call after made
+// calls of which matched count toward its repetitions (State.Matched).
+// Without matrix.cpu_filter a cell makes its planned calls. With one it
+// makes its warm-ups and then calls until repetitions of them ran on the
+// wanted CPU, or cpu_filter_cap calls past the warm-ups were made.
+func cellComplete(s *schema.Study, c plan.Cell, made, matched int) bool {
+	if s.Matrix.CPUFilter == "" {
+		return made >= c.Invocations()
+	}
+	return made >= c.Warmup && (matched >= c.Repetitions || made-c.Warmup >= CPUFilterCap(s, c))
+}
+
+// CPUFilterCap is how many calls past its warm-ups cell c makes at most
+// under matrix.cpu_filter: matrix.cpu_filter_cap, else 5 × repetitions.
+func CPUFilterCap(s *schema.Study, c plan.Cell) int {
+	if s.Matrix.CPUFilterCap > 0 {
+		return s.Matrix.CPUFilterCap
+	}
+	return 5 * c.Repetitions
+}
+
 // invocationRow is the table row of one measured invocation.
-func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv platform.Invocation) rows.Invocation {
+// cpuFilter is matrix.cpu_filter: the row's CPUMatch says whether the
+// call ran on a CPU whose model contains it (always, when it is empty).
+func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv platform.Invocation, cpuFilter string) rows.Invocation {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	r := rows.Invocation{
 		CellID: c.ID, GenerationID: g.ID, Model: c.Model, Task: c.Task, Variant: c.Variant, Sample: int32(c.Sample),
@@ -517,6 +569,7 @@ func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv pla
 		CPUThrottledMS: ms(inv.CPUThrottled), CPUThrottledPeriods: inv.CPUThrottledPeriods, CPUQuotaVCPUs: inv.CPUQuotaVCPUs,
 		HostCPUUserS: inv.CPUUser, HostCPUSystemS: inv.CPUSystem, HostCPUIdleS: inv.CPUIdle, HostCPUIOWaitS: inv.CPUIOWait, HostCPUStealS: inv.CPUSteal,
 		ContainerID: inv.ContainerID, CPUModel: inv.CPUModel, CPUArch: inv.CPUArch,
+		CPUMatch: strings.Contains(inv.CPUModel, cpuFilter),
 	}
 	if inv.Cold && inv.InitDuration > 0 {
 		v := ms(inv.InitDuration)
