@@ -19,6 +19,8 @@ type Study struct {
 	RateLimits map[string]Limits `json:"rate_limits,omitempty"`
 	// Generation says how failed API calls are retried.
 	Generation Generation `json:"generation"`
+	// Checks says where checks run their functions.
+	Checks Checks `json:"checks"`
 	// Prices is the study's prices field as JSON (#Prices), nil when it
 	// has none: runner/pricing merges it over faaslab's dated table.
 	Prices json.RawMessage `json:"-"`
@@ -221,6 +223,12 @@ const (
 	DefaultRetries     = 5
 	DefaultMaxBackoffS = 60.0
 )
+
+// Checks says where the check stage runs candidates and references.
+type Checks struct {
+	// Platform names a platform of the study; empty: the first local one.
+	Platform string `json:"platform,omitempty"`
+}
 
 // Budget caps what a study may spend.
 type Budget struct {

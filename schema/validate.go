@@ -41,6 +41,11 @@ func validate(s *Study, opts Options) Errors {
 		}
 	}
 	v.rateLimits()
+	if p := s.Checks.Platform; p != "" {
+		if _, ok := s.Platforms[p]; !ok {
+			v.fail("checks.platform", fmt.Sprintf("no platform named %q (have %v)", p, SortedKeys(s.Platforms)))
+		}
+	}
 	for _, id := range SortedKeys(s.Tasks) {
 		t := s.Tasks[id]
 		at := "tasks." + id

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/faaslab/faaslab/exporters/rows"
@@ -218,7 +219,15 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 	bar := e.Progress.Stage(StageCheck, len(gens))
 	defer bar.Done()
 	defer e.Checker.Close(context.WithoutCancel(ctx))
-	return forEach(ctx, len(gens), e.CheckParallel, func(ctx context.Context, i int) (bool, error) {
+	// Checks fan out on a platform that runs functions apart (AWS
+	// Lambda); the static metrics stay in the local sandbox, at most
+	// CheckParallel at once.
+	workers := max(e.CheckParallel, 1)
+	if par, ok := e.Checker.Platform.(platform.Parallel); ok {
+		workers = max(workers, par.MaxParallel())
+	}
+	metricsSlots := make(chan struct{}, max(e.CheckParallel, 1))
+	return forEach(ctx, len(gens), workers, func(ctx context.Context, i int) (bool, error) {
 		g := gens[i]
 		var gen GenerationRecord
 		var generated, done bool
@@ -275,7 +284,13 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 		if rep.Class == check.ClassNoCode {
 			rep.Detail = e.noCodeDetail(ctx, g, gen.Key, rep.Detail)
 		}
+		select {
+		case metricsSlots <- struct{}{}:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
 		m := e.Checker.StaticMetrics(ctx, cand)
+		<-metricsSlots
 		if ctx.Err() != nil { // metrics cut short by Ctrl-C must be made again
 			return false, ctx.Err()
 		}
@@ -348,12 +363,16 @@ func (e *Engine) noCodeDetail(ctx context.Context, g plan.Generation, key, detai
 
 func isInfrastructure(err error) bool { return errors.Is(err, platform.ErrInfrastructure) }
 
-// checkFunction is the function a check deploys: on the local platform, at
-// the check memory size, with the task's timeout and /tmp.
+// checkFunction is the function a check deploys: on the checks' platform,
+// at the check memory size, with the task's timeout and /tmp, tagged with
+// the study and run so that a platform that keeps deployments (AWS
+// Lambda) finds its leftovers.
 func (e *Engine) checkFunction(dir string, t schema.Task) platform.Function {
+	s := e.Plan.Study
 	return platform.Function{CodeDir: dir, Handler: t.Handler, Runtime: t.Runtime, MemoryMB: e.CheckMemoryMB,
 		Arch: e.CheckArch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages,
-		EphemeralMB: schema.EphemeralMB(t, schema.Platform{})}
+		EphemeralMB: schema.EphemeralMB(t, s.Platforms[s.Checks.Platform]),
+		Tags:        map[string]string{platform.TagStudy: s.Name, platform.TagRun: e.Facts.RunID}}
 }
 
 // checkTests converts task's tests to the checker's.
@@ -381,13 +400,60 @@ func checkTests(task string, t schema.Task) ([]check.Test, error) {
 
 // ---- measure ----
 
+// measure measures every cell. Each platform's cells run on workers of
+// their own, the platforms at once: MeasureParallel workers on a platform
+// whose cells disturb each other's timings (the local sandbox), and
+// MaxParallel on one that isolates them (platform.Parallel: AWS Lambda).
 func (e *Engine) measure(ctx context.Context) (int, error) {
 	cells := e.Plan.Cells
 	bar := e.Progress.Stage(StageMeasure, e.Plan.Invocations())
 	defer bar.Done()
-	return forEach(ctx, len(cells), e.MeasureParallel, func(ctx context.Context, i int) (bool, error) {
-		return e.measureCell(ctx, cells[i], bar)
-	})
+	var names []string
+	byPlatform := map[string][]int{}
+	for i, c := range cells {
+		if byPlatform[c.Platform] == nil {
+			names = append(names, c.Platform)
+		}
+		byPlatform[c.Platform] = append(byPlatform[c.Platform], i)
+	}
+	var (
+		mu       sync.Mutex
+		failures int
+		first    error
+		wg       sync.WaitGroup
+	)
+	for _, name := range names {
+		idx := byPlatform[name]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := forEach(ctx, len(idx), e.measureWorkers(name), func(ctx context.Context, i int) (bool, error) {
+				return e.measureCell(ctx, cells[idx[i]], bar)
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			failures += n
+			if err != nil && first == nil {
+				first = err
+			}
+		}()
+	}
+	wg.Wait()
+	return failures, first
+}
+
+// measureWorkers is how many cells of the study's platform name are
+// measured at once: its MaxParallel when it implements platform.Parallel,
+// else MeasureParallel. A platform that cannot be opened gets one worker:
+// each of its cells fails with the reason.
+func (e *Engine) measureWorkers(name string) int {
+	n := max(e.MeasureParallel, 1)
+	if pl, err := e.Platforms(name); err == nil {
+		if par, ok := pl.(platform.Parallel); ok {
+			n = max(par.MaxParallel(), 1)
+		}
+	}
+	return n
 }
 
 // measureCell makes the cell's remaining invocations, one at a time on one
