@@ -152,6 +152,9 @@ func (p *Platform) Deploy(ctx context.Context, fn platform.Function) (platform.D
 
 // check fills in Lambda's defaults and checks fn against its limits.
 func (p *Platform) check(fn *platform.Function) error {
+	if fn.Arch == "" {
+		fn.Arch = "x86_64" // Lambda's default
+	}
 	switch {
 	case fn.Name == "":
 		return fmt.Errorf("function has no name")
