@@ -118,6 +118,10 @@ type Invocation struct {
 	CPUModel       string  `parquet:"cpu_model,dict"`
 	CPUArch        string  `parquet:"cpu_arch,dict"`
 	Error          string  `parquet:"error"`
+	// RestoreMS is Lambda's SnapStart Restore Duration; RequestID is the
+	// platform's id of the invocation (Lambda's request id).
+	RestoreMS *float64 `parquet:"restore_ms,optional"`
+	RequestID string   `parquet:"request_id"`
 }
 
 // Cell is the summary of one cell's measured (non-warm-up, successful)
