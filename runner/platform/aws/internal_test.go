@@ -145,6 +145,11 @@ func TestClassify(t *testing.T) {
 			status: platform.StatusInitError, errType: "Runtime.ImportModuleError", cold: true, billed: 120 * time.Millisecond,
 		},
 		{
+			name:   "no REPORT: the wrapper's cold flag and init",
+			out:    lambda.InvokeOutput{Payload: []byte(`{"metrics":{"duration_ns":1000000,"init_ns":2000000,"cold":true,"container_id":"0123456789abcdef"},"result":7}`)},
+			status: platform.StatusOK, cold: true,
+		},
+		{
 			name:   "a record that is not the wrapper's",
 			out:    lambda.InvokeOutput{Payload: []byte(`{"statusCode":200}`)},
 			status: platform.StatusError, errType: errTypeProtocol,

@@ -120,16 +120,24 @@ func merge(inv *platform.Invocation, out *lambda.InvokeOutput, fn platform.Funct
 		var rec harness.Record
 		err := json.Unmarshal(out.Payload, &rec)
 		if err == nil {
-			// Lambda's Init Duration is the init; the wrapper's import
-			// time is part of it.
-			rec.Metrics.InitNS = 0
-			err = rec.Validate(inv.RoundTrip, 0)
+			initBound := inv.RoundTrip
+			if hasReport {
+				// Lambda's Init Duration is the init; the wrapper's
+				// import time is part of it.
+				rec.Metrics.InitNS, initBound = 0, 0
+			}
+			err = rec.Validate(inv.RoundTrip, initBound)
 		}
 		if err != nil {
 			inv.Status, inv.ErrorType = platform.StatusError, errTypeProtocol
 			inv.ErrorMessage = "invalid record from faaslab's wrapper (did the function tamper with it?): " + err.Error()
 		} else {
 			rec.Apply(inv)
+			if !hasReport {
+				// An endpoint that returns no REPORT (some emulators):
+				// the wrapper's own view of cold starts is all there is.
+				inv.Cold = rec.Metrics.Cold
+			}
 			inv.Status = platform.StatusOK
 			if rec.Error != nil {
 				inv.Status = platform.StatusError
