@@ -196,7 +196,9 @@ SELECT
 	CASE WHEN arch = 'arm64' THEN 'ARM Neoverse-N1' ELSE %[7]s[hc %% 3 + 1] END AS cpu_model,
 	arch AS cpu_arch,
 	true AS cpu_match,
-	CASE WHEN h %% 200 = 0 THEN '%[8]s' ELSE '' END AS error
+	CASE WHEN h %% 200 = 0 THEN '%[8]s' ELSE '' END AS error,
+	NULL::DOUBLE AS restore_ms,
+	'' AS request_id
 FROM v`,
 		n, sqlList(benchArchs), sqlList(benchModels), sqlList(benchTasks), sqlList(benchVariants),
 		benchStartMicros, sqlList(benchX86CPUs), benchTimeout)

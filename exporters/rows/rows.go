@@ -121,6 +121,10 @@ type Invocation struct {
 	// (true when the study has no filter); statistics use matching calls.
 	CPUMatch bool   `parquet:"cpu_match"`
 	Error    string `parquet:"error"`
+	// RestoreMS is Lambda's SnapStart Restore Duration; RequestID is the
+	// platform's id of the invocation (Lambda's request id).
+	RestoreMS *float64 `parquet:"restore_ms,optional"`
+	RequestID string   `parquet:"request_id"`
 }
 
 // Cell is the summary of one cell's measured (non-warm-up, successful)

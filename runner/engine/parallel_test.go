@@ -80,7 +80,7 @@ func (d *parallelDeployment) Close(ctx context.Context) error {
 
 // withMemory replans e's study with one cell per memory size (the same
 // generation, already checked OK).
-func withMemory(t *testing.T, e *Engine, p *plan.Plan, sizes ...int) *plan.Plan {
+func withMemory(t testing.TB, e *Engine, p *plan.Plan, sizes ...int) *plan.Plan {
 	t.Helper()
 	p.Study.Matrix.MemoryMB = sizes
 	p2, err := plan.New(p.Study)

@@ -641,6 +641,11 @@ func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv pla
 		v := ms(inv.InitDuration)
 		r.InitMS = &v
 	}
+	if inv.RestoreDuration > 0 {
+		v := ms(inv.RestoreDuration)
+		r.RestoreMS = &v
+	}
+	r.RequestID = inv.RequestID
 	if inv.BilledDuration > 0 {
 		v := ms(inv.BilledDuration)
 		if inv.BilledEstimated {

@@ -256,6 +256,16 @@ func run(ctx context.Context, env *Env, o Options, after func(e *engine.Engine, 
 		mu.Unlock()
 		return open()
 	}
+	if needs(o.Stages, engine.StageMeasure) {
+		// Open the cells' platforms before any work: a platform's
+		// preflight (AWS credentials, role, region) fails now, not after
+		// the generations were paid for.
+		for _, c := range p.Cells {
+			if _, err := platforms(c.Platform); err != nil {
+				return err
+			}
+		}
+	}
 	var checker *check.Checker
 	if needs(o.Stages, engine.StageCheck) {
 		// The checker's tools run in the local sandbox; candidates and
