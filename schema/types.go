@@ -1,5 +1,7 @@
 package schema
 
+import "encoding/json"
+
 // Study is a loaded, validated study file. The fields mirror #Study in
 // study.cue; Load fills defaults, so every field is concrete.
 type Study struct {
@@ -17,6 +19,11 @@ type Study struct {
 	RateLimits map[string]Limits `json:"rate_limits,omitempty"`
 	// Generation says how failed API calls are retried.
 	Generation Generation `json:"generation"`
+	// Checks says where checks run their functions.
+	Checks Checks `json:"checks"`
+	// Prices is the study's prices field as JSON (#Prices), nil when it
+	// has none: runner/pricing merges it over faaslab's dated table.
+	Prices json.RawMessage `json:"-"`
 
 	// Source is what Load read: the study file, its directory (the base of
 	// every relative path), its bytes' hash and the tags applied.
@@ -297,9 +304,28 @@ const (
 	DefaultMaxBackoffS = 60.0
 )
 
+// Checks says where the check stage runs candidates and references.
+type Checks struct {
+	// Platform names a platform of the study; empty: the first local one.
+	Platform string `json:"platform,omitempty"`
+}
+
 // Budget caps what a study may spend.
 type Budget struct {
 	USD float64 `json:"usd"`
+}
+
+// Error is a problem with the field at path (as Pos takes it), placed at
+// the field's position, or its nearest parent's when the field has none of
+// its own (a default, or a field the study left out): for checks made
+// after Load, such as the plan's.
+func (s *Study) Error(path, msg string) Error {
+	for p := path; p != ""; p = parent(p) {
+		if q := s.Pos(p); q != p {
+			return Error{Pos: q, Path: path, Msg: msg}
+		}
+	}
+	return Error{Path: path, Msg: msg}
 }
 
 // Pos returns "file:line:col" of the field at path (dot-separated, as in

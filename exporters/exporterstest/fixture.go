@@ -157,6 +157,7 @@ func Tables() *rows.Tables {
 			ContainerID:         fmt.Sprintf("ctr-%d", cell),
 			CPUModel:            "Intel(R) Xeon(R) Processor @ 2.50GHz",
 			CPUArch:             "x86_64",
+			CPUMatch:            i%4 != 3,
 			Error:               Awkward[i%len(Awkward)],
 		}
 		if inv.Cold {
@@ -168,6 +169,10 @@ func Tables() *rows.Tables {
 		if inv.Platform == "lambda" {
 			inv.BilledMS = ptr(float64(int(inv.DurationMS) + 1))
 			inv.MaxMemoryUsedMB = ptr(int32(87))
+			inv.RequestID = fmt.Sprintf("%08x-1f2e-4d3c-8b4a-%012x", i, cell)
+			if inv.Cold && i%2 == 0 {
+				inv.RestoreMS = ptr(180.25)
+			}
 		} else if inv.Seq == 1 {
 			inv.BilledMS = ptr(0.0)
 			inv.MaxMemoryUsedMB = ptr(int32(0))

@@ -117,7 +117,14 @@ type Invocation struct {
 	ContainerID    string  `parquet:"container_id,dict"`
 	CPUModel       string  `parquet:"cpu_model,dict"`
 	CPUArch        string  `parquet:"cpu_arch,dict"`
-	Error          string  `parquet:"error"`
+	// CPUMatch says the call ran on the CPU model matrix.cpu_filter names
+	// (true when the study has no filter); statistics use matching calls.
+	CPUMatch bool   `parquet:"cpu_match"`
+	Error    string `parquet:"error"`
+	// RestoreMS is Lambda's SnapStart Restore Duration; RequestID is the
+	// platform's id of the invocation (Lambda's request id).
+	RestoreMS *float64 `parquet:"restore_ms,optional"`
+	RequestID string   `parquet:"request_id"`
 }
 
 // Cell is the summary of one cell's measured (non-warm-up, successful)

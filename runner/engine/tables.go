@@ -104,7 +104,8 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 		r.FilteredOutCPU = sm.filtered
 		summarize(&r, sm.ms)
 		if len(sm.ms) > 0 {
-			cost := sm.price / float64(len(sm.ms)) * 1e6
+			// A million calls like the cell's, as one month's usage.
+			cost := p.Prices.LambdaUSD(sm.usage.Scale(1e6 / float64(len(sm.ms))))
 			r.CostPer1MUSD = &cost
 		}
 		cells[i] = r
@@ -228,9 +229,9 @@ func endpoints(p *plan.Plan, st *State, runID string, gens []rows.Generation) []
 
 // samples are the measurements of one cell that its statistics use.
 type samples struct {
-	ms       []float64 // function time of each measured call
-	price    float64   // summed per call: Lambda bills each call's own rounding
-	filtered int32     // calls left out by the CPU-model filter
+	ms       []float64     // function time of each measured call
+	usage    pricing.Usage // summed per call: Lambda bills each call's own rounding
+	filtered int32         // calls left out by the CPU-model filter
 }
 
 // cellSamples collects each cell's measured calls: not warm-ups, not
@@ -249,20 +250,36 @@ func cellSamples(p *plan.Plan, each func(func(rows.Invocation) error) error) (ma
 		if !ok || inv.Warmup || inv.Status != string(platform.StatusOK) || (warmMode && inv.Cold) {
 			return nil
 		}
+		// The filter is applied here, not read from the row's cpu_match,
+		// so that journals written before that column still filter.
 		if f := s.Matrix.CPUFilter; f != "" && !strings.Contains(inv.CPUModel, f) {
 			sm.filtered++
 			return nil
 		}
 		sm.ms = append(sm.ms, inv.DurationMS)
-		billed := inv.DurationMS
-		if inv.BilledMS != nil {
-			billed = *inv.BilledMS
-		}
 		c := cellOf[inv.CellID]
-		sm.price += pricing.LambdaInvocation(c.Arch, c.MemoryMB, billed)
+		sm.usage.Add(p.Prices, callOf(s, c, inv), 1)
 		return nil
 	})
 	return byID, err
+}
+
+// callOf is invocation inv of cell c as Lambda bills it: Lambda's billed
+// duration where it reported one, else the platform's estimate, else the
+// duration; a cold start's INIT, billed from the price table's date.
+func callOf(s *schema.Study, c plan.Cell, inv rows.Invocation) pricing.Call {
+	call := pricing.Call{Arch: c.Arch, MemoryMB: c.MemoryMB, DurationMS: inv.DurationMS, At: inv.StartedAt,
+		EphemeralMB: schema.EphemeralMB(s.Tasks[c.Task], s.Platforms[c.Platform])}
+	if inv.BilledMS != nil {
+		call.BilledMS = *inv.BilledMS
+	}
+	if inv.BilledEstMS != nil {
+		call.EstimateMS = *inv.BilledEstMS
+	}
+	if inv.Cold && inv.InitMS != nil {
+		call.InitMS = *inv.InitMS
+	}
+	return call
 }
 
 // modelVersions is a JSON object of each model's versions as the APIs
