@@ -33,6 +33,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -207,6 +208,29 @@ type (
 	}
 )
 
+// interpreters caches the interpreter each Python command resolves to:
+// a version manager's shim (pyenv) takes a second to start, and every
+// test starts a fake.
+var interpreters sync.Map
+
+// interpreter is the executable that python (default python3) runs, or
+// python itself when that cannot be found out.
+func interpreter(python string) string {
+	if python == "" {
+		python = "python3"
+	}
+	if exe, ok := interpreters.Load(python); ok {
+		return exe.(string)
+	}
+	out, err := exec.Command(python, "-c", "import sys; print(sys.executable)").Output()
+	exe := strings.TrimSpace(string(out))
+	if err != nil || exe == "" {
+		return python
+	}
+	interpreters.Store(python, exe)
+	return exe
+}
+
 // New starts the fake on 127.0.0.1.
 func New(opts Options) (*Server, error) {
 	if opts.Activation == 0 {
@@ -221,7 +245,7 @@ func New(opts Options) (*Server, error) {
 	if opts.UnreservedConcurrency == 0 {
 		opts.UnreservedConcurrency = 1000
 	}
-	pl, err := fake.New(fake.Options{Python: opts.Python})
+	pl, err := fake.New(fake.Options{Python: interpreter(opts.Python)})
 	if err != nil {
 		return nil, fmt.Errorf("lambdafake: %w", err)
 	}
