@@ -3,6 +3,7 @@ package report
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,24 +20,35 @@ const marker = "cells.parquet"
 // without duplicates. A path may be a tables directory itself, a run
 // directory (holding tables/), a study's directory of runs (STUDY/RUN/
 // tables) or a results directory of studies (OUT/STUDY/RUN/tables): the
-// search goes at most three levels down. A path that does not exist or
-// holds no tables is an error naming it.
-func FindTables(paths []string) ([]string, error) {
+// search goes at most three levels down. Relative paths are taken from
+// base, and the directories returned keep them relative. A path that does
+// not exist or holds no tables is an error naming it as given.
+func FindTables(base string, paths []string) ([]string, error) {
 	var dirs []string
 	for _, p := range paths {
-		info, err := os.Stat(p)
+		abs := p
+		if !filepath.IsAbs(p) {
+			abs = filepath.Join(base, p)
+		}
+		info, err := os.Stat(abs)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("results %s: no such directory", p)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("results %s: %w", p, err)
 		}
 		if !info.IsDir() {
 			return nil, fmt.Errorf("results %s: not a directory (give a run directory or its tables directory)", p)
 		}
-		found := findUnder(p, 3)
+		found := findUnder(abs, 3)
 		if len(found) == 0 {
 			return nil, fmt.Errorf("results %s: no Parquet tables in it (looked for %s in it, in its tables/ and up to three levels down; run `faaslab export` first): %w",
 				p, marker, ErrNoTables)
 		}
 		for _, d := range found {
+			if rel, err := filepath.Rel(abs, d); err == nil {
+				d = filepath.Join(p, rel)
+			}
 			if !slices.Contains(dirs, d) {
 				dirs = append(dirs, d)
 			}

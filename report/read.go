@@ -33,18 +33,19 @@ const readBatch = 1024
 // zero value (nil for a pointer). Rows are decoded readBatch at a time,
 // page by page, so memory does not grow with the file. fn must not keep
 // the pointer. A missing file is reported with ok false and no error.
-func readParquet[T any](ctx context.Context, path string, fn func(*T) error) (ok bool, err error) {
-	f, err := os.Open(path)
+func readParquet[T any](ctx context.Context, file tableFile, fn func(*T) error) (ok bool, err error) {
+	path := file.name
+	f, err := os.Open(file.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("read %s: %w", path, err)
 	}
 	pf, err := parquet.OpenFile(f, info.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
@@ -186,13 +187,20 @@ type Data struct {
 	Invocations int64
 }
 
-// Read reads the Parquet tables of dirs (see FindTables). Invocations are
+// Read reads the Parquet tables of dirs (see FindTables), relative to base
+// unless absolute. Invocations are
 // streamed and only their function times kept, per cell coordinates; the
 // other tables, one row per artifact, cell or endpoint, are kept whole.
-func Read(ctx context.Context, dirs []string) (*Data, error) {
+func Read(ctx context.Context, base string, dirs []string) (*Data, error) {
 	d := &Data{Dirs: dirs, Samples: map[Key]*Samples{}}
 	for _, dir := range dirs {
-		path := func(table string) string { return filepath.Join(dir, table+".parquet") }
+		path := func(table string) tableFile {
+			name := filepath.Join(dir, table+".parquet")
+			if filepath.IsAbs(name) {
+				return tableFile{name, name}
+			}
+			return tableFile{filepath.Join(base, name), name}
+		}
 		if err := readAll(ctx, path(exporters.ManifestTable), &d.Manifest); err != nil {
 			return nil, err
 		}
@@ -222,7 +230,11 @@ func Read(ctx context.Context, dirs []string) (*Data, error) {
 	return d, nil
 }
 
-func readAll[T any](ctx context.Context, path string, dst *[]T) error {
+// tableFile is a table's file: the path to open, and its name in messages
+// (as the user gave it).
+type tableFile struct{ path, name string }
+
+func readAll[T any](ctx context.Context, path tableFile, dst *[]T) error {
 	_, err := readParquet(ctx, path, func(r *T) error {
 		*dst = append(*dst, *r)
 		return nil

@@ -65,11 +65,11 @@ func fixture(t testing.TB, r reporttest.Run) (*Data, string) {
 	if _, err := reporttest.Write(context.Background(), run, r); err != nil {
 		t.Fatal(err)
 	}
-	dirs, err := FindTables([]string{run})
+	dirs, err := FindTables("", []string{run})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := Read(context.Background(), dirs)
+	d, err := Read(context.Background(), "", dirs)
 	if err != nil {
 		t.Fatal(err)
 	}
