@@ -34,6 +34,9 @@ type view struct {
 	opts     Options
 	provider map[string]string // model -> provider
 	single   map[string]bool   // task -> it has one variant
+
+	sortedKeys     []Key
+	byPrompt, refs map[promptAt][]float64
 }
 
 func newView(d *Data, opts Options) *view {
@@ -109,16 +112,42 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// pooled is the measured function times of every cell matching keep,
-// pooled over samples and runs.
-func (v *view) pooled(keep func(Key) bool) []float64 {
-	var xs []float64
-	for _, k := range sortedFunc(v.d.Samples, compareKeys) {
-		if keep(k) {
-			xs = append(xs, v.d.Samples[k].Measured()...)
+// promptAt is a model's prompt in one configuration: the cells that pool
+// over samples.
+type promptAt struct {
+	Model string
+	prompt
+	config
+}
+
+// pools returns the measured function times per model, prompt and
+// configuration, pooled over samples and runs (in key order), and the
+// reference's per task and configuration, pooled over its variants too as
+// the engine does. Built once per view.
+func (v *view) pools() (byPrompt map[promptAt][]float64, refs map[promptAt][]float64) {
+	if v.byPrompt != nil {
+		return v.byPrompt, v.refs
+	}
+	v.byPrompt, v.refs = map[promptAt][]float64{}, map[promptAt][]float64{}
+	for _, k := range v.keys() {
+		xs := v.d.Samples[k].Measured()
+		cf := config{k.Platform, k.Arch, k.MemoryMB}
+		pa := promptAt{k.Model, prompt{k.Task, k.Variant}, cf}
+		v.byPrompt[pa] = append(v.byPrompt[pa], xs...)
+		if v.isReference(k.Model) {
+			ra := promptAt{"", prompt{k.Task, ""}, cf}
+			v.refs[ra] = append(v.refs[ra], xs...)
 		}
 	}
-	return xs
+	return v.byPrompt, v.refs
+}
+
+// keys are the coordinates of every cell with invocations, sorted once.
+func (v *view) keys() []Key {
+	if v.sortedKeys == nil {
+		v.sortedKeys = sortedFunc(v.d.Samples, compareKeys)
+	}
+	return v.sortedKeys
 }
 
 func compareKeys(a, b Key) int {
@@ -224,10 +253,9 @@ func (v *view) table4() (Section, bool) {
 		}
 		t := &Table{Title: cf.String(), Columns: append([]string{"prompt", "reference ms"}, models...), Left: 1}
 		sums, counts := make([]float64, len(models)), make([]int, len(models))
+		byPrompt, refPools := v.pools()
 		for _, p := range g.prompts {
-			ref := v.pooled(func(k Key) bool {
-				return v.isReference(k.Model) && k.Task == p.Task && k.Platform == cf.Platform && k.Arch == cf.Arch && k.MemoryMB == cf.MemoryMB
-			})
+			ref := refPools[promptAt{"", prompt{p.Task, ""}, cf}]
 			refMean := stats.Mean(ref)
 			row := []string{p.label(v.single), num(refMean)}
 			for i, m := range models {
@@ -240,9 +268,7 @@ func (v *view) table4() (Section, bool) {
 					row = append(row, classLabel(c))
 					continue
 				}
-				xs := v.pooled(func(k Key) bool {
-					return k.Model == m && k.Task == p.Task && k.Variant == p.Variant && k.Platform == cf.Platform && k.Arch == cf.Arch && k.MemoryMB == cf.MemoryMB
-				})
+				xs := byPrompt[promptAt{m, p, cf}]
 				d, ok := stats.PctDiff(stats.Mean(xs), refMean)
 				if len(xs) == 0 || len(ref) == 0 || !ok {
 					row = append(row, dash)
@@ -476,7 +502,7 @@ func (v *view) distributions() (Section, bool) {
 		cf config
 	}
 	by := map[group]map[string][]float64{}
-	for _, k := range sortedFunc(v.d.Samples, compareKeys) {
+	for _, k := range v.keys() {
 		xs := v.d.Samples[k].Measured()
 		if len(xs) == 0 {
 			continue
@@ -582,7 +608,7 @@ func (v *view) cellStats() (Section, bool) {
 			"95 % confidence interval of the mean (Student's t) and of the median (distribution-free, from order statistics and the binomial distribution; – with fewer than 6 calls).",
 	}}
 	t := &Table{Columns: []string{"model", "task", "variant", "sample", "config", "n", "mean", "sd", "cv", "median", "p95", "mean 95% CI", "median 95% CI"}, Left: 5}
-	for _, k := range sortedFunc(v.d.Samples, compareKeys) {
+	for _, k := range v.keys() {
 		xs := v.d.Samples[k].Measured()
 		if len(xs) == 0 {
 			continue

@@ -22,7 +22,7 @@ func (v *view) coldWarm() (Section, bool) {
 	t := &Table{Columns: []string{"model", "prompt", "config", "cold n", "cold median", "cold mean", "init mean", "warm n", "warm median", "warm mean",
 		"cold/warm", "p (Welch)", "cold USD/1M", "warm USD/1M"}, Left: 3}
 	chart := &BarChart{Title: "Median round trip, cold vs warm", Unit: "ms", Series: []Series{{Name: "cold"}, {Name: "warm"}}}
-	for _, k := range sortedFunc(v.d.Samples, compareKeys) {
+	for _, k := range v.keys() {
 		s := v.d.Samples[k]
 		if len(s.ColdRT) < 2 || len(s.WarmRT) < 2 {
 			continue
@@ -112,7 +112,7 @@ func (v *view) memorySweep() (Section, bool) {
 	}}
 	type acc struct{ ms []float64 }
 	sizes := map[sweepKey]map[int32]*acc{}
-	for _, k := range sortedFunc(v.d.Samples, compareKeys) {
+	for _, k := range v.keys() {
 		xs := v.d.Samples[k].Measured()
 		if len(xs) == 0 {
 			continue

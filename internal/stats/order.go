@@ -34,6 +34,22 @@ func BinomCDF(k, n int, p float64) float64 {
 	return math.Min(sum, 1)
 }
 
+// binomCDFs returns P(B ≤ k) for k = 0..n, B ~ Binomial(n, p), 0 < p < 1:
+// BinomCDF for every k in one pass.
+func binomCDFs(n int, p float64) []float64 {
+	lp, lq := math.Log(p), math.Log1p(-p)
+	ln, _ := math.Lgamma(float64(n) + 1)
+	cdf := make([]float64, n+1)
+	sum := 0.0
+	for i := 0; i <= n; i++ {
+		li, _ := math.Lgamma(float64(i) + 1)
+		lr, _ := math.Lgamma(float64(n-i) + 1)
+		sum += math.Exp(ln - li - lr + float64(i)*lp + float64(n-i)*lq)
+		cdf[i] = math.Min(sum, 1)
+	}
+	return cdf
+}
+
 // QuantileCI is the distribution-free confidence interval of the
 // q-quantile (0 < q < 1) of the population xs was drawn from, built from
 // two order statistics (Conover, Practical Nonparametric Statistics,
@@ -53,14 +69,15 @@ func QuantileCI(xs []float64, q, level float64) (ci Interval, coverage float64, 
 		return Interval{}, 0, false
 	}
 	tail := (1 - level) / 2
+	cdf := binomCDFs(n, q) // cdf[k] = P(B ≤ k)
 	// l: largest rank with P(B ≤ l−1) ≤ tail; at least 1.
 	l := 0
-	for l+1 <= n && BinomCDF(l, n, q) <= tail {
+	for l+1 <= n && cdf[l] <= tail {
 		l++
 	}
 	// u: smallest rank with P(B ≥ u) = 1 − P(B ≤ u−1) ≤ tail; at most n.
 	u := n + 1
-	for u-1 >= 1 && 1-BinomCDF(u-2, n, q) <= tail {
+	for u-1 >= 1 && 1-cdf[u-2] <= tail {
 		u--
 	}
 	if l < 1 || u > n || l >= u {
@@ -68,7 +85,7 @@ func QuantileCI(xs []float64, q, level float64) (ci Interval, coverage float64, 
 	}
 	s := slices.Clone(xs)
 	slices.Sort(s)
-	coverage = BinomCDF(u-1, n, q) - BinomCDF(l-1, n, q)
+	coverage = cdf[u-1] - cdf[l-1]
 	return Interval{s[l-1], s[u-1]}, coverage, true
 }
 
