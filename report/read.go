@@ -219,10 +219,7 @@ func Read(ctx context.Context, base string, dirs []string) (*Data, error) {
 		if err := readAll(ctx, path(pipelinesTable), &d.Pipelines); err != nil {
 			return nil, err
 		}
-		_, err := readParquet(ctx, path(exporters.InvocationsTable), func(inv *invocation) error {
-			d.add(inv)
-			return nil
-		})
+		_, err := readInvocations(ctx, path(exporters.InvocationsTable), d.add)
 		if err != nil {
 			return nil, err
 		}

@@ -87,3 +87,31 @@ func TestColumnsExist(t *testing.T) {
 		}
 	}
 }
+
+// TestMeasured checks which calls a cell's statistics are of: not
+// warm-ups, not failed, not on a CPU the filter dropped, and warm unless
+// every measured call was cold (a study that forces cold starts).
+func TestMeasured(t *testing.T) {
+	d := &Data{Samples: map[Key]*Samples{}}
+	no := false
+	for _, inv := range []invocation{
+		{Model: "m", Status: "ok", Warmup: true, Cold: true, DurationMS: 900},
+		{Model: "m", Status: "ok", DurationMS: 10},
+		{Model: "m", Status: "ok", DurationMS: 11},
+		{Model: "m", Status: "ok", DurationMS: 99, CPUMatch: &no},
+		{Model: "m", Status: "error", DurationMS: 98},
+		{Model: "m", Status: "ok", Cold: true, DurationMS: 500},
+		{Model: "c", Status: "ok", Warmup: true, Cold: true, DurationMS: 900},
+		{Model: "c", Status: "ok", Cold: true, DurationMS: 400},
+		{Model: "c", Status: "ok", Cold: true, DurationMS: 410},
+	} {
+		d.add(&inv)
+	}
+	m, c := d.Samples[Key{Model: "m"}], d.Samples[Key{Model: "c"}]
+	if got := m.Measured(); !reflect.DeepEqual(got, []float64{10, 11}) || m.Failed != 1 || m.Calls != 6 || len(m.ColdRT) != 2 || len(m.WarmRT) != 3 {
+		t.Errorf("warm cell: measured %v, %+v", got, m)
+	}
+	if got := c.Measured(); !reflect.DeepEqual(got, []float64{400, 410}) {
+		t.Errorf("cold cell: measured %v", got)
+	}
+}
