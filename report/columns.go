@@ -19,12 +19,22 @@ var invocationColumns = []string{"model", "task", "variant", "sample", "platform
 // columnPages reads one column chunk's values page by page.
 type columnPages struct {
 	pages parquet.Pages
+	page  parquet.Page
 	vals  parquet.ValueReader
+	done  []parquet.Page // read to the end, released by release
+}
+
+// release gives the pages read to the end back to parquet-go's buffer
+// pool, once the values read from them are no longer used.
+func (c *columnPages) release() {
+	for _, p := range c.done {
+		parquet.Release(p)
+	}
+	c.done = c.done[:0]
 }
 
 // read fills buf with the chunk's next values; it returns fewer only at
-// the chunk's end (io.EOF). Pages are not released back to parquet-go's
-// pool, so byte arrays in buf stay valid until the caller drops them.
+// the chunk's end (io.EOF). Byte arrays in buf stay valid until release.
 func (c *columnPages) read(buf []parquet.Value) (int, error) {
 	n := 0
 	for n < len(buf) {
@@ -33,12 +43,13 @@ func (c *columnPages) read(buf []parquet.Value) (int, error) {
 			if err != nil {
 				return n, err
 			}
-			c.vals = p.Values()
+			c.page, c.vals = p, p.Values()
 		}
 		m, err := c.vals.ReadValues(buf[n:])
 		n += m
 		if errors.Is(err, io.EOF) {
-			c.vals = nil
+			c.done = append(c.done, c.page)
+			c.page, c.vals = nil, nil
 			continue
 		}
 		if err != nil {
@@ -148,6 +159,11 @@ func readInvocations(ctx context.Context, file tableFile, fn func(*invocation)) 
 					inv.CPUMatch = &cpuMatch
 				}
 				fn(&inv)
+			}
+			for _, c := range cols {
+				if c != nil {
+					c.release()
+				}
 			}
 			left -= int64(want)
 			if err := ctx.Err(); err != nil {
