@@ -533,7 +533,7 @@ func (v *view) distributions() (Section, bool) {
 				HighWhisker: b.HighWhisker, Outliers: append(slices.Clone(b.OutlierLo), b.OutlierHi...)})
 			lo, hi = math.Min(lo, b.Min), math.Max(hi, b.Max)
 		}
-		chart.Log = lo > 0 && hi/lo > 50
+		chart.Log = lo > 0 && hi/lo > 20
 		sec.Blocks = append(sec.Blocks, chart)
 	}
 	sec.Blocks = append([]Block{t}, sec.Blocks...)

@@ -118,8 +118,8 @@ const (
 // truncate shortens a label to fit the label column.
 func truncate(s string) string {
 	r := []rune(s)
-	if len(r) > 36 {
-		return string(r[:35]) + "…"
+	if len(r) > 34 {
+		return string(r[:33]) + "…"
 	}
 	return s
 }
@@ -207,6 +207,9 @@ func boxSVG(c *BoxChart) string {
 		}
 		step := niceStep((hi - lo + 2*pad) / 5)
 		sc.lo, sc.hi = math.Floor((lo-pad)/step)*step, math.Ceil((hi+pad)/step)*step
+		if lo >= 0 {
+			sc.lo = math.Max(sc.lo, 0) // times are never negative
+		}
 	}
 	d.axis(sc, y0, y0+plotH, c.Unit)
 	for i, b := range c.Boxes {
