@@ -9,9 +9,20 @@ import (
 	"github.com/faaslab/faaslab/internal/stats"
 )
 
-// workload is the number of pipeline runs the cost is scaled to: the
-// 100,000 images of the TCSS 562 pipeline study.
-const workload = 100_000
+// defaultWorkload is the number of pipeline runs the cost is scaled to
+// when the tables name none: the 100,000 images of the TCSS 562 study.
+const defaultWorkload = 100_000
+
+// workload is the study's workload from the pipeline_cells table: its
+// count of runs and what one run is ("images").
+func (v *view) workload() (int64, string) {
+	for _, c := range v.d.PipelineCells {
+		if c.WorkloadCount > 0 {
+			return c.WorkloadCount, or(c.WorkloadUnit, "runs")
+		}
+	}
+	return defaultWorkload, "runs"
+}
 
 // pipelineKey is one pipeline version: its code (model, variant) where it
 // ran.
@@ -53,7 +64,8 @@ type runs struct {
 func (v *view) pipelines() (Section, bool) {
 	sec := Section{ID: "pipelines", Title: "Pipelines: per stage, end to end, x86_64 vs arm64", Notes: []string{
 		"Measured pipeline runs: not warm-up, status ok. Times in ms: mean, standard deviation, coefficient of variation (SD/mean), median, 95 % CI of the mean (Student's t). " +
-			fmt.Sprintf("Cost per run is the sum of its stages' Lambda prices (cost_usd); the workload column scales it to %d runs.", workload),
+			"Cost per run is the pipelines table's cost_usd (its stages' Lambda and S3 prices); the workload column scales it to the study's workload " +
+			"(pipeline_cells' workload_count and workload_unit; 100,000 runs, the TCSS 562 study's images, when the tables do not say).",
 	}}
 	if len(v.d.Pipelines) == 0 && len(v.d.Stages) == 0 {
 		return sec, false
@@ -74,7 +86,9 @@ func (v *view) pipelines() (Section, bool) {
 			continue
 		}
 		r.ms = append(r.ms, s.DurationMS)
-		r.usd = append(r.usd, s.CostUSD)
+		if s.CostUSD != nil {
+			r.usd = append(r.usd, *s.CostUSD)
+		}
 	}
 	ends := map[pipelineKey]*runs{}
 	for _, p := range v.d.Pipelines {
@@ -87,14 +101,16 @@ func (v *view) pipelines() (Section, bool) {
 		if p.Warmup {
 			continue
 		}
-		if p.Status != "ok" {
+		if p.Status != "ok" || p.EndToEndMS == nil {
 			r.failed++
 			continue
 		}
-		r.ms = append(r.ms, p.EndToEndMS)
-		r.stagesMS = append(r.stagesMS, p.StagesMS)
-		r.overheadMS = append(r.overheadMS, p.OverheadMS)
-		r.usd = append(r.usd, p.CostUSD)
+		r.ms = append(r.ms, *p.EndToEndMS)
+		r.stagesMS = append(r.stagesMS, ptrOr(p.StagesMS))
+		r.overheadMS = append(r.overheadMS, ptrOr(p.OverheadMS))
+		if p.CostUSD != nil {
+			r.usd = append(r.usd, *p.CostUSD)
+		}
 	}
 
 	st := &Table{Title: "Per stage", Columns: []string{"pipeline", "config", "stage", "n", "failed", "mean", "sd", "cv", "median", "mean 95% CI", "USD per call"}, Left: 3}
@@ -107,15 +123,16 @@ func (v *view) pipelines() (Section, bool) {
 		sec.Blocks = append(sec.Blocks, st)
 	}
 
+	count, unit := v.workload()
 	et := &Table{Title: "End to end", Columns: []string{"pipeline", "config", "n", "failed", "mean", "sd", "cv", "median", "mean 95% CI", "USD per run",
-		"stages ms", "overhead ms", fmt.Sprintf("USD per %d", workload)}, Left: 2}
+		"stages ms", "overhead ms", fmt.Sprintf("USD per %d %s", count, unit)}, Left: 2}
 	chart := &BarChart{Title: "Mean end-to-end time by pipeline version", Unit: "ms"}
 	archs := map[string]int{}
 	for _, k := range sortedFunc(ends, comparePipelineKeys) {
 		r := ends[k]
 		usd := stats.Mean(r.usd)
 		row := append([]string{k.label(), k.config().String(), itoa(len(r.ms)), itoa(r.failed)}, spread(r.ms, usd)...)
-		et.Rows = append(et.Rows, append(row, num(stats.Mean(r.stagesMS)), num(stats.Mean(r.overheadMS)), num(usd*workload)))
+		et.Rows = append(et.Rows, append(row, num(stats.Mean(r.stagesMS)), num(stats.Mean(r.overheadMS)), num(usd*float64(count))))
 		label := fmt.Sprintf("%s %s %d MB", k.label(), k.Platform, k.MemoryMB)
 		i := indexOrAppend(&chart.Labels, label)
 		a, ok := archs[k.Arch]
@@ -166,7 +183,7 @@ func (v *view) pipelines() (Section, bool) {
 		}
 		arm := k
 		arm.Arch = "arm64"
-		compare(k, fmt.Sprintf("end to end (USD per %d)", workload), ends[k], ends[arm], workload)
+		compare(k, fmt.Sprintf("end to end (USD per %d %s)", count, unit), ends[k], ends[arm], float64(count))
 		for _, sk := range sortedFunc(stages, compareStageKeys) {
 			if sk.pipelineKey == k {
 				armStage := sk

@@ -20,8 +20,9 @@ import (
 // Table names of the pipelines issue, which this package reads when a run
 // has them.
 const (
-	stagesTable    = "stages"
-	pipelinesTable = "pipelines"
+	stagesTable        = "stages"
+	pipelinesTable     = "pipelines"
+	pipelineCellsTable = "pipeline_cells"
 )
 
 // readBatch is how many rows a reader decodes at once.
@@ -110,8 +111,8 @@ type Stage struct {
 	MemoryMB   int32   `parquet:"memory_mb"`
 	DurationMS float64 `parquet:"duration_ms"`
 	Cold       bool    `parquet:"cold"`
-	Status     string  `parquet:"status"`
-	CostUSD    float64 `parquet:"cost_usd"`
+	Status     string   `parquet:"status"`
+	CostUSD    *float64 `parquet:"cost_usd,optional"`
 }
 
 // Pipeline is one end-to-end pipeline run (table pipelines).
@@ -124,12 +125,26 @@ type Pipeline struct {
 	Platform    string  `parquet:"platform"`
 	Arch        string  `parquet:"arch"`
 	MemoryMB    int32   `parquet:"memory_mb"`
-	EndToEndMS  float64 `parquet:"end_to_end_ms"`
-	StagesMS    float64 `parquet:"stages_ms"`
-	OverheadMS  float64 `parquet:"overhead_ms"`
-	Status      string  `parquet:"status"`
-	FailedStage string  `parquet:"failed_stage"`
-	CostUSD     float64 `parquet:"cost_usd"`
+	EndToEndMS  *float64 `parquet:"end_to_end_ms,optional"` // null when the run failed
+	StagesMS    *float64 `parquet:"stages_ms,optional"`
+	OverheadMS  *float64 `parquet:"overhead_ms,optional"`
+	Status      string   `parquet:"status"`
+	FailedStage string   `parquet:"failed_stage"`
+	CostUSD     *float64 `parquet:"cost_usd,optional"`
+}
+
+// PipelineCell is the workload a pipeline cell's cost is scaled to (table
+// pipeline_cells, its end-to-end row).
+type PipelineCell struct {
+	Pipeline      string `parquet:"pipeline"`
+	Stage         string `parquet:"stage"`
+	Model         string `parquet:"model"`
+	Variant       string `parquet:"variant"`
+	Platform      string `parquet:"platform"`
+	Arch          string `parquet:"arch"`
+	MemoryMB      int32  `parquet:"memory_mb"`
+	WorkloadCount int64  `parquet:"workload_count"`
+	WorkloadUnit  string `parquet:"workload_unit"`
 }
 
 // Key is a cell's coordinates, which match cells across runs (a cell's id
@@ -179,8 +194,9 @@ type Data struct {
 	Generations []rows.Generation
 	Cells       []rows.Cell
 	Endpoints   []rows.Endpoint
-	Stages      []Stage
-	Pipelines   []Pipeline
+	Stages        []Stage
+	Pipelines     []Pipeline
+	PipelineCells []PipelineCell
 	// Samples holds each cell's invocations; Invocations counts the rows
 	// read.
 	Samples     map[Key]*Samples
@@ -217,6 +233,9 @@ func Read(ctx context.Context, base string, dirs []string) (*Data, error) {
 			return nil, err
 		}
 		if err := readAll(ctx, path(pipelinesTable), &d.Pipelines); err != nil {
+			return nil, err
+		}
+		if err := readAll(ctx, path(pipelineCellsTable), &d.PipelineCells); err != nil {
 			return nil, err
 		}
 		_, err := readInvocations(ctx, path(exporters.InvocationsTable), d.add)

@@ -21,8 +21,9 @@ import (
 	"github.com/faaslab/faaslab/runner/pricing"
 )
 
-// StageRow and PipelineRow are rows of the pipeline tables, with the
-// columns agreed for them (stages and pipelines).
+// StageRow and PipelineRow are rows of the pipeline tables with the columns
+// of rows.Stage and rows.Pipeline on the pipelines branch, written here
+// with parquet-go directly until that branch's exporter is merged.
 type StageRow struct {
 	Study           string    `parquet:"study,dict"`
 	RunID           string    `parquet:"run_id,dict"`
@@ -47,7 +48,7 @@ type StageRow struct {
 	Status          string    `parquet:"status,dict"`
 	Error           string    `parquet:"error"`
 	MaxMemoryUsedMB *int32    `parquet:"max_memory_used_mb,optional"`
-	CostUSD         float64   `parquet:"cost_usd"`
+	CostUSD         *float64  `parquet:"cost_usd,optional"`
 }
 
 type PipelineRow struct {
@@ -64,12 +65,30 @@ type PipelineRow struct {
 	Arch        string    `parquet:"arch,dict"`
 	MemoryMB    int32     `parquet:"memory_mb"`
 	StartedAt   time.Time `parquet:"started_at,timestamp(microsecond)"`
-	EndToEndMS  float64   `parquet:"end_to_end_ms"`
-	StagesMS    float64   `parquet:"stages_ms"`
-	OverheadMS  float64   `parquet:"overhead_ms"`
+	EndToEndMS  *float64  `parquet:"end_to_end_ms,optional"`
+	StagesMS    *float64  `parquet:"stages_ms,optional"`
+	OverheadMS  *float64  `parquet:"overhead_ms,optional"`
 	Status      string    `parquet:"status,dict"`
-	FailedStage string    `parquet:"failed_stage"`
-	CostUSD     float64   `parquet:"cost_usd"`
+	FailedStage string    `parquet:"failed_stage,dict"`
+	CostUSD     *float64  `parquet:"cost_usd,optional"`
+}
+
+// PipelineCellRow is the end-to-end row of a pipeline cell (rows.PipelineCell
+// on the pipelines branch), with the columns the report reads.
+type PipelineCellRow struct {
+	Study         string `parquet:"study,dict"`
+	RunID         string `parquet:"run_id,dict"`
+	CellID        string `parquet:"cell_id"`
+	Pipeline      string `parquet:"pipeline,dict"`
+	Stage         string `parquet:"stage,dict"`
+	StageIndex    int32  `parquet:"stage_index"`
+	Model         string `parquet:"model,dict"`
+	Variant       string `parquet:"variant,dict"`
+	Platform      string `parquet:"platform,dict"`
+	Arch          string `parquet:"arch,dict"`
+	MemoryMB      int32  `parquet:"memory_mb"`
+	WorkloadCount int64  `parquet:"workload_count"`
+	WorkloadUnit  string `parquet:"workload_unit,dict"`
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -250,6 +269,7 @@ func Tables(r Run) (*rows.Tables, []StageRow, []PipelineRow) {
 				inst := fmt.Sprintf("%s-%d", cid, i+1)
 				pr := PipelineRow{Study: study, RunID: r.ID, CellID: cid, Pipeline: "imagepipe", Instance: inst, Seq: int32(i + 1), Warmup: i < 0,
 					Model: m, Platform: "local", Arch: arch, MemoryMB: 1024, StartedAt: t0, Status: "ok"}
+				stagesMS, costUSD := 0.0, 0.0
 				for s, name := range names {
 					d := float64(80+40*s) * (1 + 0.1*rng.NormFloat64())
 					if arch == "arm64" {
@@ -261,17 +281,20 @@ func Tables(r Run) (*rows.Tables, []StageRow, []PipelineRow) {
 					cost := pricing.LambdaInvocation(arch, 1024, d)
 					sr := StageRow{Study: study, RunID: r.ID, CellID: cid, Pipeline: "imagepipe", Instance: inst, Seq: int32(i + 1), Warmup: i < 0,
 						Stage: name, StageIndex: int32(s), Model: m, Platform: "local", Arch: arch, MemoryMB: 1024, StartedAt: t0, DurationMS: d,
-						BilledEstMS: ptr(math.Ceil(d)), Cold: i < 0, Status: "ok", CostUSD: cost}
+						BilledEstMS: ptr(math.Ceil(d)), Cold: i < 0, Status: "ok", CostUSD: ptr(cost)}
 					if i == 11 && s == 3 && arch == "arm64" && m == "gemini" {
 						sr.Status, sr.Error = "error", "ValueError: bad image"
 						pr.Status, pr.FailedStage = "error", name
 					}
 					stages = append(stages, sr)
-					pr.StagesMS += d
-					pr.CostUSD += cost
+					stagesMS += d
+					costUSD += cost
 				}
-				pr.OverheadMS = 30 + 5*rng.Float64()
-				pr.EndToEndMS = pr.StagesMS + pr.OverheadMS
+				overhead := 30 + 5*rng.Float64()
+				pr.CostUSD = ptr(costUSD)
+				if pr.Status == "ok" {
+					pr.StagesMS, pr.OverheadMS, pr.EndToEndMS = ptr(stagesMS), ptr(overhead), ptr(stagesMS+overhead)
+				}
 				pipes = append(pipes, pr)
 			}
 		}
@@ -288,6 +311,16 @@ func Write(ctx context.Context, dir string, r Run) (string, error) {
 		return "", err
 	}
 	if err := writeParquet(filepath.Join(tables, "stages.parquet"), stages); err != nil {
+		return "", err
+	}
+	var cells []PipelineCellRow
+	for _, p := range pipes {
+		if p.Seq == 0 {
+			cells = append(cells, PipelineCellRow{Study: p.Study, RunID: p.RunID, CellID: p.CellID, Pipeline: p.Pipeline, Stage: "end_to_end",
+				StageIndex: -1, Model: p.Model, Platform: p.Platform, Arch: p.Arch, MemoryMB: p.MemoryMB, WorkloadCount: 100_000, WorkloadUnit: "images"})
+		}
+	}
+	if err := writeParquet(filepath.Join(tables, "pipeline_cells.parquet"), cells); err != nil {
 		return "", err
 	}
 	return tables, writeParquet(filepath.Join(tables, "pipelines.parquet"), pipes)
