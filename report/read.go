@@ -99,32 +99,32 @@ type invocation struct {
 
 // Stage is one stage invocation of a pipeline run (table stages).
 type Stage struct {
-	Pipeline   string  `parquet:"pipeline"`
-	Instance   string  `parquet:"instance"`
-	Warmup     bool    `parquet:"warmup"`
-	Stage      string  `parquet:"stage"`
-	StageIndex int32   `parquet:"stage_index"`
-	Model      string  `parquet:"model"`
-	Variant    string  `parquet:"variant"`
-	Platform   string  `parquet:"platform"`
-	Arch       string  `parquet:"arch"`
-	MemoryMB   int32   `parquet:"memory_mb"`
-	DurationMS float64 `parquet:"duration_ms"`
-	Cold       bool    `parquet:"cold"`
+	Pipeline   string   `parquet:"pipeline"`
+	Instance   string   `parquet:"instance"`
+	Warmup     bool     `parquet:"warmup"`
+	Stage      string   `parquet:"stage"`
+	StageIndex int32    `parquet:"stage_index"`
+	Model      string   `parquet:"model"`
+	Variant    string   `parquet:"variant"`
+	Platform   string   `parquet:"platform"`
+	Arch       string   `parquet:"arch"`
+	MemoryMB   int32    `parquet:"memory_mb"`
+	DurationMS float64  `parquet:"duration_ms"`
+	Cold       bool     `parquet:"cold"`
 	Status     string   `parquet:"status"`
 	CostUSD    *float64 `parquet:"cost_usd,optional"`
 }
 
 // Pipeline is one end-to-end pipeline run (table pipelines).
 type Pipeline struct {
-	Pipeline    string  `parquet:"pipeline"`
-	Instance    string  `parquet:"instance"`
-	Warmup      bool    `parquet:"warmup"`
-	Model       string  `parquet:"model"`
-	Variant     string  `parquet:"variant"`
-	Platform    string  `parquet:"platform"`
-	Arch        string  `parquet:"arch"`
-	MemoryMB    int32   `parquet:"memory_mb"`
+	Pipeline    string   `parquet:"pipeline"`
+	Instance    string   `parquet:"instance"`
+	Warmup      bool     `parquet:"warmup"`
+	Model       string   `parquet:"model"`
+	Variant     string   `parquet:"variant"`
+	Platform    string   `parquet:"platform"`
+	Arch        string   `parquet:"arch"`
+	MemoryMB    int32    `parquet:"memory_mb"`
 	EndToEndMS  *float64 `parquet:"end_to_end_ms,optional"` // null when the run failed
 	StagesMS    *float64 `parquet:"stages_ms,optional"`
 	OverheadMS  *float64 `parquet:"overhead_ms,optional"`
@@ -189,11 +189,11 @@ func (s *Samples) Measured() []float64 {
 
 // Data is what a report reads from one or more runs' tables.
 type Data struct {
-	Dirs        []string
-	Manifest    []rows.Manifest
-	Generations []rows.Generation
-	Cells       []rows.Cell
-	Endpoints   []rows.Endpoint
+	Dirs          []string
+	Manifest      []rows.Manifest
+	Generations   []rows.Generation
+	Cells         []rows.Cell
+	Endpoints     []rows.Endpoint
 	Stages        []Stage
 	Pipelines     []Pipeline
 	PipelineCells []PipelineCell
