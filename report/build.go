@@ -473,6 +473,9 @@ func (v *view) staticMetrics() (Section, bool) {
 					b = append(b, x)
 				}
 			}
+			if len(a) == 0 || len(b) == 0 {
+				continue // no two groups to compare on this dimension
+			}
 			row := []string{dim.name, m.name, fmt.Sprintf("%s (%d)", dim.a, len(a)), num(stats.Mean(a)), fmt.Sprintf("%s (%d)", dim.b, len(b)), num(stats.Mean(b))}
 			if s, err := stats.StudentTest(a, b); err == nil {
 				row = append(row, num(s.T), itoa(int(s.DF)), pval(s.P))
@@ -487,7 +490,11 @@ func (v *view) staticMetrics() (Section, bool) {
 			tests.Rows = append(tests.Rows, row)
 		}
 	}
-	sec.Blocks = append(sec.Blocks, tests)
+	if len(tests.Rows) > 0 {
+		sec.Blocks = append(sec.Blocks, tests)
+	} else {
+		sec.Notes = append(sec.Notes, "No groups compared: no grouping puts models with metrics on both sides.")
+	}
 	return sec, true
 }
 
