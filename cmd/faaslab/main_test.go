@@ -14,6 +14,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/faaslab/faaslab/report/reporttest"
 	"github.com/faaslab/faaslab/runner/platform"
 	"github.com/faaslab/faaslab/runner/platform/fake"
 )
@@ -64,6 +65,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"edit":    editStudy,
 			"waitfor": waitFor,
+			"tables":  writeTables,
 		},
 	})
 }
@@ -142,6 +144,18 @@ func editStudy(ts *testscript.TestScript, neg bool, args []string) {
 		text = strings.Replace(text, old, new, 1)
 	}
 	ts.Check(os.WriteFile(path, []byte(text), 0o644))
+}
+
+// writeTables is the script command `tables DIR RUN [b]`: it writes the
+// made-up run RUN of package reporttest (its second variant with b) as a
+// run directory DIR with Parquet tables, for report and compare.
+func writeTables(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: tables DIR RUN [b]")
+	}
+	r := reporttest.Run{ID: args[1], B: len(args) == 3 && args[2] == "b"}
+	_, err := reporttest.Write(context.Background(), ts.MkAbs(args[0]), r)
+	ts.Check(err)
 }
 
 // waitFor is the script command `waitfor GLOB TEXT`: it waits until a file

@@ -113,6 +113,7 @@ func run(ctx context.Context, st *State, args []string) int {
 		newStageCmd(st, "check", "Generate, then check every generation against the reference"),
 		newStageCmd(st, "measure", "Generate, check, then measure every cell, without exporting tables"),
 		newLockCmd(st), newDestroyCmd(st))
+	root.AddCommand(newReportCmd(st), newCompareCmd(st))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
