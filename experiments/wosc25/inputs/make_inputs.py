@@ -67,7 +67,7 @@ def payments(path, rows, rng):
             amount = "%.2f" % (rng.lognormvariate(0, 0.9) * scale)
             malformed = rng.random() < 0.01
             if rows < 100:  # the test file holds one of each kind
-                malformed = i in (6, 22, 31)
+                malformed = i in (6, 22, 32)
             if malformed:
                 amount = ["", "N/A", "-%s" % amount][i % 3]  # to be skipped
             date = "2024-%02d-%02d" % (rng.randint(1, 12), rng.randint(1, 28))
