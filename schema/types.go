@@ -46,10 +46,15 @@ type Model struct {
 	Style         string  `json:"style,omitempty"`
 	SizeB         float64 `json:"size_b,omitempty"`
 	ContextWindow int     `json:"context_window,omitempty"`
-	Params        Params  `json:"params"`
-	Price         *Price  `json:"price,omitempty"`
-	Dir           string  `json:"dir,omitempty"`
-	Limits        *Limits `json:"limits,omitempty"`
+	// Vendor, ReleaseDate and Updated are descriptive: who made the model,
+	// when it was released and last updated (YYYY-MM-DD).
+	Vendor      string  `json:"vendor,omitempty"`
+	ReleaseDate string  `json:"release_date,omitempty"`
+	Updated     string  `json:"updated,omitempty"`
+	Params      Params  `json:"params"`
+	Price       *Price  `json:"price,omitempty"`
+	Dir         string  `json:"dir,omitempty"`
+	Limits      *Limits `json:"limits,omitempty"`
 	// Stream is the study's stream setting; nil means true (see Streams).
 	Stream *bool `json:"stream,omitempty"`
 	// Reasoning marks a reasoning model: no temperature or top_p, and the
