@@ -162,6 +162,19 @@ type Platform struct {
 	Concurrency int `json:"concurrency,omitempty"`
 	// EphemeralMB sizes /tmp of every function; nil: Lambda's 512 MB.
 	EphemeralMB *int `json:"ephemeral_mb,omitempty"`
+	// Mode overrides Matrix.Mode for the cells on this platform ("warm" or
+	// "cold"); empty: the matrix's. Two platforms of one kind, one of each
+	// mode, measure cold against warm in one run.
+	Mode string `json:"mode,omitempty"`
+}
+
+// ModeOf is the mode of the cells on the named platform: the platform's
+// own, else the matrix's.
+func (s *Study) ModeOf(platform string) string {
+	if m := s.Platforms[platform].Mode; m != "" {
+		return m
+	}
+	return s.Matrix.Mode
 }
 
 // Layer is a Lambda layer and the Python packages it provides.

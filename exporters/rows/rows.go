@@ -149,6 +149,7 @@ type Cell struct {
 	PctDiffVsRef   *float64 `parquet:"pct_diff_vs_reference,optional"`
 	CostPer1MUSD   *float64 `parquet:"cost_per_1m_usd,optional"`
 	FilteredOutCPU int32    `parquet:"filtered_out_cpu"` // invocations dropped by the CPU-model filter
+	Mode           string   `parquet:"mode,dict"`        // warm or cold: how the cell's platform invoked it
 }
 
 // Manifest describes one session of a run (one `faaslab run` process; a

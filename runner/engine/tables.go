@@ -91,7 +91,8 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 	for i, c := range p.Cells {
 		g := p.Generations[c.Generation]
 		r := rows.Cell{Study: s.Name, RunID: runID, CellID: c.ID, GenerationID: g.ID, Model: c.Model, Task: c.Task,
-			Variant: c.Variant, Sample: int32(c.Sample), Platform: c.Platform, Arch: c.Arch, MemoryMB: int32(c.MemoryMB)}
+			Variant: c.Variant, Sample: int32(c.Sample), Platform: c.Platform, Arch: c.Arch, MemoryMB: int32(c.MemoryMB),
+			Mode: modeName(s.ModeOf(c.Platform))}
 		if chk, ok := st.Checks[g.ID]; ok {
 			r.Class = chk.Class
 		} else if _, ok := st.Generations[g.ID]; !ok {
@@ -225,27 +226,36 @@ func endpoints(p *plan.Plan, st *State, runID string, gens []rows.Generation) []
 	return out
 }
 
+// modeName is a cell's mode as the cells table says it: warm unless cold.
+func modeName(mode string) string {
+	if mode == "cold" {
+		return "cold"
+	}
+	return "warm"
+}
+
 // samples are the measurements of one cell that its statistics use.
 type samples struct {
 	ms       []float64 // function time of each measured call
 	price    float64   // summed per call: Lambda bills each call's own rounding
 	filtered int32     // calls left out by the CPU-model filter
+	cold     bool      // the cell's platform runs in cold mode: cold calls count
 }
 
 // cellSamples collects each cell's measured calls: not warm-ups, not
-// failed, in warm mode not cold starts, and on the CPU the filter names.
+// failed, in warm mode (the cell's platform's, else the matrix's) not cold
+// starts, and on the CPU the filter names.
 func cellSamples(p *plan.Plan, each func(func(rows.Invocation) error) error) (map[string]*samples, error) {
 	s := p.Study
-	warmMode := s.Matrix.Mode != "cold"
 	byID := make(map[string]*samples, len(p.Cells))
 	cellOf := make(map[string]plan.Cell, len(p.Cells))
 	for _, c := range p.Cells {
-		byID[c.ID] = &samples{}
+		byID[c.ID] = &samples{cold: s.ModeOf(c.Platform) == "cold"}
 		cellOf[c.ID] = c
 	}
 	err := each(func(inv rows.Invocation) error {
 		sm, ok := byID[inv.CellID]
-		if !ok || inv.Warmup || inv.Status != string(platform.StatusOK) || (warmMode && inv.Cold) {
+		if !ok || inv.Warmup || inv.Status != string(platform.StatusOK) || (inv.Cold && !sm.cold) {
 			return nil
 		}
 		if f := s.Matrix.CPUFilter; f != "" && !strings.Contains(inv.CPUModel, f) {
