@@ -237,3 +237,19 @@ func TestEndpointsMatrix(t *testing.T) {
 		}
 	}
 }
+
+// TestWosc25References: the reference implementations give the answers
+// known independently of them (the problems' published examples, sums
+// computed with other tools, invariants), with Debian's interpreter, which
+// has the packages they import.
+func TestWosc25References(t *testing.T) {
+	python := "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import igraph, PIL").Run(); err != nil {
+		t.Skipf("%s cannot import igraph and PIL (scripts/install-deps installs them): %v", python, err)
+	}
+	cmd := exec.Command(python, "wosc25/check_references.py")
+	cmd.Dir = "../../experiments"
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("check_references.py: %v\n%s", err, out)
+	}
+}
