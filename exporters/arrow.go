@@ -63,6 +63,7 @@ func (a *Arrow) Export(ctx context.Context, dir string, src Source) error {
 		arrowTable(a, CellsTable, src.Cells),
 		arrowTable(a, ManifestTable, src.Manifest),
 		arrowTable(a, EndpointsTable, src.Endpoints),
+		arrowTable(a, ModelsTable, src.Models),
 	})
 }
 

@@ -37,6 +37,7 @@ func (c *CSV) Export(ctx context.Context, dir string, src Source) error {
 		csvTable(CellsTable, src.Cells),
 		csvTable(ManifestTable, src.Manifest),
 		csvTable(EndpointsTable, src.Endpoints),
+		csvTable(ModelsTable, src.Models),
 	})
 }
 

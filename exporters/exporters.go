@@ -57,10 +57,11 @@ const (
 	CellsTable       = "cells"
 	ManifestTable    = "manifest"
 	EndpointsTable   = "endpoints"
+	ModelsTable      = "models"
 )
 
 // TableNames lists every table in the order exporters write them.
-var TableNames = []string{GenerationsTable, ChecksTable, InvocationsTable, CellsTable, ManifestTable, EndpointsTable}
+var TableNames = []string{GenerationsTable, ChecksTable, InvocationsTable, CellsTable, ManifestTable, EndpointsTable, ModelsTable}
 
 // Source gives each table of a run as a stream of rows, so that a table
 // need never be held in memory as one slice (the invocations table can hold
@@ -74,6 +75,7 @@ type Source struct {
 	Cells       iter.Seq2[rows.Cell, error]
 	Manifest    iter.Seq2[rows.Manifest, error]
 	Endpoints   iter.Seq2[rows.Endpoint, error]
+	Models      iter.Seq2[rows.Model, error]
 }
 
 // FromTables returns a Source that reads the slices of t. The Source reads
@@ -86,6 +88,7 @@ func FromTables(t *rows.Tables) Source {
 		Cells:       FromSeq(slices.Values(t.Cells)),
 		Manifest:    FromSeq(slices.Values(t.Manifest)),
 		Endpoints:   FromSeq(slices.Values(t.Endpoints)),
+		Models:      FromSeq(slices.Values(t.Models)),
 	}
 }
 

@@ -44,6 +44,7 @@ func (p *Parquet) Export(ctx context.Context, dir string, src Source) error {
 		parquetTable(p, CellsTable, src.Cells),
 		parquetTable(p, ManifestTable, src.Manifest),
 		parquetTable(p, EndpointsTable, src.Endpoints),
+		parquetTable(p, ModelsTable, src.Models),
 	})
 }
 

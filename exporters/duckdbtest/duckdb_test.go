@@ -132,6 +132,7 @@ func TestParquetWithDuckDB(t *testing.T) {
 			"cells":       len(want.Cells),
 			"manifest":    len(want.Manifest),
 			"endpoints":   len(want.Endpoints),
+			"models":      len(want.Models),
 		} {
 			if got := queryInt("SELECT count(*) FROM read_parquet(?)", path(table)); got != n {
 				t.Errorf("%s: %d rows, want %d", table, got, n)

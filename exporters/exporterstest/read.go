@@ -47,6 +47,7 @@ func tableFiles(t *rows.Tables) []struct {
 		{"cells", &t.Cells},
 		{"manifest", &t.Manifest},
 		{"endpoints", &t.Endpoints},
+		{"models", &t.Models},
 	}
 }
 

@@ -101,6 +101,7 @@ func (s *suite) wantColumns(t *testing.T, dir string) {
 		exporters.CellsTable:       ColumnNames[rows.Cell](),
 		exporters.ManifestTable:    ColumnNames[rows.Manifest](),
 		exporters.EndpointsTable:   ColumnNames[rows.Endpoint](),
+		exporters.ModelsTable:      ColumnNames[rows.Model](),
 	}
 	for _, table := range exporters.TableNames {
 		got, err := s.r.Columns(s.path(dir, table))

@@ -82,6 +82,7 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 		t.Generations = append(t.Generations, r)
 	}
 	t.Endpoints = endpoints(p, st, runID, t.Generations)
+	t.Models = models(p.Study, runID)
 
 	samples, err := cellSamples(p, each)
 	if err != nil {
@@ -137,6 +138,30 @@ func setEndpointColumns(r *rows.Generation, rec GenerationRecord) {
 	reasoning, cached := int32(rec.ReasoningTokens), int32(rec.CachedTokens)
 	r.ReasoningTokens, r.CachedTokens = &reasoning, &cached
 	r.FinishReason = rec.FinishReason
+}
+
+// models describes every model of the study, in the order of their ids.
+func models(s *schema.Study, runID string) []rows.Model {
+	out := make([]rows.Model, 0, len(s.Models))
+	for _, id := range schema.SortedKeys(s.Models) {
+		m := s.Models[id]
+		r := rows.Model{Study: s.Name, RunID: runID, Model: id, Provider: m.Provider, ModelName: m.Model, Vendor: m.Vendor,
+			Class: m.Class, Hosting: m.Hosting, Style: m.Style, ReleaseDate: m.ReleaseDate, Updated: m.Updated, Reasoning: m.Reasoning}
+		if m.SizeB > 0 {
+			size := m.SizeB
+			r.SizeB = &size
+		}
+		if m.ContextWindow > 0 {
+			n := int32(m.ContextWindow)
+			r.ContextWindow = &n
+		}
+		if m.Price != nil {
+			in, outp := m.Price.InputPerMTok, m.Price.OutputPerMTok
+			r.InputUSDMTok, r.OutputUSDMTok = &in, &outp
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // endpoints summarises each API model's endpoint from the generation rows
