@@ -53,10 +53,15 @@ type Model struct {
 	Style         string  `json:"style,omitempty"`
 	SizeB         float64 `json:"size_b,omitempty"`
 	ContextWindow int     `json:"context_window,omitempty"`
-	Params        Params  `json:"params"`
-	Price         *Price  `json:"price,omitempty"`
-	Dir           string  `json:"dir,omitempty"`
-	Limits        *Limits `json:"limits,omitempty"`
+	// Vendor, ReleaseDate and Updated are descriptive: who made the model,
+	// when it was released and last updated (YYYY-MM-DD).
+	Vendor      string  `json:"vendor,omitempty"`
+	ReleaseDate string  `json:"release_date,omitempty"`
+	Updated     string  `json:"updated,omitempty"`
+	Params      Params  `json:"params"`
+	Price       *Price  `json:"price,omitempty"`
+	Dir         string  `json:"dir,omitempty"`
+	Limits      *Limits `json:"limits,omitempty"`
 	// Stream is the study's stream setting; nil means true (see Streams).
 	Stream *bool `json:"stream,omitempty"`
 	// Reasoning marks a reasoning model: no temperature or top_p, and the
@@ -244,6 +249,19 @@ type Platform struct {
 	Concurrency int `json:"concurrency,omitempty"`
 	// EphemeralMB sizes /tmp of every function; nil: Lambda's 512 MB.
 	EphemeralMB *int `json:"ephemeral_mb,omitempty"`
+	// Mode overrides Matrix.Mode for the cells on this platform ("warm" or
+	// "cold"); empty: the matrix's. Two platforms of one kind, one of each
+	// mode, measure cold against warm in one run.
+	Mode string `json:"mode,omitempty"`
+}
+
+// ModeOf is the mode of the cells on the named platform: the platform's
+// own, else the matrix's.
+func (s *Study) ModeOf(platform string) string {
+	if m := s.Platforms[platform].Mode; m != "" {
+		return m
+	}
+	return s.Matrix.Mode
 }
 
 // Layer is a Lambda layer and the Python packages it provides.

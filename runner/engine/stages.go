@@ -564,7 +564,7 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 		return true, e.fail(bar, left(done, matched), StageMeasure, c.ID, 0, fmt.Errorf("tasks.%s.benchmark.event: %w", c.Task, err))
 	}
 	fn := platform.Function{Name: c.ID, CodeDir: dir, Handler: t.Handler, Runtime: t.Runtime, MemoryMB: c.MemoryMB,
-		Arch: c.Arch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages, Cold: s.Matrix.Mode == "cold",
+		Arch: c.Arch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages, Cold: s.ModeOf(c.Platform) == "cold",
 		EphemeralMB: schema.EphemeralMB(t, s.Platforms[c.Platform]),
 		Tags:        map[string]string{platform.TagStudy: s.Name, platform.TagRun: e.Facts.RunID, platform.TagCell: c.ID}}
 
