@@ -50,7 +50,7 @@ func invocations(n int) iter.Seq2[rows.Invocation, error] {
 			inv := rows.Invocation{Study: "wosc25", RunID: "bench", CellID: fmt.Sprintf("c%06d", cell), GenerationID: fmt.Sprintf("g%06d", cell),
 				Model: m, Task: tk, Variant: v, Sample: int32(cell / (len(models) * len(tasks) * len(variants))), Platform: "lambda", Arch: "x86_64",
 				MemoryMB: 3008, Seq: int32(seq), Warmup: seq == 0, Cold: seq == 0, Status: "ok", StartedAt: t0.Add(time.Duration(i) * time.Millisecond),
-				DurationMS: d, RoundTripMS: d + 12, BilledMS: &billed, CPUModel: "Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz", CPUArch: "x86_64"}
+				DurationMS: d, RoundTripMS: d + 12, BilledMS: &billed, CPUModel: "Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz", CPUArch: "x86_64", CPUMatch: true}
 			if !yield(inv, nil) {
 				return
 			}

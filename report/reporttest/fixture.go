@@ -207,7 +207,7 @@ func Tables(r Run) (*rows.Tables, []StageRow, []PipelineRow) {
 						inv := rows.Invocation{Study: study, RunID: r.ID, CellID: cid, GenerationID: gid, Model: m.id, Task: p.task,
 							Variant: p.variant, Platform: "lambda", Arch: "x86_64", MemoryMB: mem, Seq: int32(i + 1), Warmup: !warm, Cold: cold,
 							Status: "ok", StartedAt: t0.Add(time.Duration(seq) * time.Second), DurationMS: d, RoundTripMS: d + 15,
-							BilledMS: ptr(math.Ceil(d)), CPUModel: "Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz", CPUArch: "x86_64"}
+							BilledMS: ptr(math.Ceil(d)), CPUModel: "Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz", CPUArch: "x86_64", CPUMatch: true}
 						if cold {
 							inv.InitMS = ptr(400 + 50*rng.Float64())
 							inv.RoundTripMS += *inv.InitMS
