@@ -332,7 +332,7 @@ func (g *v1Group) isFrozen() bool {
 	if !ok {
 		return false
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "freezer.state"))
+	data, err := g.counters.read(filepath.Join(dir, "freezer.state"))
 	return err == nil && strings.TrimSpace(string(data)) == "FROZEN"
 }
 
@@ -352,20 +352,19 @@ func (g *v1Group) peakMemory() int64 {
 	return n
 }
 
-// cpuUsage reads cpuacct.usage (exact, ns), cpuacct.usage_user and
-// cpuacct.usage_sys (ns, but sampled at scheduler ticks on current
-// kernels), or cpuacct.stat (clock ticks) on kernels without them, and the
-// cpu controller's cpu.stat for throttling.
+// cpuUsage reads cpuacct.usage (exact, ns), cpuacct.usage_all (user and
+// system ns per CPU, but sampled at scheduler ticks on current kernels; one
+// file where cpuacct.usage_user and cpuacct.usage_sys are two reads on the
+// invocation's path), or cpuacct.stat (clock ticks) on kernels without it,
+// and the cpu controller's cpu.stat for throttling.
 func (g *v1Group) cpuUsage() (cpuUsage, error) {
 	var u cpuUsage
 	if dir, ok := g.dirs["cpuacct"]; ok {
 		if n, err := readInt(g.counters.read, filepath.Join(dir, "cpuacct.usage")); err == nil {
 			u.usage = time.Duration(n)
 		}
-		user, uerr := readInt(g.counters.read, filepath.Join(dir, "cpuacct.usage_user"))
-		sys, serr := readInt(g.counters.read, filepath.Join(dir, "cpuacct.usage_sys"))
-		if uerr == nil && serr == nil {
-			u.user, u.system = time.Duration(user), time.Duration(sys)
+		if all, err := g.counters.read(filepath.Join(dir, "cpuacct.usage_all")); err == nil {
+			u.user, u.system = parseUsageAll(all)
 		} else {
 			m, err := readKeyed(g.counters.read, filepath.Join(dir, "cpuacct.stat"))
 			if err != nil {
@@ -380,6 +379,23 @@ func (g *v1Group) cpuUsage() (cpuUsage, error) {
 	}
 	u.throttled, u.throttledPeriods = time.Duration(m["throttled_time"]), m["nr_throttled"]
 	return u, nil
+}
+
+// parseUsageAll sums cpuacct.usage_all's rows ("cpu user system" and then
+// one "N USER SYSTEM" line per CPU, in ns).
+func parseUsageAll(data []byte) (user, system time.Duration) {
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		u, uerr := strconv.ParseInt(f[1], 10, 64)
+		s, serr := strconv.ParseInt(f[2], 10, 64)
+		if uerr == nil && serr == nil {
+			user, system = user+time.Duration(u), system+time.Duration(s)
+		}
+	}
+	return user, system
 }
 
 // ticks converts USER_HZ clock ticks, which is 100 per second on Linux, to

@@ -47,6 +47,13 @@ type container struct {
 	frozen    bool
 	freezing  chan struct{}
 	freezeErr error
+	// stopMarking, closed by settle, ends the freeze's wait to take the
+	// CPU mark; marked says that the freeze took the mark of the next
+	// invocation (see freeze).
+	stopMarking chan struct{}
+	marked      bool
+	// host samples the host's CPU around each call.
+	host hostStat
 }
 
 // sandboxArgs returns bubblewrap's arguments, up to the command, for a
@@ -100,7 +107,7 @@ func (p *Platform) sysProcAttr() *syscall.SysProcAttr {
 // startContainer starts a container for d inside a new cgroup. The
 // runtime begins its init at once; its first next says when it is done.
 func (d *deployment) startContainer() (*container, error) {
-	return d.startProgram(d.p.opts.Python, "-B", "-u", path.Join(runtimeMount, harness.BootstrapFile))
+	return d.startProgram(d.p.opts.Python, "-B", "-u", path.Join(runtimeMount, harness.BootstrapFile), harness.BootstrapNoHostCPU)
 }
 
 // startProgram starts command as a container for d: in d's sandbox and a
@@ -255,6 +262,7 @@ func (c *container) destroy() error {
 	}
 	c.replies.Close()
 	c.log.file.Close()
+	c.host.close()
 	if killErr != nil || leakErr != nil {
 		return errors.Join(killErr, leakErr)
 	}

@@ -44,6 +44,9 @@ type outcome struct {
 	// initTimedOut says the runtime did not ask for work within the init
 	// timeout.
 	initTimedOut bool
+	// host holds the host's CPU times when the event was sent and when
+	// the answer came (see hostcpu.go); unset without an answer.
+	host [2]hostCPU
 }
 
 // Invoke runs the function once, starting a container first when none is
@@ -64,9 +67,6 @@ func (d *deployment) Invoke(ctx context.Context, event []byte) (platform.Invocat
 
 	inv := platform.Invocation{Start: time.Now().UTC()}
 	defer d.p.contention.enter(d.limits.cpuQuotaUS)()
-	if d.c != nil {
-		d.c.cg.markCPU() // frozen (or idle) since the last call
-	}
 	begin := time.Now()
 	out, err := d.run(ctx, event, &inv)
 	if err != nil {
@@ -112,6 +112,8 @@ func (d *deployment) run(ctx context.Context, event []byte, inv *platform.Invoca
 			d.c, inv.Cold = c, true
 		} else if err := d.c.settle(); err != nil {
 			return outcome{}, errors.Join(fmt.Errorf("freeze: %w", err), d.discard())
+		} else if !d.c.marked {
+			d.c.cg.markCPU() // idle, or frozen, since the last call
 		}
 		out, ready := d.c.awaitReady(ctx, d)
 		if ready {
@@ -149,6 +151,8 @@ func (d *deployment) report(out *outcome, inv *platform.Invocation) {
 	}
 	if out.record != nil {
 		out.record.Apply(inv)
+		// The runtime leaves the host's figures to faaslab (see hostcpu.go).
+		inv.CPUUser, inv.CPUSystem, inv.CPUIdle, inv.CPUIOWait, inv.CPUSteal = out.host[1].seconds(out.host[0])
 	}
 	inv.Status = out.status
 	if out.errType != "" {
@@ -172,26 +176,63 @@ func (d *deployment) report(out *outcome, inv *platform.Invocation) {
 // of the container is then marked, and the kernel stops each before it
 // runs another instruction of its own (sleeping ones at once, running ones
 // at their next return to user space), though the group may report
-// FREEZING a while longer on a busy host. Waiting for FROZEN would cost
-// the runner a millisecond of polling per invocation and change nothing
-// that the function can observe.
+// FREEZING a while longer on a busy host. The next invocation does not
+// wait for FROZEN, which would cost it a millisecond of polling and change
+// nothing that the function can observe.
+//
+// Once the group reports FROZEN, the background also takes the CPU mark
+// of the next invocation (see markCPU), which a frozen group's counters
+// keep until the thaw: that spares the next invocation's path the reads.
+// An invocation that comes first cancels the wait and marks itself.
 func (c *container) freeze() {
-	done := make(chan struct{})
-	c.freezing, c.frozen = done, true
+	done, cancel := make(chan struct{}), make(chan struct{})
+	c.freezing, c.stopMarking, c.frozen, c.marked = done, cancel, true, false
 	go func() {
 		defer close(done)
-		c.freezeErr = c.cg.setFrozen(true)
+		if c.freezeErr = c.cg.setFrozen(true); c.freezeErr == nil && c.cg.canFreeze() {
+			c.marked = c.markWhenFrozen(cancel)
+		}
 	}()
 }
 
+// markFrozenWithin bounds how long freeze's background waits for the
+// group to report FROZEN before leaving the mark to the next invocation.
+const markFrozenWithin = 50 * time.Millisecond
+
+// markWhenFrozen waits until the group is FROZEN, within markFrozenWithin
+// and until cancel is closed, and then marks its CPU usage. It reports
+// whether it marked.
+func (c *container) markWhenFrozen(cancel <-chan struct{}) bool {
+	deadline := time.Now().Add(markFrozenWithin)
+	pause := 20 * time.Microsecond
+	for !c.cg.isFrozen() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-cancel:
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		pause = min(2*pause, 2*time.Millisecond)
+	}
+	c.cg.markCPU()
+	return true
+}
+
 // settle waits until the freeze that followed the last invocation is
-// complete, so that no thaw overtakes it, and returns its error.
+// complete, so that no thaw overtakes it, and returns its error. It stops
+// the background's wait to take the CPU mark; c.marked then says whether
+// it took it.
 func (c *container) settle() error {
 	if c.freezing == nil {
 		return nil
 	}
+	close(c.stopMarking)
 	<-c.freezing
-	c.freezing = nil
+	c.freezing, c.stopMarking = nil, nil
 	err := c.freezeErr
 	c.freezeErr = nil
 	return err
@@ -311,6 +352,7 @@ func (c *container) call(ctx context.Context, d *deployment, event json.RawMessa
 	if cold {
 		initBound = c.initTook
 	}
+	hostBefore := c.host.sample()
 	sent := time.Now()
 	deadline := sent.Add(d.fn.Timeout)
 	requestID := newRequestID()
@@ -341,10 +383,14 @@ func (c *container) call(ctx context.Context, d *deployment, event json.RawMessa
 		return failure(fmt.Errorf("%w: runtime sent %q instead of an answer", errProtocol, msg.Op), 0)
 	case msg.RequestID != requestID:
 		return failure(fmt.Errorf("%w: runtime answered request %q during request %q", errProtocol, msg.RequestID, requestID), 0)
-	case msg.Op == opError:
-		return c.decode(msg, platform.StatusError, time.Since(sent), initBound)
 	}
-	return c.decode(msg, platform.StatusOK, time.Since(sent), initBound)
+	status := platform.StatusOK
+	if msg.Op == opError {
+		status = platform.StatusError
+	}
+	o := c.decode(msg, status, time.Since(sent), initBound)
+	o.host = [2]hostCPU{hostBefore, c.host.sample()}
+	return o
 }
 
 // decode turns the runtime's record in msg into an outcome with status,
