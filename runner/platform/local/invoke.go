@@ -226,11 +226,17 @@ func (c *container) markWhenFrozen(cancel <-chan struct{}) bool {
 // complete, so that no thaw overtakes it, and returns its error. It stops
 // the background's wait to take the CPU mark; c.marked then says whether
 // it took it.
-func (c *container) settle() error {
+func (c *container) settle() error { return c.awaitFreeze(true) }
+
+// awaitFreeze is settle; with stopMarking false it lets the background
+// wait for FROZEN and take the mark, as waitIdle does.
+func (c *container) awaitFreeze(stopMarking bool) error {
 	if c.freezing == nil {
 		return nil
 	}
-	close(c.stopMarking)
+	if stopMarking {
+		close(c.stopMarking)
+	}
 	<-c.freezing
 	c.freezing, c.stopMarking = nil, nil
 	err := c.freezeErr
@@ -250,15 +256,16 @@ func (c *container) thaw() error {
 	return nil
 }
 
-// waitIdle waits until the warm container, if any, is frozen: for tests
-// and benchmarks that must not overlap the freeze.
+// waitIdle waits until the warm container, if any, is frozen, and the
+// freeze's background work is done: for tests and benchmarks that must not
+// overlap it.
 func (d *deployment) waitIdle() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.c == nil {
 		return nil
 	}
-	return d.c.settle()
+	return d.c.awaitFreeze(false)
 }
 
 // crashError describes how the runtime died: out of memory when the
