@@ -324,7 +324,7 @@ func (c *container) awaitReady(ctx context.Context, d *deployment) (o outcome, r
 	if cold {
 		deadline = c.started.Add(d.p.opts.InitTimeout)
 	}
-	msg, err := c.await(ctx, deadline)
+	msg, err := c.await(ctx, deadline, nil)
 	switch {
 	case cold && errors.Is(err, errTimedOut):
 		o := failure(err, 0)
@@ -359,10 +359,10 @@ func (c *container) call(ctx context.Context, d *deployment, event json.RawMessa
 	if cold {
 		initBound = c.initTook
 	}
-	hostBefore := c.host.sample()
 	sent := time.Now()
 	deadline := sent.Add(d.fn.Timeout)
 	requestID := newRequestID()
+	var hostBefore hostCPU
 	frame := appendRequestFrame(make([]byte, 0, 256+len(event)), requestID, deadline, d.arn, event)
 	// A frozen runtime cannot read: a frame that may not fit in the pipe
 	// waits for the thaw. A small one goes first, so that the thawed
@@ -382,7 +382,11 @@ func (c *container) call(ctx context.Context, d *deployment, event json.RawMessa
 		return o
 	}
 
-	msg, err := c.await(ctx, deadline)
+	// The host's CPU is sampled once the event is on its way (await thaws
+	// the runtime at once), so that the read overlaps the runtime's
+	// work instead of delaying it; /proc/stat counts in hundredths of a
+	// second, which the few microseconds do not shift.
+	msg, err := c.await(ctx, deadline, func() { hostBefore = c.host.sample() })
 	switch {
 	case err != nil:
 		return failure(err, d.fn.Timeout)
@@ -439,15 +443,22 @@ func failure(err error, timeout time.Duration) outcome {
 // deadline: errTimedOut, errRuntimeGone, errProtocol, ctx's error or a
 // failure to thaw. A message already sent is taken as it is (the next
 // that a frozen runtime sent with its last answer); otherwise await thaws
-// the container and waits.
-func (c *container) await(ctx context.Context, deadline time.Time) (runtimeMessage, error) {
+// the container and waits. Unless nil, meanwhile runs once the runtime
+// may run, before the wait.
+func (c *container) await(ctx context.Context, deadline time.Time, meanwhile func()) (runtimeMessage, error) {
 	var r received
 	var ok bool
 	select {
 	case r, ok = <-c.messages:
+		if meanwhile != nil {
+			meanwhile()
+		}
 	default:
 		if err := c.thaw(); err != nil {
 			return runtimeMessage{}, err
+		}
+		if meanwhile != nil {
+			meanwhile()
 		}
 		timer := time.NewTimer(time.Until(deadline))
 		defer timer.Stop()
