@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -26,6 +27,9 @@ type cgroupV1 struct {
 	// parent is the group, relative to each hierarchy's root, that holds
 	// faaslab's per-container groups.
 	parent string
+	// euid is faaslab's effective uid: without root, the parent must have
+	// been delegated (see prepare).
+	euid int
 }
 
 func (h *cgroupV1) describe() string {
@@ -65,13 +69,47 @@ func (h *cgroupV1) dirs(name string) []string {
 
 // prepare creates the parent group in every hierarchy, which proves that
 // this process may manage cgroups, and the freezer anchor.
+//
+// Without root, cgroup v1 has no delegation of its own: root must make the
+// parent group in every hierarchy, hand it to faaslab's user (chown -R),
+// and start faaslab inside it, since the fork thread moves into each
+// container's group and back (see start), which needs write access to the
+// tasks files of both groups. prepare checks both and says how.
 func (h *cgroupV1) prepare() error {
+	if h.euid != 0 {
+		if err := h.delegated(); err != nil {
+			return err
+		}
+	}
 	for _, c := range h.controllers() {
 		if err := os.MkdirAll(h.dir(c, "/"+h.parent), 0o755); err != nil {
 			return fmt.Errorf("create cgroup parent for %s (the local platform must run as root): %w", c, err)
 		}
 	}
 	return h.anchorFreezer()
+}
+
+// delegated checks, for faaslab without root, that the parent exists and
+// is writable in every hierarchy and that this process's own groups'
+// tasks files are writable.
+func (h *cgroupV1) delegated() error {
+	fix := fmt.Sprintf("as root, for each of %s: mkdir /sys/fs/cgroup/CONTROLLER/%s; chown -R %d "+
+		"/sys/fs/cgroup/CONTROLLER/%s; then start faaslab in it (echo $$ > /sys/fs/cgroup/CONTROLLER/%s/cgroup.procs from the shell "+
+		"that runs it), or use a cgroup v2 host (README, \"Running without root\")",
+		strings.Join(h.controllers(), ", "), h.parent, h.euid, h.parent, h.parent)
+	self, err := threadGroups(h, nil)
+	if err != nil {
+		return err
+	}
+	for _, c := range h.controllers() {
+		for _, path := range []string{h.dir(c, "/"+h.parent), h.dir(c, filepath.Join(cmp.Or(self[c], "/"), "tasks"))} {
+			if err := (realCgroupFS{}).writable(path); err != nil {
+				return fmt.Errorf("%w: cgroup v1 without root: faaslab (uid %d) needs a delegated %s group: %w; %s",
+					errUnavailable, h.euid, c, err, fix)
+			}
+		}
+	}
+	return nil
 }
 
 // anchorFreezer keeps an empty group frozen for good. The kernel's cgroup

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -57,9 +56,9 @@ type container struct {
 }
 
 // sandboxArgs returns bubblewrap's arguments, up to the command, for a
-// sandbox with taskDir at /var/task, the host directory tmpDir at /tmp (a
-// small tmpfs when tmpDir is "") and exactly env.
-func (p *Platform) sandboxArgs(taskDir, tmpDir string, env []string) []string {
+// sandbox with taskDir at /var/task, tmp at /tmp (a small tmpfs when tmp
+// is nil) and exactly env.
+func (p *Platform) sandboxArgs(taskDir string, tmp *tmpStore, env []string) []string {
 	args := []string{
 		// New user, pid, network, IPC, UTS and cgroup namespaces; no
 		// further user namespaces inside.
@@ -76,10 +75,13 @@ func (p *Platform) sandboxArgs(taskDir, tmpDir string, env []string) []string {
 	}
 	args = append(args, p.fsArgs...)
 	args = append(args, "--ro-bind", taskDir, taskMount)
-	if tmpDir != "" {
-		args = append(args, "--bind", tmpDir, "/tmp")
-	} else {
+	switch {
+	case tmp == nil:
 		args = append(args, "--size", "1048576", "--tmpfs", "/tmp")
+	case tmp.mount != "":
+		args = append(args, "--bind", tmp.mount, "/tmp")
+	default: // without root (see rootless.go)
+		args = append(args, "--size", strconv.FormatInt(tmp.tmpfsBytes, 10), "--perms", "0700", "--tmpfs", "/tmp")
 	}
 	return append(args,
 		"--proc", "/proc",
@@ -97,11 +99,11 @@ func (p *Platform) sandboxArgs(taskDir, tmpDir string, env []string) []string {
 // its user namespace maps to that user and not to root, in its own process
 // group, away from the runner's terminal signals.
 func (p *Platform) sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{
-		Credential: &syscall.Credential{Uid: uint32(p.opts.UID), Gid: uint32(p.opts.GID), Groups: []uint32{}},
-		Setpgid:    true,
-		Pdeathsig:  syscall.SIGKILL,
+	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if !p.rootless { // without root, bubblewrap runs as faaslab's user (see rootless.go)
+		attr.Credential = &syscall.Credential{Uid: uint32(p.opts.UID), Gid: uint32(p.opts.GID), Groups: []uint32{}}
 	}
+	return attr
 }
 
 // startContainer starts a container for d inside a new cgroup. The
@@ -139,7 +141,7 @@ func (d *deployment) startProgram(command ...string) (c *container, err error) {
 			}
 		}
 	}()
-	tmp, err = newTmpStore(d.tmpTemplate, filepath.Join(d.dir, "tmp-"+seq+".img"), filepath.Join(d.dir, "tmp-"+seq))
+	tmp, err = d.newContainerTmp(seq)
 	if err != nil {
 		tmp = nil
 		return nil, err
@@ -165,7 +167,7 @@ func (d *deployment) startProgram(command ...string) (c *container, err error) {
 		return nil, err
 	}
 
-	args := p.sandboxArgs(d.taskDir, tmp.mount, d.env)
+	args := p.sandboxArgs(d.taskDir, tmp, d.env)
 	args = append(args, command...)
 	cmd = exec.Command(p.opts.Bwrap, args...)
 	cmd.Env = d.env
