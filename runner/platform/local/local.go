@@ -66,7 +66,7 @@ const DefaultWorkDir = "/var/lib/faaslab/local"
 // Options configure a local Platform. The zero value is ready to use.
 type Options struct {
 	// WorkDir holds deployed code and the harness; default
-	// DefaultWorkDir. It and the directories above it must be safe from
+	// DefaultWorkDir, or without root ~/.local/state/faaslab/local. It and the directories above it must be safe from
 	// other users and traversable by the sandbox's uid (see
 	// prepareWorkDir); New refuses it otherwise.
 	WorkDir string
@@ -190,9 +190,10 @@ type Platform struct {
 
 var _ platform.Platform = (*Platform)(nil)
 
-// New checks that the host can run sandboxes (root, bubblewrap, user
-// namespaces, cgroup memory, cpu and pids, v1 or v2) by starting one, and returns
-// a Platform. IsUnavailable tells whether an error means that bubblewrap or
+// New checks that the host can run sandboxes (bubblewrap, user
+// namespaces, cgroup memory, cpu and pids, v1 or v2; without root, cgroups
+// delegated to the user, see rootless.go) by starting one, and returns a
+// Platform. IsUnavailable tells whether an error means that bubblewrap or
 // cgroups are missing.
 func New(opts Options) (*Platform, error) {
 	opts = opts.withDefaults()
