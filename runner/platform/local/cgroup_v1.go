@@ -83,7 +83,7 @@ func (h *cgroupV1) prepare() error {
 	}
 	for _, c := range h.controllers() {
 		if err := os.MkdirAll(h.dir(c, "/"+h.parent), 0o755); err != nil {
-			return fmt.Errorf("create cgroup parent for %s (the local platform must run as root): %w", c, err)
+			return fmt.Errorf("create cgroup parent for %s: %w", c, err)
 		}
 	}
 	return h.anchorFreezer()
