@@ -133,6 +133,7 @@ type Server struct {
 	functions map[string]*function
 	roles     map[string]*role
 	faults    []*Fault
+	created   []map[string]string // every function's tags at creation
 	calls     map[string]int
 	requests  int
 	closing   sync.WaitGroup
@@ -306,6 +307,18 @@ func (s *Server) Functions() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// CreatedTags returns the tags of every function created so far, deleted
+// or not, in the order they were created.
+func (s *Server) CreatedTags() []map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]map[string]string, len(s.created))
+	for i, t := range s.created {
+		out[i] = clone(t)
+	}
+	return out
 }
 
 // FunctionInfo is what the fake holds for a function, for tests.
@@ -612,6 +625,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.functions[in.FunctionName] = f
+	s.created = append(s.created, clone(f.tags))
 	cfg := s.configOf(f)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, cfg)
