@@ -1,10 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
-	"bytes"
 	"log/slog"
 	"os/exec"
 	"path/filepath"
