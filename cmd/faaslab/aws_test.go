@@ -99,6 +99,12 @@ func TestQuickstartOnAWS(t *testing.T) {
 		col[name] = i
 	}
 	ok := 0
+	runID := records[1][col["run_id"]]
+	for _, tags := range s.CreatedTags() {
+		if tags[platform.TagStudy] != "quickstart" || tags[platform.TagRun] != runID || tags[platform.TagCell] == "" {
+			t.Errorf("a function of the run was tagged %v, want study quickstart, run %s and its cell", tags, runID)
+		}
+	}
 	for _, r := range records[1:] {
 		if r[col["platform"]] != "aws" {
 			t.Errorf("invocation on platform %q, want aws", r[col["platform"]])
@@ -132,13 +138,19 @@ func TestQuickstartOnAWS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn := platformtest.Function(t, "def handler(event, context):\n    return 1\n", func(fn *platform.Function) {
-		fn.Tags = map[string]string{platform.TagStudy: "quickstart", platform.TagRun: "killed", platform.TagCell: "c"}
-	})
-	if _, err := p.Deploy(context.Background(), fn); err != nil {
-		t.Fatal(err)
+	for _, run := range []string{"killed", "other"} {
+		fn := platformtest.Function(t, "def handler(event, context):\n    return 1\n", func(fn *platform.Function) {
+			fn.Tags = map[string]string{platform.TagStudy: "quickstart", platform.TagRun: run, platform.TagCell: "c"}
+		})
+		if _, err := p.Deploy(context.Background(), fn); err != nil {
+			t.Fatal(err)
+		}
 	}
-	report := faaslab("destroy", study, "-t", "platform=aws")
+	report := faaslab("destroy", study, "-t", "platform=aws", "--run", "killed")
+	if left := s.Functions(); len(left) != 1 || len(s.Roles()) != 1 || !strings.Contains(report, "platform aws: 1 functions deleted") {
+		t.Errorf("destroy --run killed: left %v and roles %v; reported:\n%s", left, s.Roles(), report)
+	}
+	report = faaslab("destroy", study, "-t", "platform=aws")
 	if left := s.Functions(); len(left) > 0 {
 		t.Errorf("destroy left functions: %v", left)
 	}

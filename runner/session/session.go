@@ -305,6 +305,9 @@ func run(ctx context.Context, env *Env, o Options, after func(e *engine.Engine, 
 	if env.Facts != nil {
 		facts = env.Facts(ctx, s)
 	}
+	// The run's id, as the tables' run_id: platforms tag what they
+	// deploy with it, so that `faaslab destroy --run` finds it.
+	facts.RunID = filepath.Base(dir)
 	e := &engine.Engine{
 		Plan:  p,
 		Dir:   dir,

@@ -212,6 +212,9 @@ func (p *Platform) preflight(ctx context.Context, c sdkaws.Config) error {
 		}
 	case !roleARN.MatchString(role):
 		missing = append(missing, fmt.Sprintf("a valid role ARN in platforms.%s.role (got %q; want arn:aws:iam::ACCOUNT:role/NAME or \"create\")", cfg.Name, role))
+	case p.account != "" && strings.Split(role, ":")[4] != p.account:
+		missing = append(missing, fmt.Sprintf("an execution role in account %s, the caller's (platforms.%s.role is in account %s)",
+			p.account, cfg.Name, strings.Split(role, ":")[4]))
 	default:
 		p.role = role
 	}

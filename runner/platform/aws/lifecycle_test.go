@@ -28,6 +28,8 @@ func TestPreflight(t *testing.T) {
 			fault: &lambdafake.Fault{Op: "GetAccountSettings", Kind: lambdafake.AccessDenied},
 			want:  []string{"platforms.lambda.role", "lambda:GetAccountSettings", "AccessDenied"}},
 		{name: "bad role", change: func(c *platform.Config) { c.Role = "faaslab-role" }, want: []string{`"faaslab-role"`, "arn:aws:iam::ACCOUNT:role/NAME"}},
+		{name: "role of another account", change: func(c *platform.Config) { c.Role = "arn:aws:iam::999999999999:role/r" },
+			want: []string{"an execution role in account " + lambdafake.Account, "account 999999999999"}},
 		{name: "credentials refused", fault: &lambdafake.Fault{Op: "GetCallerIdentity", Kind: lambdafake.AccessDenied},
 			want: []string{"AWS credentials", "sts:GetCallerIdentity"}},
 		{name: "no region", change: func(c *platform.Config) { c.Region = "" },

@@ -33,6 +33,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -132,6 +133,7 @@ type Server struct {
 	functions map[string]*function
 	roles     map[string]*role
 	faults    []*Fault
+	created   []map[string]string // every function's tags at creation
 	calls     map[string]int
 	requests  int
 	closing   sync.WaitGroup
@@ -207,6 +209,29 @@ type (
 	}
 )
 
+// interpreters caches the interpreter each Python command resolves to:
+// a version manager's shim (pyenv) takes a second to start, and every
+// test starts a fake.
+var interpreters sync.Map
+
+// interpreter is the executable that python (default python3) runs, or
+// python itself when that cannot be found out.
+func interpreter(python string) string {
+	if python == "" {
+		python = "python3"
+	}
+	if exe, ok := interpreters.Load(python); ok {
+		return exe.(string)
+	}
+	out, err := exec.Command(python, "-c", "import sys; print(sys.executable)").Output()
+	exe := strings.TrimSpace(string(out))
+	if err != nil || exe == "" {
+		return python
+	}
+	interpreters.Store(python, exe)
+	return exe
+}
+
 // New starts the fake on 127.0.0.1.
 func New(opts Options) (*Server, error) {
 	if opts.Activation == 0 {
@@ -221,7 +246,7 @@ func New(opts Options) (*Server, error) {
 	if opts.UnreservedConcurrency == 0 {
 		opts.UnreservedConcurrency = 1000
 	}
-	pl, err := fake.New(fake.Options{Python: opts.Python})
+	pl, err := fake.New(fake.Options{Python: interpreter(opts.Python)})
 	if err != nil {
 		return nil, fmt.Errorf("lambdafake: %w", err)
 	}
@@ -282,6 +307,18 @@ func (s *Server) Functions() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// CreatedTags returns the tags of every function created so far, deleted
+// or not, in the order they were created.
+func (s *Server) CreatedTags() []map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]map[string]string, len(s.created))
+	for i, t := range s.created {
+		out[i] = clone(t)
+	}
+	return out
 }
 
 // FunctionInfo is what the fake holds for a function, for tests.
@@ -588,6 +625,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.functions[in.FunctionName] = f
+	s.created = append(s.created, clone(f.tags))
 	cfg := s.configOf(f)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, cfg)
