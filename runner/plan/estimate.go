@@ -87,6 +87,7 @@ func (p *Plan) Estimate() Estimate {
 	// The cells' calls are priced together as one month's usage, so that
 	// a study big enough to reach a cheaper tier is priced by it.
 	var usage pricing.Usage
+	prices := p.PriceTable()
 	for _, c := range p.Cells {
 		if !aws[c.Platform] {
 			continue
@@ -97,15 +98,15 @@ func (p *Plan) Estimate() Estimate {
 			untimed[c.Task] = true
 			continue
 		}
-		usage.Add(p.Prices, pricing.Call{Arch: c.Arch, MemoryMB: c.MemoryMB, DurationMS: *exp,
+		usage.Add(prices, pricing.Call{Arch: c.Arch, MemoryMB: c.MemoryMB, DurationMS: *exp,
 			EphemeralMB: schema.EphemeralMB(t, s.Platforms[c.Platform])}, float64(c.Invocations()))
 	}
 	if usage.Requests > 0 {
-		e.LambdaUSD = p.Prices.LambdaUSD(usage)
-		e.PricesDate = p.Prices.Date
+		e.LambdaUSD = prices.LambdaUSD(usage)
+		e.PricesDate = prices.Date
 		if s.Matrix.Mode == "cold" {
 			e.Notes = append(e.Notes, fmt.Sprintf("cold starts' INIT, billed since %s, is not priced: the estimate knows no init time",
-				p.Prices.Lambda.InitBilledSince))
+				prices.Lambda.InitBilledSince))
 		}
 	}
 	for _, t := range schema.SortedKeys(untimed) {
