@@ -107,7 +107,7 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 		summarize(&r, sm.ms)
 		if len(sm.ms) > 0 {
 			// A million calls like the cell's, as one month's usage.
-			cost := p.Prices.LambdaUSD(sm.usage.Scale(1e6 / float64(len(sm.ms))))
+			cost := p.PriceTable().LambdaUSD(sm.usage.Scale(1e6 / float64(len(sm.ms))))
 			r.CostPer1MUSD = &cost
 		}
 		cells[i] = r
@@ -274,6 +274,7 @@ type samples struct {
 // starts, and on the CPU the filter names.
 func cellSamples(p *plan.Plan, each func(func(rows.Invocation) error) error) (map[string]*samples, error) {
 	s := p.Study
+	prices := p.PriceTable()
 	byID := make(map[string]*samples, len(p.Cells))
 	cellOf := make(map[string]plan.Cell, len(p.Cells))
 	for _, c := range p.Cells {
@@ -293,7 +294,7 @@ func cellSamples(p *plan.Plan, each func(func(rows.Invocation) error) error) (ma
 		}
 		sm.ms = append(sm.ms, inv.DurationMS)
 		c := cellOf[inv.CellID]
-		sm.usage.Add(p.Prices, callOf(s, c, inv), 1)
+		sm.usage.Add(prices, callOf(s, c, inv), 1)
 		return nil
 	})
 	return byID, err

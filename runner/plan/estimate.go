@@ -88,6 +88,7 @@ func (p *Plan) Estimate() Estimate {
 	// The cells' calls are priced together as one month's usage, so that
 	// a study big enough to reach a cheaper tier is priced by it.
 	var usage pricing.Usage
+	prices := p.PriceTable()
 	for _, c := range p.Cells {
 		if !aws[c.Platform] {
 			continue
@@ -98,7 +99,7 @@ func (p *Plan) Estimate() Estimate {
 			untimed[c.Task] = true
 			continue
 		}
-		usage.Add(p.Prices, pricing.Call{Arch: c.Arch, MemoryMB: c.MemoryMB, DurationMS: *exp,
+		usage.Add(prices, pricing.Call{Arch: c.Arch, MemoryMB: c.MemoryMB, DurationMS: *exp,
 			EphemeralMB: schema.EphemeralMB(t, s.Platforms[c.Platform])}, float64(c.Invocations()))
 	}
 	untimedStages := map[string]bool{}
@@ -118,7 +119,7 @@ func (p *Plan) Estimate() Estimate {
 				untimedStages[pc.Task+"."+st.Name] = true
 				continue
 			}
-			usage.Add(p.Prices, pricing.Call{Arch: pc.Arch, MemoryMB: pc.StageMemoryMB[i], DurationMS: *exp}, n)
+			usage.Add(prices, pricing.Call{Arch: pc.Arch, MemoryMB: pc.StageMemoryMB[i], DurationMS: *exp}, n)
 		}
 		// Each stage reads one object and writes one; every run uploads
 		// its input.
@@ -126,11 +127,11 @@ func (p *Plan) Estimate() Estimate {
 		s3Gets += int64(pc.Invocations()) * int64(len(t.Stages))
 	}
 	if usage.Requests > 0 {
-		e.LambdaUSD = p.Prices.LambdaUSD(usage) + p.Prices.S3USD(s3Puts, s3Gets, 0)
-		e.PricesDate = p.Prices.Date
+		e.LambdaUSD = prices.LambdaUSD(usage) + prices.S3USD(s3Puts, s3Gets, 0)
+		e.PricesDate = prices.Date
 		if s.Matrix.Mode == "cold" {
 			e.Notes = append(e.Notes, fmt.Sprintf("cold starts' INIT, billed since %s, is not priced: the estimate knows no init time",
-				p.Prices.Lambda.InitBilledSince))
+				prices.Lambda.InitBilledSince))
 		}
 	}
 	for _, t := range schema.SortedKeys(untimed) {

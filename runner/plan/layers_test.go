@@ -95,3 +95,26 @@ func TestEstimatePrices(t *testing.T) {
 		t.Errorf("a bounded last tier: error %v", err)
 	}
 }
+
+func TestCheckLayers(t *testing.T) {
+	s := testStudy(t)
+	s.Platforms["aws"] = schema.Platform{Kind: "aws", Layers: map[string][]schema.Layer{
+		"x86_64": {{ARN: "arn:aws:lambda:us-west-2:123456789012:layer:np:1", Packages: []string{"numpy"}}}}}
+	ta := s.Tasks["a"]
+	ta.Packages = []string{"numpy"}
+	s.Tasks["a"] = ta
+	p, err := New(s) // the cells are local: no layer needed
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CheckLayers("aws", "x86_64"); err != nil {
+		t.Errorf("checks at x86_64: %v", err)
+	}
+	if err := p.CheckLayers("local", "arm64"); err != nil {
+		t.Errorf("checks on the local platform: %v", err)
+	}
+	err = p.CheckLayers("aws", "arm64")
+	if err == nil || !strings.Contains(err.Error(), `tasks.a.packages: numpy needed on platform "aws" (kind aws, arm64)`) {
+		t.Errorf("checks at arm64: %v", err)
+	}
+}

@@ -141,6 +141,15 @@ func (p *Plan) Function(g Generation) schema.Task {
 	return t.StageTask(g.StageIndex)
 }
 
+// PriceTable is p.Prices, or faaslab's default table for a Plan made
+// without New (as tests make them).
+func (p *Plan) PriceTable() *pricing.Table {
+	if p.Prices != nil {
+		return p.Prices
+	}
+	return pricing.Default()
+}
+
 // Invocations is the total number of function calls the plan makes.
 func (p *Plan) Invocations() int {
 	n := 0

@@ -214,6 +214,11 @@ func run(ctx context.Context, env *Env, o Options, after func(e *engine.Engine, 
 		if cfg := config(s, cp); !env.canOpen(cfg.Kind) {
 			return fmt.Errorf("%s: checks.platform: %w", o.Study, platform.NotBuilt(cfg))
 		}
+		// Checks run at this host's architecture: their functions need
+		// layers for it too.
+		if err := p.CheckLayers(cp, env.HostArch); err != nil {
+			return err
+		}
 	}
 	out := env.out(o)
 	lk, dir, err := locked(env, o, p)
