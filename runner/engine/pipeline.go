@@ -367,7 +367,8 @@ func (r *pipelineRun) run(ctx context.Context, seq int, warmup bool) (PipelineRu
 		Arch: pc.Arch, MemoryMB: int32(pc.MemoryMB), StartedAt: uploaded.UTC(), Status: string(platform.StatusOK)}}
 	bytesStored := int64(len(r.input.Data))
 	last := uploaded
-	stagesMS, costUSD := 0.0, pricing.S3PutUSD
+	prices := e.Plan.PriceTable()
+	stagesMS, costUSD := 0.0, prices.S3USD(1, 0, 0) // the input's upload
 	for i := range t.Stages {
 		out := InputPrefix(t, i+1)
 		wctx, cancel := context.WithCancel(ctx)
@@ -418,7 +419,7 @@ func (r *pipelineRun) run(ctx context.Context, seq int, warmup bool) (PipelineRu
 			rec.Pipeline.Status, rec.Pipeline.FailedStage = row.Status, row.Stage
 			return rec, "", nil
 		}
-		cost := stageCost(pc.Arch, pc.StageMemoryMB[i], inv)
+		cost := stageCost(prices, pc.Arch, pc.StageMemoryMB[i], inv)
 		row.CostUSD = &cost
 		rec.Stages = append(rec.Stages, row)
 		stagesMS += row.DurationMS
@@ -427,7 +428,8 @@ func (r *pipelineRun) run(ctx context.Context, seq int, warmup bool) (PipelineRu
 		key, last = written.Key, written.Modified
 	}
 	if w := t.Workload; w != nil {
-		costUSD += pricing.S3Storage(bytesStored, w.RetentionH)
+		// Stored for the workload's retention, pro rata over a 30-day month.
+		costUSD += prices.S3USD(0, 0, float64(bytesStored)/(1<<30)*w.RetentionH/(30*24))
 	}
 	endToEnd := float64(last.Sub(uploaded)) / float64(time.Millisecond)
 	overhead := endToEnd - stagesMS
@@ -461,15 +463,21 @@ func waitOutput(ctx context.Context, watch <-chan objstore.Object, instance stri
 	}
 }
 
-// stageCost is a stage invocation's price on AWS: Lambda's billed (else
-// estimated) duration and request, and S3's GET of the input and PUT of
-// the output.
-func stageCost(arch string, memoryMB int, inv platform.Invocation) float64 {
-	ms := float64(inv.BilledDuration) / float64(time.Millisecond)
-	if ms == 0 {
-		ms = float64(inv.Duration) / float64(time.Millisecond)
+// stageCost is a stage invocation's price on AWS by prices: Lambda's
+// billed (else estimated) duration, INIT where billed, and request, and
+// S3's GET of the input and PUT of the output.
+func stageCost(prices *pricing.Table, arch string, memoryMB int, inv platform.Invocation) float64 {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	c := pricing.Call{Arch: arch, MemoryMB: memoryMB, DurationMS: ms(inv.Duration), At: inv.Start}
+	if inv.BilledEstimated {
+		c.EstimateMS = ms(inv.BilledDuration)
+	} else {
+		c.BilledMS = ms(inv.BilledDuration)
 	}
-	return pricing.LambdaInvocation(arch, memoryMB, ms) + pricing.S3GetUSD + pricing.S3PutUSD
+	if inv.Cold {
+		c.InitMS = ms(inv.InitDuration)
+	}
+	return prices.CallUSD(c) + prices.S3USD(1, 1, 0)
 }
 
 // stageRow is the table row of stage i's invocation in run p.
