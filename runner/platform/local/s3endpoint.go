@@ -24,16 +24,17 @@ import (
 // own network namespace and nowhere else: at AWS_ENDPOINT_URL_S3 (plain
 // HTTP, for SDKs that read it) and at S3's own names over HTTPS (for SDKs
 // that predate it; see s3names.go). faaslab makes that namespace itself
-// before the sandbox starts (newSandboxNet): on a thread of its own it
-// unshares a new namespace, brings its loopback up and opens its
-// listening sockets on its 127.0.0.1. A socket stays in the namespace it
-// was made in, whichever thread then uses it, so the runner serves the
-// handler on them from its own goroutines. The fork thread forks bubblewrap inside that namespace
-// and bubblewrap keeps it (--share-net) instead of making its own: the
-// endpoint is there before the runtime starts, so even the function's
-// init can use it, and the host's loopback stays out of reach, as with
-// any other sandbox. Each container gets a new namespace and listener;
-// both go with the container.
+// before the sandbox starts (newSandboxNet): a locked thread unshares a
+// new namespace, brings its loopback up, opens the listening sockets on
+// its 127.0.0.1 and returns to the runner's namespace. A socket stays in
+// the namespace it was made in, whichever thread then uses it, so the
+// runner serves the handler on them from its own goroutines. The fork
+// thread forks bubblewrap inside that namespace and bubblewrap keeps it
+// (--share-net) instead of making its own: the endpoint is there before
+// the runtime starts, so even the function's init can use it, and the
+// host's loopback stays out of reach, as with any other sandbox. Each
+// container gets a new namespace and endpoint; both go with the
+// container.
 
 // The credentials the sandbox's SDKs sign with. They are not credentials
 // of anything: the endpoint accepts any signature. SDKs need some to sign.
