@@ -63,6 +63,10 @@ func (a *Arrow) Export(ctx context.Context, dir string, src Source) error {
 		arrowTable(a, CellsTable, src.Cells),
 		arrowTable(a, ManifestTable, src.Manifest),
 		arrowTable(a, EndpointsTable, src.Endpoints),
+		arrowTable(a, StagesTable, src.Stages),
+		arrowTable(a, PipelinesTable, src.Pipelines),
+		arrowTable(a, PipelineCellsTable, src.PipelineCells),
+		arrowTable(a, ModelsTable, src.Models),
 	})
 }
 

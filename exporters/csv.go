@@ -37,6 +37,10 @@ func (c *CSV) Export(ctx context.Context, dir string, src Source) error {
 		csvTable(CellsTable, src.Cells),
 		csvTable(ManifestTable, src.Manifest),
 		csvTable(EndpointsTable, src.Endpoints),
+		csvTable(StagesTable, src.Stages),
+		csvTable(PipelinesTable, src.Pipelines),
+		csvTable(PipelineCellsTable, src.PipelineCells),
+		csvTable(ModelsTable, src.Models),
 	})
 }
 

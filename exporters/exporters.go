@@ -57,10 +57,17 @@ const (
 	CellsTable       = "cells"
 	ManifestTable    = "manifest"
 	EndpointsTable   = "endpoints"
+	// Pipelines' tables.
+	StagesTable        = "stages"
+	PipelinesTable     = "pipelines"
+	PipelineCellsTable = "pipeline_cells"
+	// ModelsTable describes the study's models.
+	ModelsTable = "models"
 )
 
 // TableNames lists every table in the order exporters write them.
-var TableNames = []string{GenerationsTable, ChecksTable, InvocationsTable, CellsTable, ManifestTable, EndpointsTable}
+var TableNames = []string{GenerationsTable, ChecksTable, InvocationsTable, CellsTable, ManifestTable, EndpointsTable,
+	ModelsTable, StagesTable, PipelinesTable, PipelineCellsTable}
 
 // Source gives each table of a run as a stream of rows, so that a table
 // need never be held in memory as one slice (the invocations table can hold
@@ -74,6 +81,11 @@ type Source struct {
 	Cells       iter.Seq2[rows.Cell, error]
 	Manifest    iter.Seq2[rows.Manifest, error]
 	Endpoints   iter.Seq2[rows.Endpoint, error]
+
+	Stages        iter.Seq2[rows.Stage, error]
+	Pipelines     iter.Seq2[rows.Pipeline, error]
+	PipelineCells iter.Seq2[rows.PipelineCell, error]
+	Models        iter.Seq2[rows.Model, error]
 }
 
 // FromTables returns a Source that reads the slices of t. The Source reads
@@ -86,6 +98,11 @@ func FromTables(t *rows.Tables) Source {
 		Cells:       FromSeq(slices.Values(t.Cells)),
 		Manifest:    FromSeq(slices.Values(t.Manifest)),
 		Endpoints:   FromSeq(slices.Values(t.Endpoints)),
+
+		Stages:        FromSeq(slices.Values(t.Stages)),
+		Pipelines:     FromSeq(slices.Values(t.Pipelines)),
+		PipelineCells: FromSeq(slices.Values(t.PipelineCells)),
+		Models:        FromSeq(slices.Values(t.Models)),
 	}
 }
 

@@ -44,6 +44,10 @@ func (p *Parquet) Export(ctx context.Context, dir string, src Source) error {
 		parquetTable(p, CellsTable, src.Cells),
 		parquetTable(p, ManifestTable, src.Manifest),
 		parquetTable(p, EndpointsTable, src.Endpoints),
+		parquetTable(p, StagesTable, src.Stages),
+		parquetTable(p, PipelinesTable, src.Pipelines),
+		parquetTable(p, PipelineCellsTable, src.PipelineCells),
+		parquetTable(p, ModelsTable, src.Models),
 	})
 }
 

@@ -8,7 +8,7 @@ import (
 
 // Files lists, sorted and without repeats, the absolute path of every file
 // a run of the study reads besides the study file itself: the system
-// prompt, every variant's prompt, references, inputs, and every regular
+// prompt, every variant's prompt, references, inputs (a pipeline's stages' too), and every regular
 // file under the directory of a "files" model. Dirs lists those model
 // directories, whose contents (not only the files found now) belong to
 // the study.
@@ -21,9 +21,23 @@ func (s *Study) Files() (files, dirs []string, err error) {
 		for _, v := range t.Variants {
 			add(v.Prompt)
 		}
-		add(t.Reference)
+		if t.Reference != "" {
+			add(t.Reference)
+		}
 		for _, in := range t.Inputs {
 			add(in)
+		}
+		if t.Input != "" {
+			add(t.Input)
+		}
+		for _, st := range t.Stages {
+			for _, v := range st.Variants {
+				add(v.Prompt)
+			}
+			add(st.Reference)
+			for _, tt := range st.Tests {
+				add(tt.Input)
+			}
 		}
 	}
 	for _, m := range s.Models {

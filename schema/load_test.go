@@ -74,17 +74,6 @@ func TestIncludeAndExcludeErrors(t *testing.T) {
 	}
 }
 
-func TestStagesAreRefused(t *testing.T) {
-	for _, stages := range []string{`stages: [{name: "a", handler: "a.handler"}]`, `stages: []`} {
-		path := writeStudy(t, "", stages)
-		_, err := Load(path, Options{Cwd: filepath.Dir(path)})
-		want := "study.cue:8:1: tasks.sq.stages: pipeline tasks are not run yet"
-		if err == nil || !strings.HasPrefix(err.Error(), want) {
-			t.Errorf("%s: error %v, want one starting %q", stages, err, want)
-		}
-	}
-}
-
 // withModel replaces the models of the study at path by models.m: model.
 func withModel(t *testing.T, path, model string) {
 	t.Helper()

@@ -1,5 +1,7 @@
 package schema
 
+import "encoding/json"
+
 // Study is a loaded, validated study file. The fields mirror #Study in
 // study.cue; Load fills defaults, so every field is concrete.
 type Study struct {
@@ -17,6 +19,11 @@ type Study struct {
 	RateLimits map[string]Limits `json:"rate_limits,omitempty"`
 	// Generation says how failed API calls are retried.
 	Generation Generation `json:"generation"`
+	// Checks says where checks run their functions.
+	Checks Checks `json:"checks"`
+	// Prices is the study's prices field as JSON (#Prices), nil when it
+	// has none: runner/pricing merges it over faaslab's dated table.
+	Prices json.RawMessage `json:"-"`
 
 	// Source is what Load read: the study file, its directory (the base of
 	// every relative path), its bytes' hash and the tags applied.
@@ -46,10 +53,15 @@ type Model struct {
 	Style         string  `json:"style,omitempty"`
 	SizeB         float64 `json:"size_b,omitempty"`
 	ContextWindow int     `json:"context_window,omitempty"`
-	Params        Params  `json:"params"`
-	Price         *Price  `json:"price,omitempty"`
-	Dir           string  `json:"dir,omitempty"`
-	Limits        *Limits `json:"limits,omitempty"`
+	// Vendor, ReleaseDate and Updated are descriptive: who made the model,
+	// when it was released and last updated (YYYY-MM-DD).
+	Vendor      string  `json:"vendor,omitempty"`
+	ReleaseDate string  `json:"release_date,omitempty"`
+	Updated     string  `json:"updated,omitempty"`
+	Params      Params  `json:"params"`
+	Price       *Price  `json:"price,omitempty"`
+	Dir         string  `json:"dir,omitempty"`
+	Limits      *Limits `json:"limits,omitempty"`
 	// Stream is the study's stream setting; nil means true (see Streams).
 	Stream *bool `json:"stream,omitempty"`
 	// Reasoning marks a reasoning model: no temperature or top_p, and the
@@ -90,16 +102,79 @@ type Price struct {
 type Task struct {
 	Runtime   string             `json:"runtime"`
 	Handler   string             `json:"handler"`
-	Variants  map[string]Variant `json:"variants"`
-	Reference string             `json:"reference"`
+	Variants  map[string]Variant `json:"variants,omitempty"`
+	Reference string             `json:"reference,omitempty"`
 	Tests     []Test             `json:"tests"`
 	Benchmark Benchmark          `json:"benchmark"`
 	Packages  []string           `json:"packages"`
 	Inputs    []string           `json:"inputs"`
 	TimeoutS  int                `json:"timeout_s"`
-	Stages    []Stage            `json:"stages,omitempty"`
 	// EphemeralMB sizes /tmp; nil leaves it to the platform.
 	EphemeralMB *int `json:"ephemeral_mb,omitempty"`
+
+	// Stages make the task a pipeline (IsPipeline); Input, Compare,
+	// Workload and ExpectedMS are a pipeline's.
+	Stages     []Stage        `json:"stages,omitempty"`
+	Input      string         `json:"input,omitempty"`
+	Compare    *ObjectCompare `json:"compare,omitempty"`
+	Workload   *Workload      `json:"workload,omitempty"`
+	ExpectedMS *float64       `json:"expected_ms,omitempty"`
+}
+
+// IsPipeline reports whether the task is a pipeline of stages rather than
+// one function.
+func (t Task) IsPipeline() bool { return len(t.Stages) > 0 }
+
+// VariantNames are the task's prompt variants in order: a pipeline's are
+// its stages' (every stage has the same names).
+func (t Task) VariantNames() []string {
+	if t.IsPipeline() {
+		return SortedKeys(t.Stages[0].Variants)
+	}
+	return SortedKeys(t.Variants)
+}
+
+// HasVariant reports whether the task has a prompt variant named name.
+func (t Task) HasVariant(name string) bool {
+	if t.IsPipeline() {
+		_, ok := t.Stages[0].Variants[name]
+		return ok
+	}
+	_, ok := t.Variants[name]
+	return ok
+}
+
+// StageTask is stage i of pipeline t as a function of its own: the
+// task's runtime, packages, timeout and /tmp unless the stage says
+// otherwise.
+func (t Task) StageTask(i int) Task {
+	st := t.Stages[i]
+	out := Task{Runtime: t.Runtime, Handler: st.Handler, Variants: st.Variants, Reference: st.Reference,
+		Packages: t.Packages, Inputs: nil, TimeoutS: t.TimeoutS, EphemeralMB: t.EphemeralMB}
+	if st.Packages != nil {
+		out.Packages = st.Packages
+	}
+	if st.TimeoutS != nil {
+		out.TimeoutS = *st.TimeoutS
+	}
+	return out
+}
+
+// Workload is the number of units (images, records) a study prices a
+// pipeline for: one pipeline run per unit.
+type Workload struct {
+	Count int64  `json:"count"`
+	Unit  string `json:"unit"`
+	// RetentionH is how long a run's objects are kept, for storage prices.
+	RetentionH float64 `json:"retention_h"`
+}
+
+// ObjectCompare says how two objects are compared: "image" (decoded,
+// Metric against Threshold) or "bytes".
+type ObjectCompare struct {
+	Rule      string   `json:"rule"`
+	Metric    string   `json:"metric"`
+	Threshold *float64 `json:"threshold,omitempty"`
 }
 
 // EphemeralMB is the size of /tmp, in MB, of task's functions on platform:
@@ -140,10 +215,27 @@ type Benchmark struct {
 	ExpectedMS *float64 `json:"expected_ms,omitempty"`
 }
 
-// Stage is one function of a pipeline task.
+// Stage is one function of a pipeline task, with its own prompts and
+// reference.
 type Stage struct {
-	Name    string `json:"name"`
-	Handler string `json:"handler"`
+	Name      string             `json:"name"`
+	Handler   string             `json:"handler"`
+	Variants  map[string]Variant `json:"variants"`
+	Reference string             `json:"reference"`
+	Tests     []StageTest        `json:"tests"`
+	Compare   ObjectCompare      `json:"compare"`
+	// Packages, TimeoutS and MemoryMB override the task's and the cell's
+	// when set.
+	Packages   []string `json:"packages,omitempty"`
+	TimeoutS   *int     `json:"timeout_s,omitempty"`
+	MemoryMB   *int     `json:"memory_mb,omitempty"`
+	ExpectedMS *float64 `json:"expected_ms,omitempty"`
+}
+
+// StageTest is one more object a stage is checked on.
+type StageTest struct {
+	Name  string `json:"name"`
+	Input string `json:"input"`
 }
 
 // Platform is where functions run: "local" (the sandbox) or "aws" (Lambda).
@@ -157,6 +249,19 @@ type Platform struct {
 	Concurrency int `json:"concurrency,omitempty"`
 	// EphemeralMB sizes /tmp of every function; nil: Lambda's 512 MB.
 	EphemeralMB *int `json:"ephemeral_mb,omitempty"`
+	// Mode overrides Matrix.Mode for the cells on this platform ("warm" or
+	// "cold"); empty: the matrix's. Two platforms of one kind, one of each
+	// mode, measure cold against warm in one run.
+	Mode string `json:"mode,omitempty"`
+}
+
+// ModeOf is the mode of the cells on the named platform: the platform's
+// own, else the matrix's.
+func (s *Study) ModeOf(platform string) string {
+	if m := s.Platforms[platform].Mode; m != "" {
+		return m
+	}
+	return s.Matrix.Mode
 }
 
 // Layer is a Lambda layer and the Python packages it provides.
@@ -217,9 +322,28 @@ const (
 	DefaultMaxBackoffS = 60.0
 )
 
+// Checks says where the check stage runs candidates and references.
+type Checks struct {
+	// Platform names a platform of the study; empty: the first local one.
+	Platform string `json:"platform,omitempty"`
+}
+
 // Budget caps what a study may spend.
 type Budget struct {
 	USD float64 `json:"usd"`
+}
+
+// Error is a problem with the field at path (as Pos takes it), placed at
+// the field's position, or its nearest parent's when the field has none of
+// its own (a default, or a field the study left out): for checks made
+// after Load, such as the plan's.
+func (s *Study) Error(path, msg string) Error {
+	for p := path; p != ""; p = parent(p) {
+		if q := s.Pos(p); q != p {
+			return Error{Pos: q, Path: path, Msg: msg}
+		}
+	}
+	return Error{Path: path, Msg: msg}
 }
 
 // Pos returns "file:line:col" of the field at path (dot-separated, as in

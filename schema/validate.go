@@ -41,14 +41,30 @@ func validate(s *Study, opts Options) Errors {
 		}
 	}
 	v.rateLimits()
+	if p := s.Checks.Platform; p != "" {
+		if _, ok := s.Platforms[p]; !ok {
+			v.fail("checks.platform", fmt.Sprintf("no platform named %q (have %v)", p, SortedKeys(s.Platforms)))
+		}
+	}
 	for _, id := range SortedKeys(s.Tasks) {
 		t := s.Tasks[id]
 		at := "tasks." + id
+		if t.Stages != nil {
+			v.pipeline(at, t)
+			continue
+		}
 		v.nonEmpty(at+".variants", len(t.Variants))
 		for _, vn := range SortedKeys(t.Variants) {
 			v.file(at+".variants."+vn+".prompt", t.Variants[vn].Prompt)
 		}
-		v.file(at+".reference", t.Reference)
+		if t.Reference == "" {
+			v.fail(at+".reference", "a task needs a reference implementation (or stages, to be a pipeline)")
+		} else {
+			v.file(at+".reference", t.Reference)
+		}
+		if t.Benchmark.Event == nil {
+			v.fail(at+".benchmark", "a task needs a benchmark event (or stages, to be a pipeline)")
+		}
 		for i, in := range t.Inputs {
 			v.file(fmt.Sprintf("%s.inputs[%d]", at, i), in)
 		}
@@ -59,18 +75,13 @@ func validate(s *Study, opts Options) Errors {
 			}
 			seen[test.Name] = true
 		}
-		if t.Stages != nil {
-			// Until pipelines run, a study that declares stages would be
-			// measured as the task's handler alone: refuse it rather than
-			// report numbers of something else.
-			v.fail(at+".stages", "pipeline tasks are not run yet: faaslab would measure the task's handler alone and ignore its stages; remove stages")
-		}
-		seen = map[string]bool{}
-		for i, st := range t.Stages {
-			if seen[st.Name] {
-				v.fail(fmt.Sprintf("%s.stages[%d].name", at, i), fmt.Sprintf("duplicate stage name %q", st.Name))
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"input", t.Input != ""}, {"compare", t.Compare != nil}, {"workload", t.Workload != nil}, {"expected_ms", t.ExpectedMS != nil}} {
+			if f.set {
+				v.fail(at+"."+f.name, f.name+" belongs to a pipeline task (one with stages); a single function's is under benchmark")
 			}
-			seen[st.Name] = true
 		}
 	}
 
@@ -127,6 +138,63 @@ func validate(s *Study, opts Options) Errors {
 	return v.errs
 }
 
+// pipeline checks a pipeline task: its stages, each a function with its
+// own prompts and reference, the same variant names in every stage (a
+// pipeline cell takes one variant for all), and its input object. What a
+// single function has at the task's level belongs to the stages here.
+func (v *validator) pipeline(at string, t Task) {
+	if len(t.Stages) == 0 {
+		v.fail(at+".stages", "a pipeline needs at least one stage")
+		return
+	}
+	if t.Variants != nil {
+		v.fail(at+".variants", "a pipeline's prompts are its stages': move variants into each of stages")
+	}
+	if t.Reference != "" {
+		v.fail(at+".reference", "a pipeline's references are its stages': give each of stages a reference")
+	}
+	if len(t.Tests) > 0 {
+		v.fail(at+".tests", "a pipeline is checked stage by stage on its input and end to end: give stages[].tests objects to check a stage on")
+	}
+	if t.Benchmark.Event != nil {
+		v.fail(at+".benchmark", "a pipeline run is triggered by uploading input: remove benchmark")
+	}
+	if t.Input == "" {
+		v.fail(at+".input", "a pipeline needs an input object to upload (a file relative to the study)")
+	} else {
+		v.file(at+".input", t.Input)
+	}
+	for i, in := range t.Inputs {
+		v.file(fmt.Sprintf("%s.inputs[%d]", at, i), in)
+	}
+	names := map[string]bool{}
+	want := SortedKeys(t.Stages[0].Variants)
+	for i, st := range t.Stages {
+		sat := fmt.Sprintf("%s.stages[%d]", at, i)
+		if names[st.Name] {
+			v.fail(sat+".name", fmt.Sprintf("duplicate stage name %q", st.Name))
+		}
+		names[st.Name] = true
+		v.nonEmpty(sat+".variants", len(st.Variants))
+		for _, vn := range SortedKeys(st.Variants) {
+			v.file(sat+".variants."+vn+".prompt", st.Variants[vn].Prompt)
+		}
+		if have := SortedKeys(st.Variants); i > 0 && strings.Join(have, ",") != strings.Join(want, ",") {
+			v.fail(sat+".variants", fmt.Sprintf("stage %q has variants %v, stage %q has %v: every stage needs the same variant names, since a pipeline cell takes one variant for all its stages",
+				st.Name, have, t.Stages[0].Name, want))
+		}
+		v.file(sat+".reference", st.Reference)
+		tests := map[string]bool{}
+		for j, tt := range st.Tests {
+			if tests[tt.Name] {
+				v.fail(fmt.Sprintf("%s.tests[%d].name", sat, j), fmt.Sprintf("duplicate test name %q", tt.Name))
+			}
+			tests[tt.Name] = true
+			v.file(fmt.Sprintf("%s.tests[%d].input", sat, j), tt.Input)
+		}
+	}
+}
+
 // rateLimits checks that each provider given rate limits serves a model
 // of the study (a misspelt provider would silently limit nothing), and
 // fills the generation defaults.
@@ -157,17 +225,7 @@ type validator struct {
 }
 
 func (v *validator) fail(path, msg string) {
-	pos := v.s.Pos(path)
-	if pos == path { // no position of its own: use the nearest parent's
-		pos = ""
-		for p := parent(path); p != ""; p = parent(p) {
-			if q := v.s.Pos(p); q != p {
-				pos = q
-				break
-			}
-		}
-	}
-	v.errs = append(v.errs, Error{Pos: pos, Path: path, Msg: msg})
+	v.errs = append(v.errs, v.s.Error(path, msg))
 }
 
 func parent(path string) string {
@@ -286,7 +344,7 @@ func (v *validator) hasVariant(task *string, variant string) bool {
 		if task != nil && *task != id {
 			continue
 		}
-		if _, ok := t.Variants[variant]; ok {
+		if t.HasVariant(variant) {
 			return true
 		}
 	}

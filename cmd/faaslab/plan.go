@@ -70,7 +70,13 @@ func printPlan(w io.Writer, s plan.Summary) {
 	fmt.Fprintf(tw, "generations\t%d\t\n", s.Counts.Generations)
 	fmt.Fprintf(tw, "checks\t%d\t\n", s.Counts.Checks)
 	fmt.Fprintf(tw, "cells\t%d\t\n", s.Counts.Cells)
+	if s.Counts.Pipelines > 0 { // counted as cells in the dimensions below
+		fmt.Fprintf(tw, "pipelines\t%d\t\n", s.Counts.Pipelines)
+	}
 	fmt.Fprintf(tw, "invocations\t%d\t\n", s.Counts.Invocations)
+	if s.Counts.StageInvocations > 0 {
+		fmt.Fprintf(tw, "of them stage invocations\t%d\t\n", s.Counts.StageInvocations)
+	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -84,7 +90,11 @@ func printPlan(w io.Writer, s plan.Summary) {
 	e := s.Estimate
 	fmt.Fprintf(w, "\nestimate\n")
 	fmt.Fprintf(w, "  model tokens  %d in, %d out: $%.2f\n", e.InputTokens, e.OutputTokens, e.LLMUSD)
-	fmt.Fprintf(w, "  AWS Lambda    $%.2f\n", e.LambdaUSD)
+	if e.PricesDate != "" {
+		fmt.Fprintf(w, "  AWS Lambda    $%.2f (prices of %s)\n", e.LambdaUSD, e.PricesDate)
+	} else {
+		fmt.Fprintf(w, "  AWS Lambda    $%.2f\n", e.LambdaUSD)
+	}
 	fmt.Fprintf(w, "  total         $%.2f of budget $%.2f\n", e.TotalUSD, e.BudgetUSD)
 	if len(e.Notes) > 0 {
 		fmt.Fprintf(w, "  notes:\n    %s\n", strings.Join(e.Notes, "\n    "))

@@ -132,10 +132,28 @@ func TestParquetWithDuckDB(t *testing.T) {
 			"cells":       len(want.Cells),
 			"manifest":    len(want.Manifest),
 			"endpoints":   len(want.Endpoints),
+
+			"stages":         len(want.Stages),
+			"pipelines":      len(want.Pipelines),
+			"pipeline_cells": len(want.PipelineCells),
+			"models":         len(want.Models),
 		} {
 			if got := queryInt("SELECT count(*) FROM read_parquet(?)", path(table)); got != n {
 				t.Errorf("%s: %d rows, want %d", table, got, n)
 			}
+		}
+	})
+
+	// A pipeline's stage times add up to its stages_ms, joined on the
+	// pipeline run, and failed runs have no end-to-end time.
+	t.Run("PipelineJoin", func(t *testing.T) {
+		n := queryInt(`SELECT count(*) FROM read_parquet(?) p JOIN (SELECT instance, sum(duration_ms) AS ms FROM read_parquet(?) GROUP BY instance) s
+			USING (instance) WHERE p.status = 'ok' AND abs(p.stages_ms - s.ms) < 1e-9`, path("pipelines"), path("stages"))
+		if n != 1 {
+			t.Errorf("%d whole pipeline runs whose stages add up, want 1", n)
+		}
+		if n := queryInt(`SELECT count(*) FROM read_parquet(?) WHERE end_to_end_ms IS NULL AND failed_stage <> ''`, path("pipelines")); n != 1 {
+			t.Errorf("%d failed runs without an end-to-end time, want 1", n)
 		}
 	})
 

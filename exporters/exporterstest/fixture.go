@@ -157,6 +157,7 @@ func Tables() *rows.Tables {
 			ContainerID:         fmt.Sprintf("ctr-%d", cell),
 			CPUModel:            "Intel(R) Xeon(R) Processor @ 2.50GHz",
 			CPUArch:             "x86_64",
+			CPUMatch:            i%4 != 3,
 			Error:               Awkward[i%len(Awkward)],
 		}
 		if inv.Cold {
@@ -168,6 +169,10 @@ func Tables() *rows.Tables {
 		if inv.Platform == "lambda" {
 			inv.BilledMS = ptr(float64(int(inv.DurationMS) + 1))
 			inv.MaxMemoryUsedMB = ptr(int32(87))
+			inv.RequestID = fmt.Sprintf("%08x-1f2e-4d3c-8b4a-%012x", i, cell)
+			if inv.Cold && i%2 == 0 {
+				inv.RestoreMS = ptr(180.25)
+			}
 		} else if inv.Seq == 1 {
 			inv.BilledMS = ptr(0.0)
 			inv.MaxMemoryUsedMB = ptr(int32(0))
@@ -250,6 +255,60 @@ func Tables() *rows.Tables {
 		t.Endpoints = append(t.Endpoints, e)
 	}
 
+	// Two pipeline runs of a three-stage pipeline: one whole, one whose
+	// second stage failed (null end-to-end columns, no third stage).
+	stageNames := []string{"greyscale", "resize, " + Awkward[3], "rotate"}
+	for seq := range 2 {
+		inst := fmt.Sprintf("c-pipe-%04d", seq)
+		start := t0.Add(time.Duration(seq) * time.Second)
+		p := rows.Pipeline{Study: "tcss562", RunID: "run-1", CellID: "c-pipe", Pipeline: "images", Instance: inst,
+			Seq: int32(seq), Warmup: seq == 0, Model: "gemini", Variant: Awkward[8], Platform: "local", Arch: "x86_64",
+			MemoryMB: 512, StartedAt: start.In(ist), Status: "ok"}
+		total := 0.0
+		for i, name := range stageNames {
+			st := rows.Stage{Study: "tcss562", RunID: "run-1", CellID: "c-pipe", Pipeline: "images", Instance: inst,
+				Seq: int32(seq), Warmup: seq == 0, Stage: name, StageIndex: int32(i), Model: "gemini", Variant: Awkward[8],
+				Platform: "local", Arch: "x86_64", MemoryMB: int32(256 * (i + 1)), StartedAt: start.Add(time.Duration(i) * 30 * time.Millisecond),
+				DurationMS: 12.5 * float64(i+1), BilledEstMS: ptr(13.0 * float64(i+1)), Cold: seq == 0, Status: "ok",
+				MaxMemoryUsedMB: ptr(int32(60 + i)), CostUSD: ptr(2.1e-7 * float64(i+1))}
+			if seq == 0 {
+				st.InitMS = ptr(150.25)
+			}
+			if seq == 1 && i == 1 {
+				st.Status, st.Error, st.CostUSD = "error", "ValueError: "+Awkward[5], nil
+				p.Status, p.FailedStage = "error", name
+				t.Stages = append(t.Stages, st)
+				break
+			}
+			total += st.DurationMS
+			t.Stages = append(t.Stages, st)
+		}
+		if p.Status == "ok" {
+			p.EndToEndMS, p.StagesMS, p.OverheadMS = ptr(total+7.5), ptr(total), ptr(7.5)
+			p.CostUSD = ptr(1.3e-6)
+		}
+		t.Pipelines = append(t.Pipelines, p)
+	}
+	for i, name := range append(stageNames, "end_to_end") {
+		c := rows.PipelineCell{Study: "tcss562", RunID: "run-1", CellID: "c-pipe", Pipeline: "images", Stage: name,
+			StageIndex: int32(i), GenerationID: fmt.Sprintf("g-%d", i), Model: "gemini", Variant: Awkward[8], Platform: "local",
+			Arch: "x86_64", MemoryMB: 512, Class: "OK", N: 1, MeanMS: ptr(12.5), SDMS: ptr(0.0), MedianMS: ptr(12.5),
+			P95MS: ptr(12.5), CostPerRunUSD: ptr(2.1e-7), WorkloadCount: 100000, WorkloadUnit: "images", WorkloadUSD: ptr(0.021)}
+		if name == "end_to_end" {
+			c.StageIndex, c.GenerationID, c.Class, c.Detail = -1, "", "FD", "PSNR 12.5 dB < 30 dB"
+			c.N, c.MeanMS, c.SDMS, c.MedianMS, c.P95MS, c.CostPerRunUSD, c.WorkloadUSD = 0, nil, nil, nil, nil, nil, nil
+		}
+		t.PipelineCells = append(t.PipelineCells, c)
+	}
+	t.Models = []rows.Model{
+		{Study: "wosc25", RunID: "run-1", Model: "gpt-4o", Provider: "openai", ModelName: "gpt-4o", Vendor: "OpenAI",
+			Class: "large", Hosting: "cloud", Style: "traditional", SizeB: ptr(1800.0), ContextWindow: ptr(int32(128000)),
+			ReleaseDate: "2024-05-13", Updated: "2025-03", InputUSDMTok: ptr(2.5), OutputUSDMTok: ptr(10.0)},
+		{Study: "wosc25", RunID: "run-1", Model: "deepseek-r1:8b, \"q4\"", Provider: "ollama", ModelName: "deepseek-r1:8b",
+			Vendor: "DeepSeek", Class: "small", Hosting: "local", Style: "reasoning", SizeB: ptr(8.0), Reasoning: true},
+		{Study: "wosc25", RunID: "run-1", Model: "reference", Provider: "reference"},
+	}
+
 	t.Manifest = []rows.Manifest{{
 		Study:          "wosc25",
 		RunID:          "run-1",
@@ -274,7 +333,7 @@ func Tables() *rows.Tables {
 // digits, as every exporter does, so that tables written and tables read
 // back compare with reflect.DeepEqual. It changes t in place and returns it.
 func Normalize(t *rows.Tables) *rows.Tables {
-	for _, table := range []any{t.Generations, t.Checks, t.Invocations, t.Cells, t.Manifest, t.Endpoints} {
+	for _, table := range []any{t.Generations, t.Checks, t.Invocations, t.Cells, t.Manifest, t.Endpoints, t.Models, t.Stages, t.Pipelines, t.PipelineCells} {
 		s := reflect.ValueOf(table)
 		for i := range s.Len() {
 			row := s.Index(i)

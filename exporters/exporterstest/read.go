@@ -47,6 +47,10 @@ func tableFiles(t *rows.Tables) []struct {
 		{"cells", &t.Cells},
 		{"manifest", &t.Manifest},
 		{"endpoints", &t.Endpoints},
+		{"stages", &t.Stages},
+		{"pipelines", &t.Pipelines},
+		{"pipeline_cells", &t.PipelineCells},
+		{"models", &t.Models},
 	}
 }
 

@@ -101,6 +101,11 @@ func (s *suite) wantColumns(t *testing.T, dir string) {
 		exporters.CellsTable:       ColumnNames[rows.Cell](),
 		exporters.ManifestTable:    ColumnNames[rows.Manifest](),
 		exporters.EndpointsTable:   ColumnNames[rows.Endpoint](),
+
+		exporters.StagesTable:        ColumnNames[rows.Stage](),
+		exporters.PipelinesTable:     ColumnNames[rows.Pipeline](),
+		exporters.PipelineCellsTable: ColumnNames[rows.PipelineCell](),
+		exporters.ModelsTable:        ColumnNames[rows.Model](),
 	}
 	for _, table := range exporters.TableNames {
 		got, err := s.r.Columns(s.path(dir, table))

@@ -19,7 +19,7 @@ func TestDocumentedColumnOrder(t *testing.T) {
 	documented := documentedColumns(string(doc))
 	for name, row := range map[string]any{
 		"generations": Generation{}, "checks": Check{}, "invocations": Invocation{}, "cells": Cell{}, "manifest": Manifest{},
-		"endpoints": Endpoint{},
+		"endpoints": Endpoint{}, "stages": Stage{}, "pipelines": Pipeline{}, "pipeline_cells": PipelineCell{},
 	} {
 		var want []string
 		typ := reflect.TypeOf(row)

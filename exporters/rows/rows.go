@@ -117,7 +117,14 @@ type Invocation struct {
 	ContainerID    string  `parquet:"container_id,dict"`
 	CPUModel       string  `parquet:"cpu_model,dict"`
 	CPUArch        string  `parquet:"cpu_arch,dict"`
-	Error          string  `parquet:"error"`
+	// CPUMatch says the call ran on the CPU model matrix.cpu_filter names
+	// (true when the study has no filter); statistics use matching calls.
+	CPUMatch bool   `parquet:"cpu_match"`
+	Error    string `parquet:"error"`
+	// RestoreMS is Lambda's SnapStart Restore Duration; RequestID is the
+	// platform's id of the invocation (Lambda's request id).
+	RestoreMS *float64 `parquet:"restore_ms,optional"`
+	RequestID string   `parquet:"request_id"`
 }
 
 // Cell is the summary of one cell's measured (non-warm-up, successful)
@@ -149,6 +156,7 @@ type Cell struct {
 	PctDiffVsRef   *float64 `parquet:"pct_diff_vs_reference,optional"`
 	CostPer1MUSD   *float64 `parquet:"cost_per_1m_usd,optional"`
 	FilteredOutCPU int32    `parquet:"filtered_out_cpu"` // invocations dropped by the CPU-model filter
+	Mode           string   `parquet:"mode,dict"`        // warm or cold: how the cell's platform invoked it
 }
 
 // Manifest describes one session of a run (one `faaslab run` process; a
@@ -194,6 +202,125 @@ type Endpoint struct {
 	Truncated      int32    `parquet:"truncated"`
 }
 
+// Stage is one invocation of one stage of a pipeline run: the stage's
+// function triggered by the object-storage event of its input object.
+// BilledMS is Lambda's; BilledEstMS the local platform's estimate; CostUSD
+// is the stage's Lambda price plus its S3 requests (one GET, one PUT).
+type Stage struct {
+	Study           string    `parquet:"study,dict"`
+	RunID           string    `parquet:"run_id,dict"`
+	CellID          string    `parquet:"cell_id,dict"`
+	Pipeline        string    `parquet:"pipeline,dict"` // the pipeline task's id
+	Instance        string    `parquet:"instance"`      // the pipeline run's id
+	Seq             int32     `parquet:"seq"`
+	Warmup          bool      `parquet:"warmup"`
+	Stage           string    `parquet:"stage,dict"`
+	StageIndex      int32     `parquet:"stage_index"`
+	Model           string    `parquet:"model,dict"`
+	Variant         string    `parquet:"variant,dict"`
+	Platform        string    `parquet:"platform,dict"`
+	Arch            string    `parquet:"arch,dict"`
+	MemoryMB        int32     `parquet:"memory_mb"`
+	StartedAt       time.Time `parquet:"started_at,timestamp(microsecond)"`
+	DurationMS      float64   `parquet:"duration_ms"`
+	BilledMS        *float64  `parquet:"billed_ms,optional"`
+	BilledEstMS     *float64  `parquet:"billed_estimate_ms,optional"`
+	InitMS          *float64  `parquet:"init_ms,optional"`
+	Cold            bool      `parquet:"cold"`
+	Status          string    `parquet:"status,dict"`
+	Error           string    `parquet:"error"`
+	MaxMemoryUsedMB *int32    `parquet:"max_memory_used_mb,optional"`
+	CostUSD         *float64  `parquet:"cost_usd,optional"`
+}
+
+// Pipeline is one pipeline run, end to end: from the upload of its input
+// object to the appearance of the last stage's output object.
+// StagesMS is the sum of its stages' durations; OverheadMS the rest of
+// EndToEndMS (event delivery, object hand-off, invocation). Both are null
+// when the run failed. CostUSD is every stage's cost plus the input's
+// upload and the objects' storage.
+type Pipeline struct {
+	Study       string    `parquet:"study,dict"`
+	RunID       string    `parquet:"run_id,dict"`
+	CellID      string    `parquet:"cell_id,dict"`
+	Pipeline    string    `parquet:"pipeline,dict"`
+	Instance    string    `parquet:"instance"`
+	Seq         int32     `parquet:"seq"`
+	Warmup      bool      `parquet:"warmup"`
+	Model       string    `parquet:"model,dict"`
+	Variant     string    `parquet:"variant,dict"`
+	Platform    string    `parquet:"platform,dict"`
+	Arch        string    `parquet:"arch,dict"`
+	MemoryMB    int32     `parquet:"memory_mb"`
+	StartedAt   time.Time `parquet:"started_at,timestamp(microsecond)"`
+	EndToEndMS  *float64  `parquet:"end_to_end_ms,optional"`
+	StagesMS    *float64  `parquet:"stages_ms,optional"`
+	OverheadMS  *float64  `parquet:"overhead_ms,optional"`
+	Status      string    `parquet:"status,dict"`
+	FailedStage string    `parquet:"failed_stage,dict"`
+	CostUSD     *float64  `parquet:"cost_usd,optional"`
+}
+
+// PipelineCell summarises one pipeline cell: one row per stage and one
+// for the pipeline end to end (Stage "end_to_end", StageIndex -1).
+// Statistics are of the measured (non-warm-up, successful) runs' stage
+// durations or end-to-end times; null when N is 0. Class is the end-to-end
+// check's on the end_to_end row (the final object against the reference
+// pipeline's) and the stage's check class on a stage row. CostPerRunUSD
+// is the mean cost per run; WorkloadUSD prices the study's workload
+// (WorkloadCount runs of WorkloadUnit).
+type PipelineCell struct {
+	Study         string   `parquet:"study,dict"`
+	RunID         string   `parquet:"run_id,dict"`
+	CellID        string   `parquet:"cell_id"`
+	Pipeline      string   `parquet:"pipeline,dict"`
+	Stage         string   `parquet:"stage,dict"`
+	StageIndex    int32    `parquet:"stage_index"`
+	GenerationID  string   `parquet:"generation_id"` // the stage's; empty end to end
+	Model         string   `parquet:"model,dict"`
+	Variant       string   `parquet:"variant,dict"`
+	Platform      string   `parquet:"platform,dict"`
+	Arch          string   `parquet:"arch,dict"`
+	MemoryMB      int32    `parquet:"memory_mb"`
+	Class         string   `parquet:"class,dict"`
+	Detail        string   `parquet:"detail"`
+	N             int32    `parquet:"n"`
+	MeanMS        *float64 `parquet:"mean_ms,optional"`
+	SDMS          *float64 `parquet:"sd_ms,optional"`
+	CV            *float64 `parquet:"cv,optional"`
+	MedianMS      *float64 `parquet:"median_ms,optional"`
+	P95MS         *float64 `parquet:"p95_ms,optional"`
+	CI95LowMS     *float64 `parquet:"ci95_low_ms,optional"`
+	CI95HighMS    *float64 `parquet:"ci95_high_ms,optional"`
+	CostPerRunUSD *float64 `parquet:"cost_per_run_usd,optional"`
+	WorkloadCount int64    `parquet:"workload_count"`
+	WorkloadUnit  string   `parquet:"workload_unit,dict"`
+	WorkloadUSD   *float64 `parquet:"workload_usd,optional"`
+}
+
+// Model is one model of the study as its file describes it: what a report
+// groups generations and cells by (class, hosting, style, size; Table 1 of
+// the WoSC '25 study) and its token prices. One row per model of the study,
+// the reference and hand-written ones included.
+type Model struct {
+	Study         string   `parquet:"study,dict"`
+	RunID         string   `parquet:"run_id,dict"`
+	Model         string   `parquet:"model,dict"`
+	Provider      string   `parquet:"provider,dict"`
+	ModelName     string   `parquet:"model_name,dict"` // the provider's name; empty for reference and files
+	Vendor        string   `parquet:"vendor,dict"`
+	Class         string   `parquet:"class,dict"`   // small, medium, large or empty
+	Hosting       string   `parquet:"hosting,dict"` // cloud, local or empty
+	Style         string   `parquet:"style,dict"`   // traditional, reasoning or empty
+	SizeB         *float64 `parquet:"size_b,optional"`
+	ContextWindow *int32   `parquet:"context_window,optional"`
+	ReleaseDate   string   `parquet:"release_date"` // YYYY-MM-DD or YYYY-MM, or empty
+	Updated       string   `parquet:"updated"`
+	Reasoning     bool     `parquet:"reasoning"`
+	InputUSDMTok  *float64 `parquet:"input_usd_per_mtok,optional"`
+	OutputUSDMTok *float64 `parquet:"output_usd_per_mtok,optional"`
+}
+
 // Tables is one run's results, every table at once.
 type Tables struct {
 	Generations []Generation
@@ -202,4 +329,10 @@ type Tables struct {
 	Cells       []Cell
 	Manifest    []Manifest
 	Endpoints   []Endpoint
+	// Pipelines' tables: one row per stage invocation, per pipeline run,
+	// and per pipeline cell and stage (or end to end).
+	Stages        []Stage
+	Pipelines     []Pipeline
+	PipelineCells []PipelineCell
+	Models        []Model
 }

@@ -80,6 +80,7 @@ type Engine struct {
 
 	journal *Journal
 	spend   *spendLimit
+	refState
 }
 
 // ErrUnitsFailed says some units failed past their retries; running the

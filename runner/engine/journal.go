@@ -30,6 +30,25 @@ type Record struct {
 	Session *SessionRecord `json:"session,omitempty"`
 	// Attempt is one API request of a generation; it marks nothing done.
 	Attempt *AttemptRecord `json:"attempt,omitempty"`
+	// PipelineRun is one measured run of a pipeline cell.
+	PipelineRun *PipelineRunRecord `json:"pipeline_run,omitempty"`
+	// PipelineCheck is a pipeline cell's end-to-end check.
+	PipelineCheck *PipelineCheckRecord `json:"pipeline_check,omitempty"`
+}
+
+// PipelineRunRecord is one run of a pipeline cell: a row per stage
+// invoked and the run's row.
+type PipelineRunRecord struct {
+	Stages   []rows.Stage  `json:"stages"`
+	Pipeline rows.Pipeline `json:"pipeline"`
+}
+
+// PipelineCheckRecord is the end-to-end check of a pipeline cell: its
+// final object against the reference pipeline's.
+type PipelineCheckRecord struct {
+	ID     string `json:"id"` // the pipeline cell's
+	Class  string `json:"class"`
+	Detail string `json:"detail"`
 }
 
 // SessionRecord is one process's work on a run: at its start, the facts of
@@ -106,9 +125,18 @@ type State struct {
 	// themselves stay in the file (EachInvocation): a study of millions of
 	// them needs no memory for them.
 	Made map[string]int
+	// Matched counts each cell's counted invocations that are not
+	// warm-ups, ended ok and ran on the CPU matrix.cpu_filter names
+	// (rows.Invocation.CPUMatch): under a filter a cell is measured until
+	// it has repetitions of them (see cellComplete).
+	Matched map[string]int
 	// LastStatus is the status of each cell's last invocation.
 	LastStatus map[string]string
 	Failures   []FailureRecord
+	// PipelineRuns holds each pipeline cell's runs, Seq 0..n-1, and
+	// PipelineChecks each one's end-to-end check.
+	PipelineRuns   map[string][]PipelineRunRecord
+	PipelineChecks map[string]PipelineCheckRecord
 	// Sessions has one manifest row per session, with its start and (when
 	// it ended cleanly) end times.
 	Sessions []rows.Manifest
@@ -199,7 +227,11 @@ func newJournal(f *os.File, path string) *Journal {
 		Generations: map[string]GenerationRecord{},
 		Checks:      map[string]CheckRecord{},
 		Made:        map[string]int{},
+		Matched:     map[string]int{},
 		LastStatus:  map[string]string{},
+
+		PipelineRuns:   map[string][]PipelineRunRecord{},
+		PipelineChecks: map[string]PipelineCheckRecord{},
 	}}
 }
 
@@ -239,9 +271,11 @@ func eachLine(r io.Reader, fn func(line int, b []byte) error) (int64, error) {
 // opening a journal of millions of them quick.
 type invocationLine struct {
 	Invocation *struct {
-		CellID string
-		Seq    int32
-		Status string
+		CellID   string
+		Seq      int32
+		Status   string
+		Warmup   bool
+		CPUMatch bool
 	} `json:"invocation"`
 }
 
@@ -253,7 +287,7 @@ func (j *Journal) applyLine(b []byte) error {
 			return err
 		}
 		if inv := rec.Invocation; inv != nil {
-			j.applyInvocation(inv.CellID, inv.Seq, inv.Status)
+			j.applyInvocation(inv.CellID, inv.Seq, inv.Status, inv.Warmup, inv.CPUMatch)
 			return nil
 		}
 	}
@@ -266,12 +300,21 @@ func (j *Journal) applyLine(b []byte) error {
 }
 
 // applyInvocation counts an invocation, unless its cell has it already.
-func (j *Journal) applyInvocation(cellID string, seq int32, status string) {
+func (j *Journal) applyInvocation(cellID string, seq int32, status string, warmup, cpuMatch bool) {
 	s := &j.state
 	if int(seq) == s.Made[cellID] { // never twice
 		s.Made[cellID]++
 		s.LastStatus[cellID] = status
+		if matches(warmup, cpuMatch, status) {
+			s.Matched[cellID]++
+		}
 	}
+}
+
+// matches says whether an invocation counts toward its cell's
+// repetitions under a CPU filter: a measured call, ended ok, on the CPU.
+func matches(warmup, cpuMatch bool, status string) bool {
+	return !warmup && cpuMatch && status == string(platform.StatusOK)
 }
 
 func (j *Journal) apply(rec Record) {
@@ -282,7 +325,16 @@ func (j *Journal) apply(rec Record) {
 	case rec.Check != nil:
 		s.Checks[rec.Check.ID] = *rec.Check
 	case rec.Invocation != nil:
-		j.applyInvocation(rec.Invocation.CellID, rec.Invocation.Seq, rec.Invocation.Status)
+		inv := rec.Invocation
+		j.applyInvocation(inv.CellID, inv.Seq, inv.Status, inv.Warmup, inv.CPUMatch)
+	case rec.PipelineRun != nil:
+		r := *rec.PipelineRun
+		id := r.Pipeline.CellID
+		if int(r.Pipeline.Seq) == len(s.PipelineRuns[id]) { // never twice
+			s.PipelineRuns[id] = append(s.PipelineRuns[id], r)
+		}
+	case rec.PipelineCheck != nil:
+		s.PipelineChecks[rec.PipelineCheck.ID] = *rec.PipelineCheck
 	case rec.Failure != nil:
 		f := *rec.Failure
 		f.Time = rec.Time
@@ -295,6 +347,16 @@ func (j *Journal) apply(rec Record) {
 		t := rec.Time
 		s.Sessions[len(s.Sessions)-1].FinishedAt = &t
 	}
+}
+
+// PipelineEnded reports whether a pipeline cell's measurement ended at a
+// failed run, and that run's status.
+func (s *State) PipelineEnded(cellID string) (status string, ended bool) {
+	runs := s.PipelineRuns[cellID]
+	if n := len(runs); n > 0 && runs[n-1].Pipeline.Status != string(platform.StatusOK) {
+		return runs[n-1].Pipeline.Status, true
+	}
+	return "", false
 }
 
 // Ended reports whether a cell's measurement ended early, and the status of

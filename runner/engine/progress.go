@@ -48,6 +48,7 @@ func (p *Progress) Stage(name string, total int) *Bar {
 }
 
 func (b *Bar) Add()         { b.update(1, 0, 0, 0) }
+func (b *Bar) AddN(n int)   { b.update(n, 0, 0, 0) }
 func (b *Bar) Resume(n int) { b.update(0, n, 0, 0) }
 func (b *Bar) Skip(n int)   { b.update(0, 0, n, 0) }
 func (b *Bar) FailN(n int)  { b.update(0, 0, 0, n) }

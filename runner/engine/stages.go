@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/faaslab/faaslab/exporters/rows"
@@ -24,7 +25,7 @@ import (
 func (e *Engine) request(g plan.Generation) llm.Request {
 	s := e.Plan.Study
 	m := s.Models[g.Model]
-	t := s.Tasks[g.Task]
+	t := e.Plan.Function(g)
 	pr := e.Plan.Prompts[g.PromptSHA256]
 	req := llm.Request{
 		Model: g.Model, Provider: m.Provider, ModelName: m.Model, BaseURL: m.BaseURL, APIKeyEnv: m.APIKeyEnv,
@@ -32,7 +33,7 @@ func (e *Engine) request(g plan.Generation) llm.Request {
 			Seed: m.Params.Seed, Stop: m.Params.Stop,
 			MaxCompletionTokens: m.Params.MaxCompletionTokens, ReasoningEffort: m.Params.ReasoningEffort},
 		Stream: m.Streams(), Reasoning: m.Reasoning,
-		System: pr.System, Prompt: pr.User, Task: g.Task, Variant: g.Variant, Sample: g.Sample,
+		System: pr.System, Prompt: pr.User, Task: checkTask(g), Variant: g.Variant, Sample: g.Sample,
 		Handler: t.Handler, ReferenceFile: s.Path(t.Reference),
 	}
 	if m.Dir != "" {
@@ -149,7 +150,7 @@ func (e *Engine) functionDir(ctx context.Context, g plan.Generation, rec Generat
 	if !ok {
 		return "", fmt.Errorf("generation %s: artifact %s is missing from %s", g.ID, rec.Key, e.Store.Dir)
 	}
-	return dir, e.writeFunction(dir, res.Files, e.Plan.Study.Tasks[g.Task])
+	return dir, e.writeFunction(dir, res.Files, e.Plan.Function(g))
 }
 
 // referenceDir returns the directory of task's reference implementation.
@@ -218,7 +219,15 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 	bar := e.Progress.Stage(StageCheck, len(gens))
 	defer bar.Done()
 	defer e.Checker.Close(context.WithoutCancel(ctx))
-	return forEach(ctx, len(gens), e.CheckParallel, func(ctx context.Context, i int) (bool, error) {
+	// Checks fan out on a platform that runs functions apart (AWS
+	// Lambda); the static metrics stay in the local sandbox, at most
+	// CheckParallel at once.
+	workers := max(e.CheckParallel, 1)
+	if par, ok := e.Checker.Platform.(platform.Parallel); ok {
+		workers = max(workers, par.MaxParallel())
+	}
+	metricsSlots := make(chan struct{}, max(e.CheckParallel, 1))
+	return forEach(ctx, len(gens), workers, func(ctx context.Context, i int) (bool, error) {
 		g := gens[i]
 		var gen GenerationRecord
 		var generated, done bool
@@ -234,11 +243,11 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 			bar.Skip(1)
 			return false, nil
 		}
-		t := e.Plan.Study.Tasks[g.Task]
+		t := e.Plan.Function(g)
 		if gen.FinishReason == llm.FinishLength {
 			// A cut answer is never checked, so never measured: its code
 			// (if any) is not what the model would have written.
-			if err := e.journal.Append(Record{Check: truncatedCheck(g, gen, t)}); err != nil {
+			if err := e.journal.Append(Record{Check: truncatedCheck(g, gen, e.Plan.StageTests(g), testRules(e.Plan, g))}); err != nil {
 				return false, err
 			}
 			e.Log.Info("checked", "generation", g.ID, "model", g.Model, "task", g.Task, "variant", g.Variant,
@@ -250,22 +259,33 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 		if err != nil {
 			return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
 		}
-		refDir, err := e.referenceDir(g.Task)
-		if err != nil {
-			return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
-		}
-		tests, err := checkTests(g.Task, t)
-		if err != nil {
-			return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
-		}
 		cand := e.checkFunction(candDir, t)
-		ref := e.checkFunction(refDir, t)
 		start := time.Now()
-		var rep check.Report
-		attempts, err := e.retry(ctx, isInfrastructure, func() error {
-			rep, err = e.Checker.Check(ctx, cand, ref, tests)
-			return err
-		})
+		var (
+			rep          check.Report
+			names, rules []string
+			attempts     int
+		)
+		if g.Stage != "" {
+			rep, names, rules, err = e.checkStage(ctx, g, candDir)
+		} else {
+			var refDir string
+			var tests []check.Test
+			if refDir, err = e.referenceDir(g.Task); err != nil {
+				return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
+			}
+			if tests, err = checkTests(g.Task, t); err != nil {
+				return true, e.fail(bar, 1, StageCheck, g.ID, 0, err)
+			}
+			for _, tt := range tests {
+				names, rules = append(names, tt.Name), append(rules, tt.Compare.Rule)
+			}
+			ref := e.checkFunction(refDir, t)
+			attempts, err = e.retry(ctx, isInfrastructure, func() error {
+				rep, err = e.Checker.Check(ctx, cand, ref, tests)
+				return err
+			})
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
@@ -275,7 +295,13 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 		if rep.Class == check.ClassNoCode {
 			rep.Detail = e.noCodeDetail(ctx, g, gen.Key, rep.Detail)
 		}
+		select {
+		case metricsSlots <- struct{}{}:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
 		m := e.Checker.StaticMetrics(ctx, cand)
+		<-metricsSlots
 		if ctx.Err() != nil { // metrics cut short by Ctrl-C must be made again
 			return false, ctx.Err()
 		}
@@ -284,14 +310,14 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 			MetricsNote: m.Note}
 		now := time.Now().UTC()
 		if len(rep.Tests) == 0 { // NOCODE and SE run no test; their rows still say why
-			for _, tt := range tests {
-				rep.Tests = append(rep.Tests, check.TestResult{Name: tt.Name, Class: rep.Class, Detail: "not run: " + rep.Detail})
+			for _, name := range names {
+				rep.Tests = append(rep.Tests, check.TestResult{Name: name, Class: rep.Class, Detail: "not run: " + rep.Detail})
 			}
 		}
 		for i, tr := range rep.Tests {
 			ms := float64(tr.Duration) / float64(time.Millisecond)
-			rec.Tests = append(rec.Tests, rows.Check{GenerationID: g.ID, Model: g.Model, Task: g.Task, Variant: g.Variant,
-				Sample: int32(g.Sample), Test: tr.Name, Class: string(tr.Class), Compare: tests[i].Compare.Rule,
+			rec.Tests = append(rec.Tests, rows.Check{GenerationID: g.ID, Model: g.Model, Task: checkTask(g), Variant: g.Variant,
+				Sample: int32(g.Sample), Test: tr.Name, Class: string(tr.Class), Compare: rules[i],
 				DiffPath: tr.Path, Detail: tr.Detail, CheckedAt: now})
 			if tr.Duration > 0 {
 				rec.Tests[i].DurationMS = &ms
@@ -310,14 +336,14 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 // truncatedCheck is the check record of generation g, whose answer was
 // cut at the token limit: class TRUNCATED, no metrics, and one row per
 // test saying it did not run.
-func truncatedCheck(g plan.Generation, gen GenerationRecord, t schema.Task) *CheckRecord {
+func truncatedCheck(g plan.Generation, gen GenerationRecord, tests, rules []string) *CheckRecord {
 	detail := fmt.Sprintf("truncated: the answer reached the token limit (%d output tokens); its code was not checked", gen.OutputTokens)
 	rec := &CheckRecord{ID: g.ID, Class: string(check.ClassTruncated), Detail: detail,
 		MetricsNote: "truncated: the answer was cut, so its code is not measured"}
 	now := time.Now().UTC()
-	for _, tt := range t.Tests {
-		rec.Tests = append(rec.Tests, rows.Check{GenerationID: g.ID, Model: g.Model, Task: g.Task, Variant: g.Variant,
-			Sample: int32(g.Sample), Test: tt.Name, Class: string(check.ClassTruncated), Compare: tt.Compare,
+	for i, name := range tests {
+		rec.Tests = append(rec.Tests, rows.Check{GenerationID: g.ID, Model: g.Model, Task: checkTask(g), Variant: g.Variant,
+			Sample: int32(g.Sample), Test: name, Class: string(check.ClassTruncated), Compare: rules[i],
 			Detail: "not run: " + detail, CheckedAt: now})
 	}
 	return rec
@@ -346,14 +372,43 @@ func (e *Engine) noCodeDetail(ctx context.Context, g plan.Generation, key, detai
 	return fmt.Sprintf("no code in the model's answer: %q", answer)
 }
 
+// checkTask is the task column of generation g's rows: its task, or
+// "<pipeline>/<stage>" for a stage of a pipeline.
+func checkTask(g plan.Generation) string {
+	if g.Stage == "" {
+		return g.Task
+	}
+	return g.Task + "/" + g.Stage
+}
+
+// testRules is the compare rule of each of generation g's tests.
+func testRules(p *plan.Plan, g plan.Generation) []string {
+	t := p.Study.Tasks[g.Task]
+	var rules []string
+	if g.Stage == "" {
+		for _, tt := range t.Tests {
+			rules = append(rules, tt.Compare)
+		}
+		return rules
+	}
+	for range p.StageTests(g) {
+		rules = append(rules, t.Stages[g.StageIndex].Compare.Rule)
+	}
+	return rules
+}
+
 func isInfrastructure(err error) bool { return errors.Is(err, platform.ErrInfrastructure) }
 
-// checkFunction is the function a check deploys: on the local platform, at
-// the check memory size, with the task's timeout and /tmp.
+// checkFunction is the function a check deploys: on the checks' platform,
+// at the check memory size, with the task's timeout and /tmp, tagged with
+// the study and run so that a platform that keeps deployments (AWS
+// Lambda) finds its leftovers.
 func (e *Engine) checkFunction(dir string, t schema.Task) platform.Function {
+	s := e.Plan.Study
 	return platform.Function{CodeDir: dir, Handler: t.Handler, Runtime: t.Runtime, MemoryMB: e.CheckMemoryMB,
 		Arch: e.CheckArch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages,
-		EphemeralMB: schema.EphemeralMB(t, schema.Platform{})}
+		EphemeralMB: schema.EphemeralMB(t, s.Platforms[s.Checks.Platform]),
+		Tags:        map[string]string{platform.TagStudy: s.Name, platform.TagRun: e.Facts.RunID}}
 }
 
 // checkTests converts task's tests to the checker's.
@@ -381,36 +436,111 @@ func checkTests(task string, t schema.Task) ([]check.Test, error) {
 
 // ---- measure ----
 
+// measure measures every cell. Each platform's cells run on workers of
+// their own, the platforms at once: MeasureParallel workers on a platform
+// whose cells disturb each other's timings (the local sandbox), and
+// MaxParallel on one that isolates them (platform.Parallel: AWS Lambda).
 func (e *Engine) measure(ctx context.Context) (int, error) {
 	cells := e.Plan.Cells
 	bar := e.Progress.Stage(StageMeasure, e.Plan.Invocations())
 	defer bar.Done()
-	return forEach(ctx, len(cells), e.MeasureParallel, func(ctx context.Context, i int) (bool, error) {
-		return e.measureCell(ctx, cells[i], bar)
-	})
+	// Units are the cells, then the pipeline cells, grouped by platform:
+	// each platform measures on workers of its own.
+	pipelines := e.Plan.Pipelines
+	var names []string
+	byPlatform := map[string][]int{}
+	for i := range len(cells) + len(pipelines) {
+		name := ""
+		if i < len(cells) {
+			name = cells[i].Platform
+		} else {
+			name = pipelines[i-len(cells)].Platform
+		}
+		if byPlatform[name] == nil {
+			names = append(names, name)
+		}
+		byPlatform[name] = append(byPlatform[name], i)
+	}
+	var (
+		mu       sync.Mutex
+		failures int
+		first    error
+		wg       sync.WaitGroup
+	)
+	for _, name := range names {
+		idx := byPlatform[name]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := forEach(ctx, len(idx), e.measureWorkers(name), func(ctx context.Context, i int) (bool, error) {
+				if u := idx[i]; u >= len(cells) {
+					return e.measurePipeline(ctx, pipelines[u-len(cells)], bar)
+				}
+				return e.measureCell(ctx, cells[idx[i]], bar)
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			failures += n
+			if err != nil && first == nil {
+				first = err
+			}
+		}()
+	}
+	wg.Wait()
+	return failures, first
+}
+
+// measureWorkers is how many cells of the study's platform name are
+// measured at once: its MaxParallel when it implements platform.Parallel,
+// else MeasureParallel. A platform that cannot be opened gets one worker:
+// each of its cells fails with the reason.
+func (e *Engine) measureWorkers(name string) int {
+	n := max(e.MeasureParallel, 1)
+	if pl, err := e.Platforms(name); err == nil {
+		if par, ok := pl.(platform.Parallel); ok {
+			n = max(par.MaxParallel(), 1)
+		}
+	}
+	return n
 }
 
 // measureCell makes the cell's remaining invocations, one at a time on one
-// deployment, journaling each as it finishes.
+// deployment, journaling each as it finishes. Under matrix.cpu_filter the
+// cell goes on past its planned calls until enough ran on the wanted CPU
+// (see cellComplete); every call is journaled.
 func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, error) {
 	g := e.Plan.Generations[c.Generation]
+	s := e.Plan.Study
 	var (
 		gen     GenerationRecord
 		chk     CheckRecord
 		checked bool
 		done    int
+		matched int
 		ended   bool
 	)
-	e.journal.View(func(s *State) {
-		gen = s.Generations[g.ID]
-		chk, checked = s.Checks[g.ID]
-		done = s.Made[c.ID]
-		_, ended = s.Ended(c.ID)
+	e.journal.View(func(st *State) {
+		gen = st.Generations[g.ID]
+		chk, checked = st.Checks[g.ID]
+		done = st.Made[c.ID]
+		matched = st.Matched[c.ID]
+		_, ended = st.Ended(c.ID)
 	})
 	total := c.Invocations()
+	filter := s.Matrix.CPUFilter
+	// progress is how many of the cell's planned calls the made ones
+	// stand for: under a filter, warm-ups and matching calls only.
+	progress := func(made, matched int) int {
+		if filter == "" {
+			return min(made, total)
+		}
+		return min(made, c.Warmup) + min(matched, c.Repetitions)
+	}
 	switch {
-	case done >= total || ended:
-		bar.Resume(total)
+	case cellComplete(s, c, done, matched) || ended:
+		p := progress(done, matched)
+		bar.Resume(p)
+		bar.Skip(total - p)
 		return false, nil
 	case !checked || chk.Class != string(check.ClassOK):
 		// Only correct code is measured, as in the studies faaslab
@@ -418,23 +548,23 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 		bar.Skip(total)
 		return false, nil
 	}
-	bar.Resume(done)
-	s := e.Plan.Study
+	bar.Resume(progress(done, matched))
+	left := func(made, matched int) int { return total - progress(made, matched) }
 	t := s.Tasks[c.Task]
 	pl, err := e.Platforms(c.Platform)
 	if err != nil {
-		return true, e.fail(bar, total-done, StageMeasure, c.ID, 0, err)
+		return true, e.fail(bar, left(done, matched), StageMeasure, c.ID, 0, err)
 	}
 	dir, err := e.functionDir(ctx, g, gen)
 	if err != nil {
-		return true, e.fail(bar, total-done, StageMeasure, c.ID, 0, err)
+		return true, e.fail(bar, left(done, matched), StageMeasure, c.ID, 0, err)
 	}
 	event, err := json.Marshal(t.Benchmark.Event)
 	if err != nil {
-		return true, e.fail(bar, total-done, StageMeasure, c.ID, 0, fmt.Errorf("tasks.%s.benchmark.event: %w", c.Task, err))
+		return true, e.fail(bar, left(done, matched), StageMeasure, c.ID, 0, fmt.Errorf("tasks.%s.benchmark.event: %w", c.Task, err))
 	}
 	fn := platform.Function{Name: c.ID, CodeDir: dir, Handler: t.Handler, Runtime: t.Runtime, MemoryMB: c.MemoryMB,
-		Arch: c.Arch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages, Cold: s.Matrix.Mode == "cold",
+		Arch: c.Arch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages, Cold: s.ModeOf(c.Platform) == "cold",
 		EphemeralMB: schema.EphemeralMB(t, s.Platforms[c.Platform]),
 		Tags:        map[string]string{platform.TagStudy: s.Name, platform.TagRun: e.Facts.RunID, platform.TagCell: c.ID}}
 
@@ -466,7 +596,8 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 		}
 		return nil
 	}
-	for seq := done; seq < total; seq++ {
+	seq := done
+	for ; !cellComplete(s, c, seq, matched); seq++ {
 		var inv platform.Invocation
 		attempts, err := e.retry(ctx, isInfrastructure, func() error {
 			if err := ready(seq); err != nil {
@@ -484,29 +615,64 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
-			return true, e.fail(bar, total-seq, StageMeasure, c.ID, attempts, err)
+			return true, e.fail(bar, left(seq, matched), StageMeasure, c.ID, attempts, err)
 		}
-		row := invocationRow(c, g, seq, seq < c.Warmup, inv)
+		warmup := seq < c.Warmup
+		row := invocationRow(c, g, seq, warmup, inv, filter)
 		if err := e.journal.Append(Record{Invocation: &row}); err != nil {
 			return false, err
 		}
-		bar.Add()
+		switch {
+		case matches(warmup, row.CPUMatch, row.Status):
+			matched++
+			bar.Add()
+		case warmup || filter == "":
+			bar.Add()
+		}
 		if inv.Status != platform.StatusOK {
 			// The code passed its checks but fails on the benchmark input:
 			// further calls would fail alike (and may each run to timeout).
 			// The failed call, journaled last, ends the cell (State.Ended).
 			e.Log.Warn("cell ended early", "cell", c.ID, "seq", seq, "status", inv.Status, "error", inv.ErrorMessage)
-			bar.Skip(total - seq - 1)
+			bar.Skip(left(seq+1, matched))
 			return false, nil
 		}
 	}
+	if n := left(seq, matched); n > 0 { // the CPU filter's cap ended the cell
+		e.Log.Warn("cell reached cpu_filter_cap", "cell", c.ID, "cpu_filter", filter, "matching", matched,
+			"repetitions", c.Repetitions, "calls", seq-c.Warmup)
+		bar.Skip(n)
+	}
 	e.Log.Info("measured", "cell", c.ID, "model", c.Model, "task", c.Task, "variant", c.Variant,
-		"platform", c.Platform, "arch", c.Arch, "memory_mb", c.MemoryMB, "invocations", total-done)
+		"platform", c.Platform, "arch", c.Arch, "memory_mb", c.MemoryMB, "invocations", seq-done)
 	return false, nil
 }
 
+// cellComplete reports whether cell c needs no further call after made
+// calls of which matched count toward its repetitions (State.Matched).
+// Without matrix.cpu_filter a cell makes its planned calls. With one it
+// makes its warm-ups and then calls until repetitions of them ran on the
+// wanted CPU, or cpu_filter_cap calls past the warm-ups were made.
+func cellComplete(s *schema.Study, c plan.Cell, made, matched int) bool {
+	if s.Matrix.CPUFilter == "" {
+		return made >= c.Invocations()
+	}
+	return made >= c.Warmup && (matched >= c.Repetitions || made-c.Warmup >= CPUFilterCap(s, c))
+}
+
+// CPUFilterCap is how many calls past its warm-ups cell c makes at most
+// under matrix.cpu_filter: matrix.cpu_filter_cap, else 5 × repetitions.
+func CPUFilterCap(s *schema.Study, c plan.Cell) int {
+	if s.Matrix.CPUFilterCap > 0 {
+		return s.Matrix.CPUFilterCap
+	}
+	return 5 * c.Repetitions
+}
+
 // invocationRow is the table row of one measured invocation.
-func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv platform.Invocation) rows.Invocation {
+// cpuFilter is matrix.cpu_filter: the row's CPUMatch says whether the
+// call ran on a CPU whose model contains it (always, when it is empty).
+func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv platform.Invocation, cpuFilter string) rows.Invocation {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	r := rows.Invocation{
 		CellID: c.ID, GenerationID: g.ID, Model: c.Model, Task: c.Task, Variant: c.Variant, Sample: int32(c.Sample),
@@ -517,11 +683,17 @@ func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv pla
 		CPUThrottledMS: ms(inv.CPUThrottled), CPUThrottledPeriods: inv.CPUThrottledPeriods, CPUQuotaVCPUs: inv.CPUQuotaVCPUs,
 		HostCPUUserS: inv.CPUUser, HostCPUSystemS: inv.CPUSystem, HostCPUIdleS: inv.CPUIdle, HostCPUIOWaitS: inv.CPUIOWait, HostCPUStealS: inv.CPUSteal,
 		ContainerID: inv.ContainerID, CPUModel: inv.CPUModel, CPUArch: inv.CPUArch,
+		CPUMatch: strings.Contains(inv.CPUModel, cpuFilter),
 	}
 	if inv.Cold && inv.InitDuration > 0 {
 		v := ms(inv.InitDuration)
 		r.InitMS = &v
 	}
+	if inv.RestoreDuration > 0 {
+		v := ms(inv.RestoreDuration)
+		r.RestoreMS = &v
+	}
+	r.RequestID = inv.RequestID
 	if inv.BilledDuration > 0 {
 		v := ms(inv.BilledDuration)
 		if inv.BilledEstimated {

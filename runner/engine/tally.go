@@ -35,9 +35,32 @@ func TallyInvocations(p *plan.Plan, st *State) Tally {
 		chk, checked := st.Checks[g.ID]
 		_, ended := st.Ended(c.ID)
 		switch {
-		case ended, checked && chk.Class != string(check.ClassOK):
+		case ended, checked && chk.Class != string(check.ClassOK), cellComplete(p.Study, c, st.Made[c.ID], st.Matched[c.ID]):
+			// A cell the CPU filter's cap ended may have made fewer.
 			t.NotToBeMade += total - made
 		default:
+			t.Left += total - made
+		}
+	}
+	for _, pc := range p.Pipelines {
+		total := pc.StageInvocations()
+		made := 0
+		for _, r := range st.PipelineRuns[pc.ID] {
+			made += len(r.Stages)
+		}
+		made = min(made, total)
+		t.Planned += total
+		t.Made += made
+		_, ended := st.PipelineEnded(pc.ID)
+		failed := false
+		for _, gi := range pc.Generations {
+			if chk, ok := st.Checks[p.Generations[gi].ID]; ok && chk.Class != string(check.ClassOK) {
+				failed = true
+			}
+		}
+		if ended || failed {
+			t.NotToBeMade += total - made
+		} else {
 			t.Left += total - made
 		}
 	}

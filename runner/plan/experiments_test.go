@@ -26,7 +26,7 @@ func TestExperiments(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(p.Cells) == 0 || p.Invocations() == 0 {
+			if len(p.Cells)+len(p.Pipelines) == 0 || p.Invocations() == 0 {
 				t.Fatalf("%s plans nothing", path)
 			}
 			if e := p.Estimate(); e.OverBudget() > 0 {

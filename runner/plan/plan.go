@@ -8,10 +8,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 
+	"github.com/faaslab/faaslab/runner/pricing"
 	"github.com/faaslab/faaslab/schema"
 )
 
@@ -22,10 +24,15 @@ const IDVersion = "faaslab.v1"
 // Generation is one artifact to produce: a model's code for one task variant
 // and sample. Cells that share it measure the same code.
 type Generation struct {
-	ID           string
-	Model        string
-	Task         string
-	Variant      string
+	ID      string
+	Model   string
+	Task    string
+	Variant string
+	// Stage is the stage's name when Task is a pipeline: the generation is
+	// that stage's code, StageIndex its place in the pipeline. Empty for a
+	// single function.
+	Stage        string
+	StageIndex   int
 	Sample       int
 	PromptSHA256 string // of the system prompt and the variant's prompt text
 	// PromptBytes is the length of the text sent, the base of the estimate.
@@ -51,14 +58,38 @@ type Cell struct {
 // Invocations is how many times the cell's function is called.
 func (c Cell) Invocations() int { return c.Warmup + c.Repetitions }
 
+// Pipeline is one measured pipeline instance: every stage's code from one
+// model and variant, at one architecture, each stage at its memory size,
+// run Warmup+Repetitions times. Its embedded Cell holds its coordinates
+// (Cell.Generation is its first stage's); Generations and MemoryMB list
+// each stage's.
+type Pipeline struct {
+	Cell
+	// Generations holds each stage's generation, index into
+	// Plan.Generations, in stage order.
+	Generations []int
+	// StageMemoryMB is each stage's memory size: the stage's memory_mb,
+	// else the cell's.
+	StageMemoryMB []int
+}
+
+// StageInvocations is how many stage functions the pipeline's runs call.
+func (pc Pipeline) StageInvocations() int { return pc.Invocations() * len(pc.Generations) }
+
 // Plan is a study's run matrix. It is read-only once New returns, and safe
 // to share between goroutines.
 type Plan struct {
 	Study       *schema.Study
 	Generations []Generation
 	Cells       []Cell
+	// Pipelines are the cells of pipeline tasks; Cells holds only single
+	// functions'.
+	Pipelines []Pipeline
 	// Prompts holds each generation's prompt text by PromptSHA256.
 	Prompts map[string]Prompt
+	// Prices is the price table the study's costs use: faaslab's dated
+	// table with the study's prices merged over it.
+	Prices *pricing.Table
 }
 
 // Prompt is the text sent to a model for one task variant.
@@ -72,9 +103,42 @@ type Prompt struct {
 func (p *Plan) Checks() int {
 	n := 0
 	for _, g := range p.Generations {
-		n += len(p.Study.Tasks[g.Task].Tests)
+		n += len(p.StageTests(g))
 	}
 	return n
+}
+
+// StageTests names the tests of generation g: its task's, or for a stage
+// of a pipeline "pipeline" (the reference pipeline's object for the
+// stage) and the stage's own tests.
+func (p *Plan) StageTests(g Generation) []string {
+	t := p.Study.Tasks[g.Task]
+	if g.Stage == "" {
+		names := make([]string, len(t.Tests))
+		for i, tt := range t.Tests {
+			names[i] = tt.Name
+		}
+		return names
+	}
+	names := []string{PipelineTest}
+	for _, tt := range t.Stages[g.StageIndex].Tests {
+		names = append(names, tt.Name)
+	}
+	return names
+}
+
+// PipelineTest is the name of a stage's test on the object the reference
+// pipeline hands it.
+const PipelineTest = "pipeline"
+
+// Function is the task whose code generation g is: its task, or the stage
+// of a pipeline as a task of its own (schema.Task.StageTask).
+func (p *Plan) Function(g Generation) schema.Task {
+	t := p.Study.Tasks[g.Task]
+	if g.Stage == "" {
+		return t
+	}
+	return t.StageTask(g.StageIndex)
 }
 
 // Invocations is the total number of function calls the plan makes.
@@ -83,13 +147,31 @@ func (p *Plan) Invocations() int {
 	for _, c := range p.Cells {
 		n += c.Invocations()
 	}
+	return n + p.StageInvocations()
+}
+
+// StageInvocations is the number of stage function calls the plan's
+// pipelines make (part of Invocations).
+func (p *Plan) StageInvocations() int {
+	n := 0
+	for _, pc := range p.Pipelines {
+		n += pc.StageInvocations()
+	}
 	return n
 }
 
 // New expands s. It reads the prompt files (to hash them into IDs) and
-// fails only when one cannot be read.
+// fails when one cannot be read, or with schema.Errors when the study's
+// prices do not make a usable table or a cell on an aws platform needs
+// packages no layer provides.
 func New(s *schema.Study) (*Plan, error) {
-	p := &Plan{Study: s, Prompts: map[string]Prompt{}}
+	prices, err := pricing.New(s.Prices)
+	if fe := (*pricing.FieldError)(nil); errors.As(err, &fe) {
+		return nil, schema.Errors{s.Error(fe.Path, fe.Msg)}
+	} else if err != nil {
+		return nil, err
+	}
+	p := &Plan{Study: s, Prompts: map[string]Prompt{}, Prices: prices}
 	system, err := readSystemPrompt(s)
 	if err != nil {
 		return nil, err
@@ -105,8 +187,8 @@ func New(s *schema.Study) (*Plan, error) {
 	// creating it on first use.
 	var last genKey
 	lastIndex := -1
-	addGeneration := func(model, task, variant string, sample int) (int, error) {
-		k := genKey{model, task, variant, sample}
+	addGeneration := func(model, task, stage, variant string, sample int) (int, error) {
+		k := genKey{model, task, stage, variant, sample}
 		if k == last && lastIndex >= 0 { // cells come in runs of one generation
 			return lastIndex, nil
 		}
@@ -114,11 +196,25 @@ func New(s *schema.Study) (*Plan, error) {
 			last, lastIndex = k, i
 			return i, nil
 		}
-		path := s.Tasks[task].Variants[variant].Prompt
+		t := s.Tasks[task]
+		stageIndex := -1
+		path := ""
+		if stage == "" {
+			path = t.Variants[variant].Prompt
+		} else {
+			for i, st := range t.Stages {
+				if st.Name == stage {
+					stageIndex, path = i, st.Variants[variant].Prompt
+				}
+			}
+		}
 		psum, ok := promptSums[path]
 		if !ok {
 			b, err := os.ReadFile(s.Path(path))
 			if err != nil {
+				if stage != "" {
+					return 0, fmt.Errorf("tasks.%s.stages[%d].variants.%s.prompt: %w", task, stageIndex, variant, err)
+				}
 				return 0, fmt.Errorf("tasks.%s.variants.%s.prompt: %w", task, variant, err)
 			}
 			psum = hashOf("prompt", system, string(b))
@@ -127,7 +223,7 @@ func New(s *schema.Study) (*Plan, error) {
 		}
 		mod := s.Models[model]
 		g := Generation{
-			Model: model, Task: task, Variant: variant, Sample: sample,
+			Model: model, Task: task, Variant: variant, Stage: stage, StageIndex: max(stageIndex, 0), Sample: sample,
 			PromptSHA256: psum, PromptBytes: len(system) + len(p.Prompts[psum].User),
 		}
 		mk, ok := modelKeys[model]
@@ -138,6 +234,9 @@ func New(s *schema.Study) (*Plan, error) {
 		sampleText := strconv.Itoa(sample)
 		idBuf = idInput(idBuf[:0], "generation", model, mod.Provider, mod.Model, mod.Version, mod.BaseURL,
 			mk, psum, task, variant, sampleText)
+		if stage != "" { // single functions' IDs stay as they were
+			idBuf = idInput(idBuf, "stage", stage)
+		}
 		g.ID = hashHex(idBuf)
 		p.Generations = append(p.Generations, g)
 		// A cell's ID covers its generation's coordinates through their
@@ -149,8 +248,12 @@ func New(s *schema.Study) (*Plan, error) {
 		return lastIndex, nil
 	}
 	buf := make([]byte, 0, 128)
+	var addPipeline func(Cell, schema.Task) error
 	addCell := func(c Cell) error {
-		gi, err := addGeneration(c.Model, c.Task, c.Variant, c.Sample)
+		if t := s.Tasks[c.Task]; t.IsPipeline() {
+			return addPipeline(c, t)
+		}
+		gi, err := addGeneration(c.Model, c.Task, "", c.Variant, c.Sample)
 		if err != nil {
 			return err
 		}
@@ -160,6 +263,33 @@ func New(s *schema.Study) (*Plan, error) {
 		buf = binary.AppendUvarint(buf, uint64(c.MemoryMB))
 		c.ID = hashHex(buf)
 		p.Cells = append(p.Cells, c)
+		return nil
+	}
+
+	// addPipeline adds the pipeline cell c of task t and its stages'
+	// generations. Its ID covers every stage's generation and memory size.
+	addPipeline = func(c Cell, t schema.Task) error {
+		pc := Pipeline{Cell: c}
+		h := sha256.New()
+		h.Write(idInput(nil, "pipeline", c.Platform, c.Arch))
+		for _, st := range t.Stages {
+			gi, err := addGeneration(c.Model, c.Task, st.Name, c.Variant, c.Sample)
+			if err != nil {
+				return err
+			}
+			mem := c.MemoryMB
+			if st.MemoryMB != nil {
+				mem = *st.MemoryMB
+			}
+			pc.Generations = append(pc.Generations, gi)
+			pc.StageMemoryMB = append(pc.StageMemoryMB, mem)
+			h.Write(cellBase[gi][:])
+			h.Write(binary.AppendUvarint(nil, uint64(mem)))
+		}
+		h.Write(binary.AppendUvarint(nil, uint64(c.MemoryMB)))
+		pc.Generation = pc.Generations[0]
+		pc.ID = hex.EncodeToString(h.Sum(nil)[:idLen/2])
+		p.Pipelines = append(p.Pipelines, pc)
 		return nil
 	}
 
@@ -183,12 +313,15 @@ func New(s *schema.Study) (*Plan, error) {
 	if err := p.include(addCell); err != nil {
 		return nil, err
 	}
+	if errs := p.checkLayers(); len(errs) > 0 {
+		return nil, errs
+	}
 	return p, nil
 }
 
 type genKey struct {
-	model, task, variant string
-	sample               int
+	model, task, stage, variant string
+	sample                      int
 }
 
 // product calls f for every combination of the matrix's dimensions that
@@ -205,7 +338,7 @@ func product(s *schema.Study, fix *schema.Pattern, f func(Cell)) {
 			if fix != nil && !ok(fix.Task, task) {
 				continue
 			}
-			for _, variant := range schema.SortedKeys(s.Tasks[task].Variants) {
+			for _, variant := range s.Tasks[task].VariantNames() {
 				if fix != nil && !ok(fix.Variant, variant) {
 					continue
 				}
@@ -231,7 +364,7 @@ func product(s *schema.Study, fix *schema.Pattern, f func(Cell)) {
 func productSize(s *schema.Study) int {
 	variants := 0
 	for _, t := range s.Tasks {
-		variants += len(t.Variants)
+		variants += len(t.VariantNames())
 	}
 	m := s.Matrix
 	return len(s.Models) * variants * m.Samples * len(m.Platforms) * len(m.Arch) * len(m.MemoryMB)
@@ -259,9 +392,12 @@ func orOneInt(all []int, fix *schema.Pattern) []int {
 // every coordinate it leaves out taking each of the matrix's values.
 func (p *Plan) include(addCell func(Cell) error) error {
 	m := p.Study.Matrix
-	have := make(map[string]bool, len(p.Cells))
+	have := make(map[string]bool, len(p.Cells)+len(p.Pipelines))
 	for _, c := range p.Cells {
 		have[c.ID] = true
+	}
+	for _, pc := range p.Pipelines {
+		have[pc.ID] = true
 	}
 	for _, in := range m.Include {
 		matched := false
@@ -269,6 +405,12 @@ func (p *Plan) include(addCell func(Cell) error) error {
 			if matches(in, p.Cells[i]) {
 				matched = true
 				override(&p.Cells[i], in)
+			}
+		}
+		for i := range p.Pipelines {
+			if matches(in, p.Pipelines[i].Cell) {
+				matched = true
+				override(&p.Pipelines[i].Cell, in)
 			}
 		}
 		if matched {
@@ -279,19 +421,29 @@ func (p *Plan) include(addCell func(Cell) error) error {
 			if err != nil {
 				return
 			}
-			if _, ok := p.Study.Tasks[c.Task].Variants[c.Variant]; !ok {
+			t := p.Study.Tasks[c.Task]
+			if !t.HasVariant(c.Variant) {
 				return
 			}
 			c.Repetitions, c.Warmup = m.Repetitions, m.Warmup
 			override(&c, in)
 			err = addCell(c)
-			if err == nil {
-				last := p.Cells[len(p.Cells)-1]
+			if err != nil {
+				return
+			}
+			if t.IsPipeline() {
+				last := p.Pipelines[len(p.Pipelines)-1]
 				if have[last.ID] {
-					p.Cells = p.Cells[:len(p.Cells)-1]
+					p.Pipelines = p.Pipelines[:len(p.Pipelines)-1]
 				}
 				have[last.ID] = true
+				return
 			}
+			last := p.Cells[len(p.Cells)-1]
+			if have[last.ID] {
+				p.Cells = p.Cells[:len(p.Cells)-1]
+			}
+			have[last.ID] = true
 		})
 		if err != nil {
 			return err

@@ -21,6 +21,22 @@ type Summary struct {
 	Estimate   Estimate                    `json:"estimate"`
 	// Cells lists every cell, only when asked for (it can be long).
 	Cells []CellSummary `json:"cells,omitempty"`
+	// Pipelines lists every pipeline cell, only when cells are asked for.
+	Pipelines []PipelineSummary `json:"pipelines,omitempty"`
+}
+
+// PipelineSummary is one pipeline cell as JSON: a cell whose generation is
+// each stage's.
+type PipelineSummary struct {
+	CellSummary
+	Stages []StageSummary `json:"stages"`
+}
+
+// StageSummary is one stage of a pipeline cell.
+type StageSummary struct {
+	Stage        string `json:"stage"`
+	GenerationID string `json:"generation_id"`
+	MemoryMB     int    `json:"memory_mb"`
 }
 
 // Counts are the plan's totals.
@@ -29,6 +45,10 @@ type Counts struct {
 	Checks      int `json:"checks"`
 	Cells       int `json:"cells"`
 	Invocations int `json:"invocations"`
+	// Pipelines are the pipeline cells (not in Cells), and
+	// StageInvocations their stage functions' calls (in Invocations).
+	Pipelines        int `json:"pipelines"`
+	StageInvocations int `json:"stage_invocations"`
 }
 
 // DimensionCount is how much of the plan one value of a dimension holds.
@@ -68,6 +88,9 @@ func (p *Plan) Summarize(withCells bool) Summary {
 			Checks:      p.Checks(),
 			Cells:       len(p.Cells),
 			Invocations: p.Invocations(),
+
+			Pipelines:        len(p.Pipelines),
+			StageInvocations: p.StageInvocations(),
 		},
 		Dimensions: map[string][]DimensionCount{},
 		Estimate:   p.Estimate(),
@@ -93,6 +116,12 @@ func (p *Plan) Summarize(withCells bool) Summary {
 	for _, c := range p.Cells {
 		cellsOf[c.Generation]++
 		invsOf[c.Generation] += c.Invocations()
+	}
+	// A pipeline counts as a cell of its first stage's generation, with
+	// all its stages' calls.
+	for _, pc := range p.Pipelines {
+		cellsOf[pc.Generation]++
+		invsOf[pc.Generation] += pc.StageInvocations()
 	}
 	for i, g := range p.Generations {
 		sample := strconv.Itoa(g.Sample)
@@ -127,6 +156,30 @@ func (p *Plan) Summarize(withCells bool) Summary {
 				Platform: c.Platform, Arch: c.Arch, MemoryMB: c.MemoryMB,
 				Repetitions: c.Repetitions, Warmup: c.Warmup,
 			})
+		}
+	}
+	for _, pc := range p.Pipelines {
+		w := where{pc.Platform, pc.Arch, pc.MemoryMB}
+		t := tallies[w]
+		if t == nil {
+			t = &tally{}
+			tallies[w] = t
+			order = append(order, w)
+		}
+		t.cells++
+		t.invs += pc.StageInvocations()
+		if withCells {
+			ps := PipelineSummary{CellSummary: CellSummary{
+				ID: pc.ID, GenerationID: p.Generations[pc.Generation].ID,
+				Model: pc.Model, Task: pc.Task, Variant: pc.Variant, Sample: pc.Sample,
+				Platform: pc.Platform, Arch: pc.Arch, MemoryMB: pc.MemoryMB,
+				Repetitions: pc.Repetitions, Warmup: pc.Warmup,
+			}}
+			for i, gi := range pc.Generations {
+				g := p.Generations[gi]
+				ps.Stages = append(ps.Stages, StageSummary{Stage: g.Stage, GenerationID: g.ID, MemoryMB: pc.StageMemoryMB[i]})
+			}
+			s.Pipelines = append(s.Pipelines, ps)
 		}
 	}
 	for _, w := range order {

@@ -105,6 +105,9 @@ func (p *Platform) Deploy(ctx context.Context, fn platform.Function) (platform.D
 		os.RemoveAll(d.dir)
 		return nil, fmt.Errorf("deploy %s: %w", fn.Name, err)
 	}
+	if p.rootless {
+		return d, nil // /tmp is a tmpfs (see newContainerTmp)
+	}
 	if d.tmpTemplate, err = p.tmpTemplate(fn.EphemeralMB); err != nil {
 		os.RemoveAll(d.dir)
 		return nil, fmt.Errorf("deploy %s: %w: %w", fn.Name, platform.ErrInfrastructure, err)

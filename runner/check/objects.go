@@ -1,0 +1,166 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/faaslab/faaslab/runner/platform"
+)
+
+// RuleBytes compares two objects byte for byte (ObjectTest only).
+const RuleBytes = "bytes"
+
+// ObjectTest is one test of a function whose output is an object it
+// writes to storage rather than its return value: a pipeline stage. The
+// caller owns the storage: it has put the input object, serves the
+// candidate's Function.S3, and reads the written object back in Output.
+type ObjectTest struct {
+	Name string
+	// Event is what the candidate is invoked with: the storage event of
+	// its input object.
+	Event json.RawMessage
+	// Want is the object the reference wrote for the same input.
+	Want []byte
+	// Compare is RuleImage (Metric and Threshold; Field is ignored) or
+	// RuleBytes.
+	Compare Compare
+	// Output returns the object the candidate wrote for this test, and
+	// false when it wrote none.
+	Output func(ctx context.Context) (data []byte, ok bool, err error)
+}
+
+// CheckObjects classifies cand as Check does, on tests whose outputs are
+// objects: NOCODE, SE, then one invocation per test, whose written object
+// is compared with the reference's (a missing object is FD). Images are
+// compared in the sandbox like Check's. The same errors as Check's are
+// returned.
+func (c *Checker) CheckObjects(ctx context.Context, cand platform.Function, tests []ObjectTest) (Report, error) {
+	if len(tests) == 0 {
+		return Report{}, errors.New("check: no tests")
+	}
+	for _, t := range tests {
+		if t.Compare.Rule != RuleBytes {
+			cmp := t.Compare
+			cmp.Field = ""
+			if cmp.Rule != RuleImage {
+				return Report{}, fmt.Errorf("check: test %q: objects compare by %q or %q, not %q", t.Name, RuleImage, RuleBytes, cmp.Rule)
+			}
+			if err := cmp.Validate(); err != nil {
+				return Report{}, fmt.Errorf("check: test %q: %w", t.Name, err)
+			}
+		}
+	}
+	if has, err := hasCode(cand.CodeDir); err != nil {
+		return Report{}, err
+	} else if !has {
+		return Report{Class: ClassNoCode, Detail: "no code: the candidate's Python files are empty"}, nil
+	}
+	if msg, err := c.syntaxError(ctx, cand); err != nil {
+		return Report{}, err
+	} else if msg != "" {
+		return Report{Class: ClassSE, Detail: msg}, nil
+	}
+	if cand.Name == "" {
+		cand.Name = uniqueName("check")
+	}
+	dep, err := c.Platform.Deploy(ctx, cand)
+	if err != nil {
+		return Report{}, fmt.Errorf("check: deploy candidate: %w", err)
+	}
+	rep, err := c.runObjectTests(ctx, cand, dep, tests)
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if cerr := dep.Close(closeCtx); cerr != nil && err == nil {
+		return rep, fmt.Errorf("check: close candidate: %w", cerr)
+	}
+	return rep, err
+}
+
+func (c *Checker) runObjectTests(ctx context.Context, cand platform.Function, dep platform.Deployment, tests []ObjectTest) (Report, error) {
+	rep := Report{Class: ClassOK}
+	initFailed := false
+	for _, t := range tests {
+		if initFailed {
+			rep.Tests = append(rep.Tests, TestResult{Name: t.Name, Class: ClassInit, Detail: "not run: the handler module failed to import"})
+			continue
+		}
+		inv, err := dep.Invoke(ctx, compactEvent(t.Event))
+		if err == nil && inv.InitTimedOut {
+			// As Lambda does after an init past its 10 s limit, the next
+			// invocation starts the environment again: a busy host's slow
+			// imports (boto3's) do not make the code TIMEOUT at once.
+			inv, err = dep.Invoke(ctx, compactEvent(t.Event))
+		}
+		if err != nil {
+			return Report{}, fmt.Errorf("check: invoke candidate on test %q: %w", t.Name, err)
+		}
+		r := TestResult{Name: t.Name, Duration: inv.Duration}
+		if r.Duration == 0 {
+			r.Duration = inv.RoundTrip
+		}
+		switch inv.Status {
+		case platform.StatusOK:
+			got, ok, err := t.Output(ctx)
+			if err != nil {
+				return Report{}, fmt.Errorf("check: test %q: read output: %w", t.Name, err)
+			}
+			r.Class = ClassOK
+			if !ok {
+				r.Class, r.Detail = ClassFD, "returned without writing an object under its output prefix"
+				break
+			}
+			equal, detail, err := c.compareObjects(ctx, cand, t.Compare, got, t.Want)
+			if err != nil {
+				return Report{}, fmt.Errorf("check: compare test %q: %w", t.Name, err)
+			}
+			if !equal {
+				r.Class, r.Detail = ClassFD, "output object: "+detail
+			}
+		case platform.StatusError:
+			r.Class, r.ErrorType, r.Detail = ClassFD, inv.ErrorType, failure("raised", inv)
+		case platform.StatusInitError:
+			r.Class, r.ErrorType, r.Detail = ClassInit, inv.ErrorType, failure("import failed", inv)
+			initFailed = true
+		case platform.StatusTimeout:
+			r.Class, r.Detail = ClassTimeout, failure("timed out", inv)
+		case platform.StatusCrash:
+			r.Class, r.ErrorType, r.Detail = ClassCrash, inv.ErrorType, failure("crashed", inv)
+		default:
+			return Report{}, fmt.Errorf("check: test %q: platform returned unknown status %q", t.Name, inv.Status)
+		}
+		rep.Tests = append(rep.Tests, r)
+		if severity[r.Class] > severity[rep.Class] {
+			rep.Class, rep.Detail = r.Class, fmt.Sprintf("test %q: %s", r.Name, r.Detail)
+		}
+	}
+	return rep, nil
+}
+
+// CompareObjects compares a candidate's object with the reference's by
+// cmp (RuleImage or RuleBytes), decoding images in a cold tools container
+// of like's runtime and architecture. It returns whether they are equal
+// and, when not, what differs.
+func (c *Checker) CompareObjects(ctx context.Context, like platform.Function, cmp Compare, got, want []byte) (bool, string, error) {
+	return c.compareObjects(ctx, like, cmp, got, want)
+}
+
+func (c *Checker) compareObjects(ctx context.Context, like platform.Function, cmp Compare, got, want []byte) (bool, string, error) {
+	if bytes.Equal(got, want) {
+		return true, "", nil
+	}
+	if cmp.Rule == RuleBytes {
+		return false, fmt.Sprintf("%d bytes differ from the reference's %d bytes", len(got), len(want)), nil
+	}
+	cmp.Field = "$"
+	b64 := func(b []byte) json.RawMessage {
+		s, _ := json.Marshal(base64.StdEncoding.EncodeToString(b))
+		return s
+	}
+	equal, _, detail, err := c.compareImages(ctx, like, cmp, b64(got), b64(want))
+	return equal, detail, err
+}

@@ -1,0 +1,3 @@
+# A function that does nothing: the peer of a no-op pipeline stage.
+def handler(event, context):
+    return {}
