@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faaslab/faaslab/runner/objstore"
 	"github.com/faaslab/faaslab/runner/platform"
 	"github.com/faaslab/faaslab/runner/platform/platformtest"
 )
@@ -161,6 +162,21 @@ func TestRootlessChild(t *testing.T) {
 		platformtest.Want(t, platformtest.Invoke(t, d, `{"n": 1}`), platform.StatusOK, "")
 		if err := d.Close(context.Background()); err != nil {
 			t.Error(err)
+		}
+	})
+	// Object storage is served in a network namespace that only root
+	// can make: without root, Deploy says so.
+	t.Run("S3NeedsRoot", func(t *testing.T) {
+		fn := platformtest.Function(t, "def handler(event, context):\n    return 1\n", func(fn *platform.Function) {
+			fn.S3 = objstore.New().Handler(objstore.Scope{Bucket: "pipe"})
+		})
+		d, err := p.Deploy(context.Background(), fn)
+		if err == nil {
+			d.Close(context.Background())
+			t.Fatal("deployed a function with object storage without root")
+		}
+		if !strings.Contains(err.Error(), "needs root") {
+			t.Errorf("error %q does not say that root is needed", err)
 		}
 	})
 }
