@@ -57,6 +57,15 @@ const (
 	TagCell  = "faaslab:cell"
 )
 
+// Closer is implemented by platforms that keep resources across
+// deployments (AWS Lambda keeps a closed deployment's function to deploy
+// the same code again at another memory size). Whoever opened the
+// platform calls Close once no deployment is in use, when the run ends;
+// what a killed run leaves is found by its tags.
+type Closer interface {
+	Close(ctx context.Context) error
+}
+
 // Parallel is implemented by platforms that can invoke several
 // deployments at once without them disturbing each other's timings (AWS
 // Lambda): MaxParallel is how many at most. Platforms without it measure

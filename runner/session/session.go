@@ -261,6 +261,21 @@ func run(ctx context.Context, env *Env, o Options, after func(e *engine.Engine, 
 		mu.Unlock()
 		return open()
 	}
+	// Platforms that keep resources across deployments release them when
+	// the session ends (after the checker's, deferred later), interrupted
+	// or not.
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, name := range slices.Sorted(maps.Keys(opened)) {
+			pl, err := opened[name]()
+			if c, ok := pl.(platform.Closer); ok && err == nil {
+				if err := c.Close(context.WithoutCancel(ctx)); err != nil {
+					log.Warn("closing platform", "platform", name, "error", err)
+				}
+			}
+		}
+	}()
 	if needs(o.Stages, engine.StageMeasure) {
 		// Open the cells' platforms before any work: a platform's
 		// preflight (AWS credentials, role, region) fails now, not after

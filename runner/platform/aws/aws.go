@@ -8,11 +8,14 @@
 // identity, the role, the region, the account's concurrency) that fails
 // with one message naming everything missing, before anything is created.
 //
-// Each Deploy creates one function, tagged with the study, run and cell
-// and "faaslab:managed", from a reproducible zip of the code and the
-// harness's measurement wrapper, which is the function's handler; Close
-// deletes it. Functions a killed run left behind are found by their tags
-// (see Destroy). Invocations ask for the log tail and read Lambda's own
+// Each Deploy creates a function, tagged with the study, run and (first)
+// cell and "faaslab:managed", from a reproducible zip of the code and the
+// harness's measurement wrapper, which is the function's handler. A
+// closed deployment's function is kept for the next Deploy of the same
+// code, which changes its memory size (reuse.go), so a run makes one
+// function per artifact and architecture; closing the platform, when the
+// run ends, deletes them. Functions a killed run left behind are found by
+// their tags (see Destroy). Invocations ask for the log tail and read Lambda's own
 // REPORT from it, so billed duration, peak memory, init and restore
 // durations are Lambda's figures, and a call is cold when Lambda reports
 // an init.
@@ -27,6 +30,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
@@ -90,11 +94,18 @@ type Platform struct {
 	secrets []string
 	// run makes function names unique per run of faaslab.
 	run string
+
+	// idle keeps closed deployments' functions by reuseKey, for the next
+	// Deploy of the same code (reuse.go), until the platform is closed.
+	poolMu     sync.Mutex
+	idle       map[string][]*deployment
+	poolClosed bool
 }
 
 var (
 	_ platform.Platform = (*Platform)(nil)
 	_ platform.Parallel = (*Platform)(nil)
+	_ platform.Closer   = (*Platform)(nil)
 )
 
 // init registers the "aws" kind: a program that imports this package

@@ -36,6 +36,13 @@ func open(t testing.TB, change func(*aws.Options)) *aws.Platform {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As the session does when a run ends: delete the functions kept
+	// for reuse.
+	t.Cleanup(func() {
+		if err := p.Close(context.Background()); err != nil {
+			t.Errorf("closing the platform: %v", err)
+		}
+	})
 	return p
 }
 

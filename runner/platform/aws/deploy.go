@@ -65,7 +65,13 @@ type deployment struct {
 	mu       sync.Mutex
 	invoked  int // invocations made, for cold mode
 	closed   bool
-	deployed bool // the function exists (Close deletes it)
+	deployed bool // the function exists (delete deletes it)
+	// key says which deployments may reuse the function (see reuseKey);
+	// memoryMB is its memory size now; renewals counts the configuration
+	// changes that forced a new execution environment.
+	key      string
+	memoryMB int
+	renewals int
 }
 
 var _ platform.Deployment = (*deployment)(nil)
@@ -108,13 +114,21 @@ func (p *Platform) Deploy(ctx context.Context, fn platform.Function) (platform.D
 	if err != nil {
 		return nil, fmt.Errorf("deploy %s: %w", fn.Name, err)
 	}
+	key := reuseKey(pkg.CodeSha256, fn, env, p.opts.Config.Layers[fn.Arch])
+	if d := p.takeIdle(key); d != nil {
+		if err := d.reuse(ctx, fn); err != nil {
+			d.delete(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("deploy %s: %w", fn.Name, err)
+		}
+		return d, nil
+	}
 	tags := map[string]string{TagManaged: "true"}
 	for k, v := range fn.Tags {
 		if v != "" {
 			tags[k] = v
 		}
 	}
-	d := &deployment{p: p, fn: fn, name: FunctionName(fn.Name, p.run), env: env}
+	d := &deployment{p: p, fn: fn, name: FunctionName(fn.Name, p.run), env: env, key: key, memoryMB: fn.MemoryMB}
 	in := &lambda.CreateFunctionInput{
 		FunctionName:     &d.name,
 		Role:             &p.role,
@@ -225,11 +239,19 @@ func (d *deployment) describeFailure(ctx context.Context, err error) error {
 // renew makes Lambda start the next invocation in a new execution
 // environment: it changes ColdEnv and waits for the update.
 func (d *deployment) renew(ctx context.Context) error {
+	return d.update(ctx, nil)
+}
+
+// update changes the function's configuration, with memoryMB when not
+// nil, and ColdEnv so that Lambda starts the next invocation in a new
+// execution environment, then waits for the update.
+func (d *deployment) update(ctx context.Context, memoryMB *int32) error {
+	d.renewals++
 	env := maps.Clone(d.env)
-	env[ColdEnv] = strconv.Itoa(d.invoked)
+	env[ColdEnv] = strconv.Itoa(d.renewals)
 	err := d.p.retry(ctx, "update "+d.name, func() error {
 		_, err := d.p.lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
-			FunctionName: &d.name, Environment: &types.Environment{Variables: env}})
+			FunctionName: &d.name, MemorySize: memoryMB, Environment: &types.Environment{Variables: env}})
 		return err
 	})
 	if err != nil {
@@ -238,8 +260,9 @@ func (d *deployment) renew(ctx context.Context) error {
 	return d.waitUpdated(ctx)
 }
 
-// Close deletes the function. It is idempotent, and a function already
-// gone is no error.
+// Close ends the deployment. Its function is kept for the next Deploy
+// of the same code (see Platform.Close) or, once the platform is closed,
+// deleted. It is idempotent, and a function already gone is no error.
 func (d *deployment) Close(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -247,6 +270,9 @@ func (d *deployment) Close(ctx context.Context) error {
 		return nil
 	}
 	d.closed = true
+	if d.deployed && d.p.keepIdle(d) {
+		return nil
+	}
 	if err := d.delete(ctx); err != nil {
 		return fmt.Errorf("close %s: %w", d.fn.Name, err)
 	}

@@ -29,7 +29,6 @@ func deployOK(t *testing.T, p platform.Platform, change func(*platform.Function)
 func TestFaults(t *testing.T) {
 	needPython(t)
 	s := lambdafake.Start(t, lambdafake.Options{})
-	p := open(t, nil)
 	for _, tc := range []struct {
 		name  string
 		fault lambdafake.Fault
@@ -44,6 +43,7 @@ func TestFaults(t *testing.T) {
 		{"throttled delete", lambdafake.Fault{Op: "DeleteFunction", Kind: lambdafake.Throttle}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			p := open(t, nil) // its own: no function kept from another case
 			before := s.Calls(tc.fault.Op)
 			s.Inject(tc.fault)
 			d, err := p.Deploy(context.Background(), platformtest.Function(t, okHandler, nil))
@@ -57,6 +57,9 @@ func TestFaults(t *testing.T) {
 			platformtest.Want(t, inv, platform.StatusOK, "")
 			if err := d.Close(context.Background()); err != nil {
 				t.Fatalf("Close: %v", err)
+			}
+			if err := p.Close(context.Background()); err != nil {
+				t.Fatalf("closing the platform: %v", err)
 			}
 			times := max(tc.fault.Times, 1)
 			if got := s.Calls(tc.fault.Op) - before; got < times+1 {

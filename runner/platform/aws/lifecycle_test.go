@@ -81,7 +81,8 @@ func TestMaxParallel(t *testing.T) {
 // TestDeployedFunction checks what a deployment creates: a valid name,
 // the tags, the wrapper as handler with the generated handler in
 // FAASLAB_HANDLER, the layers of its architecture, and no credential of
-// the runner anywhere; Close deletes it, twice without error.
+// the runner anywhere; Close ends it twice without error, and closing
+// the platform deletes it.
 func TestDeployedFunction(t *testing.T) {
 	needPython(t)
 	s := lambdafake.Start(t, lambdafake.Options{})
@@ -131,6 +132,9 @@ func TestDeployedFunction(t *testing.T) {
 		if err := d.Close(context.Background()); err != nil {
 			t.Fatalf("Close %d: %v", i, err)
 		}
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	if left := s.Functions(); len(left) > 0 {
 		t.Errorf("Close left %v", left)
@@ -199,5 +203,60 @@ func TestDestroy(t *testing.T) {
 	}
 	if done, err := aws.Destroy(context.Background(), cfgA, ""); err != nil || len(done.Functions) != 0 || done.Role != "" {
 		t.Errorf("second destroy: %+v, %v; want nothing to do", done, err)
+	}
+}
+
+// TestReuseAcrossMemorySizes checks that a closed deployment's function
+// serves the next deployment of the same code at another memory size: one
+// CreateFunction, the memory changed by UpdateFunctionConfiguration, the
+// first call in a new execution environment, and the function deleted
+// when the platform closes. Other code gets a function of its own.
+func TestReuseAcrossMemorySizes(t *testing.T) {
+	needPython(t)
+	s := lambdafake.Start(t, lambdafake.Options{})
+	p := open(t, nil)
+	fn := platformtest.Function(t, okHandler, nil)
+	creates := s.Calls("CreateFunction")
+	var names []string
+	for _, mb := range []int{512, 1024, 1024} {
+		fn.MemoryMB = mb
+		d := platformtest.Deploy(t, p, fn)
+		inv := platformtest.Invoke(t, d, `{}`)
+		platformtest.Want(t, inv, platform.StatusOK, "")
+		if !inv.Cold {
+			t.Errorf("%d MB: the first call of a reused function was warm", mb)
+		}
+		if inv2 := platformtest.Invoke(t, d, `{}`); inv2.Cold {
+			t.Errorf("%d MB: the second call was cold", mb)
+		}
+		names = append(names, s.Functions()...)
+		if len(s.Functions()) != 1 {
+			t.Fatalf("%d MB: functions %v, want one", mb, s.Functions())
+		}
+		info, _ := s.Function(s.Functions()[0])
+		if info.Config.MemorySize != mb {
+			t.Errorf("memory %d MB, want %d", info.Config.MemorySize, mb)
+		}
+		if err := d.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.Calls("CreateFunction") - creates; got != 1 {
+		t.Errorf("%d functions created for one artifact, want 1", got)
+	}
+	if names[0] != names[1] || names[1] != names[2] {
+		t.Errorf("functions %v, want the same one", names)
+	}
+	other := platformtest.Function(t, okHandler+"\n# other code\n", nil)
+	d := platformtest.Deploy(t, p, other)
+	if len(s.Functions()) != 2 {
+		t.Errorf("other code: functions %v, want its own beside the idle one", s.Functions())
+	}
+	d.Close(context.Background())
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if left := s.Functions(); len(left) > 0 {
+		t.Errorf("closing the platform left %v", left)
 	}
 }
