@@ -167,7 +167,7 @@ func (p *Platform) Deploy(ctx context.Context, fn platform.Function) (platform.D
 type deployment struct {
 	p   *Platform
 	fn  platform.Function
-	dir string // the harness and the shim
+	dir string           // the harness and the shim
 	s3  *httptest.Server // serves fn.S3, when set
 
 	mu     sync.Mutex // serialises Invoke and Close
