@@ -237,6 +237,9 @@ type Platform struct {
 	Concurrency int `json:"concurrency,omitempty"`
 	// EphemeralMB sizes /tmp of every function; nil: Lambda's 512 MB.
 	EphemeralMB *int `json:"ephemeral_mb,omitempty"`
+	// InitTimeoutS replaces Lambda's 10 s init limit on the local
+	// platform; nil keeps it.
+	InitTimeoutS *float64 `json:"init_timeout_s,omitempty"`
 }
 
 // Layer is a Lambda layer and the Python packages it provides.
