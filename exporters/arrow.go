@@ -66,6 +66,7 @@ func (a *Arrow) Export(ctx context.Context, dir string, src Source) error {
 		arrowTable(a, StagesTable, src.Stages),
 		arrowTable(a, PipelinesTable, src.Pipelines),
 		arrowTable(a, PipelineCellsTable, src.PipelineCells),
+		arrowTable(a, ModelsTable, src.Models),
 	})
 }
 

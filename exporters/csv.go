@@ -40,6 +40,7 @@ func (c *CSV) Export(ctx context.Context, dir string, src Source) error {
 		csvTable(StagesTable, src.Stages),
 		csvTable(PipelinesTable, src.Pipelines),
 		csvTable(PipelineCellsTable, src.PipelineCells),
+		csvTable(ModelsTable, src.Models),
 	})
 }
 

@@ -61,11 +61,13 @@ const (
 	StagesTable        = "stages"
 	PipelinesTable     = "pipelines"
 	PipelineCellsTable = "pipeline_cells"
+	// ModelsTable describes the study's models.
+	ModelsTable = "models"
 )
 
 // TableNames lists every table in the order exporters write them.
 var TableNames = []string{GenerationsTable, ChecksTable, InvocationsTable, CellsTable, ManifestTable, EndpointsTable,
-	StagesTable, PipelinesTable, PipelineCellsTable}
+	ModelsTable, StagesTable, PipelinesTable, PipelineCellsTable}
 
 // Source gives each table of a run as a stream of rows, so that a table
 // need never be held in memory as one slice (the invocations table can hold
@@ -83,6 +85,7 @@ type Source struct {
 	Stages        iter.Seq2[rows.Stage, error]
 	Pipelines     iter.Seq2[rows.Pipeline, error]
 	PipelineCells iter.Seq2[rows.PipelineCell, error]
+	Models        iter.Seq2[rows.Model, error]
 }
 
 // FromTables returns a Source that reads the slices of t. The Source reads
@@ -99,6 +102,7 @@ func FromTables(t *rows.Tables) Source {
 		Stages:        FromSeq(slices.Values(t.Stages)),
 		Pipelines:     FromSeq(slices.Values(t.Pipelines)),
 		PipelineCells: FromSeq(slices.Values(t.PipelineCells)),
+		Models:        FromSeq(slices.Values(t.Models)),
 	}
 }
 

@@ -47,6 +47,7 @@ func (p *Parquet) Export(ctx context.Context, dir string, src Source) error {
 		parquetTable(p, StagesTable, src.Stages),
 		parquetTable(p, PipelinesTable, src.Pipelines),
 		parquetTable(p, PipelineCellsTable, src.PipelineCells),
+		parquetTable(p, ModelsTable, src.Models),
 	})
 }
 

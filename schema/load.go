@@ -110,6 +110,11 @@ func Load(path string, opts Options) (*Study, error) {
 	if err := u.Decode(&s); err != nil {
 		return nil, convert(err, opts.Cwd, positions)
 	}
+	if pv := u.LookupPath(cue.ParsePath("prices")); pv.Exists() {
+		if s.Prices, err = pv.MarshalJSON(); err != nil {
+			return nil, convert(err, opts.Cwd, positions)
+		}
+	}
 	s.Source = Source{File: path, Dir: filepath.Dir(abs), Tags: opts.Tags}
 	s.positions = positions
 	if errs := validate(&s, opts); len(errs) > 0 {

@@ -1,5 +1,7 @@
 package schema
 
+import "encoding/json"
+
 // Study is a loaded, validated study file. The fields mirror #Study in
 // study.cue; Load fills defaults, so every field is concrete.
 type Study struct {
@@ -17,6 +19,11 @@ type Study struct {
 	RateLimits map[string]Limits `json:"rate_limits,omitempty"`
 	// Generation says how failed API calls are retried.
 	Generation Generation `json:"generation"`
+	// Checks says where checks run their functions.
+	Checks Checks `json:"checks"`
+	// Prices is the study's prices field as JSON (#Prices), nil when it
+	// has none: runner/pricing merges it over faaslab's dated table.
+	Prices json.RawMessage `json:"-"`
 
 	// Source is what Load read: the study file, its directory (the base of
 	// every relative path), its bytes' hash and the tags applied.
@@ -46,10 +53,15 @@ type Model struct {
 	Style         string  `json:"style,omitempty"`
 	SizeB         float64 `json:"size_b,omitempty"`
 	ContextWindow int     `json:"context_window,omitempty"`
-	Params        Params  `json:"params"`
-	Price         *Price  `json:"price,omitempty"`
-	Dir           string  `json:"dir,omitempty"`
-	Limits        *Limits `json:"limits,omitempty"`
+	// Vendor, ReleaseDate and Updated are descriptive: who made the model,
+	// when it was released and last updated (YYYY-MM-DD).
+	Vendor      string  `json:"vendor,omitempty"`
+	ReleaseDate string  `json:"release_date,omitempty"`
+	Updated     string  `json:"updated,omitempty"`
+	Params      Params  `json:"params"`
+	Price       *Price  `json:"price,omitempty"`
+	Dir         string  `json:"dir,omitempty"`
+	Limits      *Limits `json:"limits,omitempty"`
 	// Stream is the study's stream setting; nil means true (see Streams).
 	Stream *bool `json:"stream,omitempty"`
 	// Reasoning marks a reasoning model: no temperature or top_p, and the
@@ -240,6 +252,19 @@ type Platform struct {
 	// InitTimeoutS replaces Lambda's 10 s init limit on the local
 	// platform; nil keeps it.
 	InitTimeoutS *float64 `json:"init_timeout_s,omitempty"`
+	// Mode overrides Matrix.Mode for the cells on this platform ("warm" or
+	// "cold"); empty: the matrix's. Two platforms of one kind, one of each
+	// mode, measure cold against warm in one run.
+	Mode string `json:"mode,omitempty"`
+}
+
+// ModeOf is the mode of the cells on the named platform: the platform's
+// own, else the matrix's.
+func (s *Study) ModeOf(platform string) string {
+	if m := s.Platforms[platform].Mode; m != "" {
+		return m
+	}
+	return s.Matrix.Mode
 }
 
 // Layer is a Lambda layer and the Python packages it provides.
@@ -300,9 +325,28 @@ const (
 	DefaultMaxBackoffS = 60.0
 )
 
+// Checks says where the check stage runs candidates and references.
+type Checks struct {
+	// Platform names a platform of the study; empty: the first local one.
+	Platform string `json:"platform,omitempty"`
+}
+
 // Budget caps what a study may spend.
 type Budget struct {
 	USD float64 `json:"usd"`
+}
+
+// Error is a problem with the field at path (as Pos takes it), placed at
+// the field's position, or its nearest parent's when the field has none of
+// its own (a default, or a field the study left out): for checks made
+// after Load, such as the plan's.
+func (s *Study) Error(path, msg string) Error {
+	for p := path; p != ""; p = parent(p) {
+		if q := s.Pos(p); q != p {
+			return Error{Pos: q, Path: path, Msg: msg}
+		}
+	}
+	return Error{Path: path, Msg: msg}
 }
 
 // Pos returns "file:line:col" of the field at path (dot-separated, as in

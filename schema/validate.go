@@ -46,6 +46,11 @@ func validate(s *Study, opts Options) Errors {
 			v.fail("platforms."+name+".init_timeout_s", "Lambda's init limit is Lambda's: init_timeout_s is for local platforms only")
 		}
 	}
+	if p := s.Checks.Platform; p != "" {
+		if _, ok := s.Platforms[p]; !ok {
+			v.fail("checks.platform", fmt.Sprintf("no platform named %q (have %v)", p, SortedKeys(s.Platforms)))
+		}
+	}
 	for _, id := range SortedKeys(s.Tasks) {
 		t := s.Tasks[id]
 		at := "tasks." + id
@@ -225,17 +230,7 @@ type validator struct {
 }
 
 func (v *validator) fail(path, msg string) {
-	pos := v.s.Pos(path)
-	if pos == path { // no position of its own: use the nearest parent's
-		pos = ""
-		for p := parent(path); p != ""; p = parent(p) {
-			if q := v.s.Pos(p); q != p {
-				pos = q
-				break
-			}
-		}
-	}
-	v.errs = append(v.errs, Error{Pos: pos, Path: path, Msg: msg})
+	v.errs = append(v.errs, v.s.Error(path, msg))
 }
 
 func parent(path string) string {

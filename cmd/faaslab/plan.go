@@ -90,7 +90,11 @@ func printPlan(w io.Writer, s plan.Summary) {
 	e := s.Estimate
 	fmt.Fprintf(w, "\nestimate\n")
 	fmt.Fprintf(w, "  model tokens  %d in, %d out: $%.2f\n", e.InputTokens, e.OutputTokens, e.LLMUSD)
-	fmt.Fprintf(w, "  AWS Lambda    $%.2f\n", e.LambdaUSD)
+	if e.PricesDate != "" {
+		fmt.Fprintf(w, "  AWS Lambda    $%.2f (prices of %s)\n", e.LambdaUSD, e.PricesDate)
+	} else {
+		fmt.Fprintf(w, "  AWS Lambda    $%.2f\n", e.LambdaUSD)
+	}
 	fmt.Fprintf(w, "  total         $%.2f of budget $%.2f\n", e.TotalUSD, e.BudgetUSD)
 	if len(e.Notes) > 0 {
 		fmt.Fprintf(w, "  notes:\n    %s\n", strings.Join(e.Notes, "\n    "))

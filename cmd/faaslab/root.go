@@ -16,6 +16,7 @@ import (
 	"github.com/faaslab/faaslab/runner/engine"
 	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
+	_ "github.com/faaslab/faaslab/runner/platform/aws"   // registers the "aws" kind
 	_ "github.com/faaslab/faaslab/runner/platform/local" // registers the "local" kind
 	"github.com/faaslab/faaslab/runner/session"
 	"github.com/faaslab/faaslab/schema"
@@ -111,7 +112,8 @@ func run(ctx context.Context, st *State, args []string) int {
 		newStageCmd(st, "generate", "Generate (or import) the code of every generation"),
 		newStageCmd(st, "check", "Generate, then check every generation against the reference"),
 		newStageCmd(st, "measure", "Generate, check, then measure every cell, without exporting tables"),
-		newLockCmd(st))
+		newLockCmd(st), newDestroyCmd(st))
+	root.AddCommand(newReportCmd(st), newCompareCmd(st))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK

@@ -108,6 +108,7 @@ func benchInvocations(n int) iter.Seq2[rows.Invocation, error] {
 				ContainerID:         containers[seq/50],
 				CPUModel:            cpu,
 				CPUArch:             arch,
+				CPUMatch:            true,
 			}
 			if inv.Cold {
 				initMS := 150 + float64(hc%5000)/10
@@ -194,7 +195,10 @@ SELECT
 	printf('c%%08x-%%d', hc, seq // 50) AS container_id,
 	CASE WHEN arch = 'arm64' THEN 'ARM Neoverse-N1' ELSE %[7]s[hc %% 3 + 1] END AS cpu_model,
 	arch AS cpu_arch,
-	CASE WHEN h %% 200 = 0 THEN '%[8]s' ELSE '' END AS error
+	true AS cpu_match,
+	CASE WHEN h %% 200 = 0 THEN '%[8]s' ELSE '' END AS error,
+	NULL::DOUBLE AS restore_ms,
+	'' AS request_id
 FROM v`,
 		n, sqlList(benchArchs), sqlList(benchModels), sqlList(benchTasks), sqlList(benchVariants),
 		benchStartMicros, sqlList(benchX86CPUs), benchTimeout)

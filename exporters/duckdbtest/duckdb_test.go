@@ -136,6 +136,7 @@ func TestParquetWithDuckDB(t *testing.T) {
 			"stages":         len(want.Stages),
 			"pipelines":      len(want.Pipelines),
 			"pipeline_cells": len(want.PipelineCells),
+			"models":         len(want.Models),
 		} {
 			if got := queryInt("SELECT count(*) FROM read_parquet(?)", path(table)); got != n {
 				t.Errorf("%s: %d rows, want %d", table, got, n)

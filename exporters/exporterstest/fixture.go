@@ -157,6 +157,7 @@ func Tables() *rows.Tables {
 			ContainerID:         fmt.Sprintf("ctr-%d", cell),
 			CPUModel:            "Intel(R) Xeon(R) Processor @ 2.50GHz",
 			CPUArch:             "x86_64",
+			CPUMatch:            i%4 != 3,
 			Error:               Awkward[i%len(Awkward)],
 		}
 		if inv.Cold {
@@ -168,6 +169,10 @@ func Tables() *rows.Tables {
 		if inv.Platform == "lambda" {
 			inv.BilledMS = ptr(float64(int(inv.DurationMS) + 1))
 			inv.MaxMemoryUsedMB = ptr(int32(87))
+			inv.RequestID = fmt.Sprintf("%08x-1f2e-4d3c-8b4a-%012x", i, cell)
+			if inv.Cold && i%2 == 0 {
+				inv.RestoreMS = ptr(180.25)
+			}
 		} else if inv.Seq == 1 {
 			inv.BilledMS = ptr(0.0)
 			inv.MaxMemoryUsedMB = ptr(int32(0))
@@ -295,6 +300,14 @@ func Tables() *rows.Tables {
 		}
 		t.PipelineCells = append(t.PipelineCells, c)
 	}
+	t.Models = []rows.Model{
+		{Study: "wosc25", RunID: "run-1", Model: "gpt-4o", Provider: "openai", ModelName: "gpt-4o", Vendor: "OpenAI",
+			Class: "large", Hosting: "cloud", Style: "traditional", SizeB: ptr(1800.0), ContextWindow: ptr(int32(128000)),
+			ReleaseDate: "2024-05-13", Updated: "2025-03", InputUSDMTok: ptr(2.5), OutputUSDMTok: ptr(10.0)},
+		{Study: "wosc25", RunID: "run-1", Model: "deepseek-r1:8b, \"q4\"", Provider: "ollama", ModelName: "deepseek-r1:8b",
+			Vendor: "DeepSeek", Class: "small", Hosting: "local", Style: "reasoning", SizeB: ptr(8.0), Reasoning: true},
+		{Study: "wosc25", RunID: "run-1", Model: "reference", Provider: "reference"},
+	}
 
 	t.Manifest = []rows.Manifest{{
 		Study:          "wosc25",
@@ -320,7 +333,7 @@ func Tables() *rows.Tables {
 // digits, as every exporter does, so that tables written and tables read
 // back compare with reflect.DeepEqual. It changes t in place and returns it.
 func Normalize(t *rows.Tables) *rows.Tables {
-	for _, table := range []any{t.Generations, t.Checks, t.Invocations, t.Cells, t.Manifest, t.Endpoints, t.Stages, t.Pipelines, t.PipelineCells} {
+	for _, table := range []any{t.Generations, t.Checks, t.Invocations, t.Cells, t.Manifest, t.Endpoints, t.Models, t.Stages, t.Pipelines, t.PipelineCells} {
 		s := reflect.ValueOf(table)
 		for i := range s.Len() {
 			row := s.Index(i)

@@ -50,6 +50,7 @@ func tableFiles(t *rows.Tables) []struct {
 		{"stages", &t.Stages},
 		{"pipelines", &t.Pipelines},
 		{"pipeline_cells", &t.PipelineCells},
+		{"models", &t.Models},
 	}
 }
 

@@ -105,6 +105,7 @@ func (s *suite) wantColumns(t *testing.T, dir string) {
 		exporters.StagesTable:        ColumnNames[rows.Stage](),
 		exporters.PipelinesTable:     ColumnNames[rows.Pipeline](),
 		exporters.PipelineCellsTable: ColumnNames[rows.PipelineCell](),
+		exporters.ModelsTable:        ColumnNames[rows.Model](),
 	}
 	for _, table := range exporters.TableNames {
 		got, err := s.r.Columns(s.path(dir, table))

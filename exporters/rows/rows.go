@@ -117,7 +117,14 @@ type Invocation struct {
 	ContainerID    string  `parquet:"container_id,dict"`
 	CPUModel       string  `parquet:"cpu_model,dict"`
 	CPUArch        string  `parquet:"cpu_arch,dict"`
-	Error          string  `parquet:"error"`
+	// CPUMatch says the call ran on the CPU model matrix.cpu_filter names
+	// (true when the study has no filter); statistics use matching calls.
+	CPUMatch bool   `parquet:"cpu_match"`
+	Error    string `parquet:"error"`
+	// RestoreMS is Lambda's SnapStart Restore Duration; RequestID is the
+	// platform's id of the invocation (Lambda's request id).
+	RestoreMS *float64 `parquet:"restore_ms,optional"`
+	RequestID string   `parquet:"request_id"`
 }
 
 // Cell is the summary of one cell's measured (non-warm-up, successful)
@@ -149,6 +156,7 @@ type Cell struct {
 	PctDiffVsRef   *float64 `parquet:"pct_diff_vs_reference,optional"`
 	CostPer1MUSD   *float64 `parquet:"cost_per_1m_usd,optional"`
 	FilteredOutCPU int32    `parquet:"filtered_out_cpu"` // invocations dropped by the CPU-model filter
+	Mode           string   `parquet:"mode,dict"`        // warm or cold: how the cell's platform invoked it
 }
 
 // Manifest describes one session of a run (one `faaslab run` process; a
@@ -290,6 +298,29 @@ type PipelineCell struct {
 	WorkloadUSD   *float64 `parquet:"workload_usd,optional"`
 }
 
+// Model is one model of the study as its file describes it: what a report
+// groups generations and cells by (class, hosting, style, size; Table 1 of
+// the WoSC '25 study) and its token prices. One row per model of the study,
+// the reference and hand-written ones included.
+type Model struct {
+	Study         string   `parquet:"study,dict"`
+	RunID         string   `parquet:"run_id,dict"`
+	Model         string   `parquet:"model,dict"`
+	Provider      string   `parquet:"provider,dict"`
+	ModelName     string   `parquet:"model_name,dict"` // the provider's name; empty for reference and files
+	Vendor        string   `parquet:"vendor,dict"`
+	Class         string   `parquet:"class,dict"`   // small, medium, large or empty
+	Hosting       string   `parquet:"hosting,dict"` // cloud, local or empty
+	Style         string   `parquet:"style,dict"`   // traditional, reasoning or empty
+	SizeB         *float64 `parquet:"size_b,optional"`
+	ContextWindow *int32   `parquet:"context_window,optional"`
+	ReleaseDate   string   `parquet:"release_date"` // YYYY-MM-DD or YYYY-MM, or empty
+	Updated       string   `parquet:"updated"`
+	Reasoning     bool     `parquet:"reasoning"`
+	InputUSDMTok  *float64 `parquet:"input_usd_per_mtok,optional"`
+	OutputUSDMTok *float64 `parquet:"output_usd_per_mtok,optional"`
+}
+
 // Tables is one run's results, every table at once.
 type Tables struct {
 	Generations []Generation
@@ -303,4 +334,5 @@ type Tables struct {
 	Stages        []Stage
 	Pipelines     []Pipeline
 	PipelineCells []PipelineCell
+	Models        []Model
 }

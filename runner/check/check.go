@@ -112,8 +112,12 @@ type TestResult struct {
 // fields must be set before first use and not changed after. A Checker
 // is safe for concurrent use; Close releases what it deployed.
 type Checker struct {
-	// Platform runs candidates, references and the checker's own tools.
+	// Platform runs candidates and references.
 	Platform platform.Platform
+	// Tools runs the checker's own tools: syntax checks, image decoding,
+	// radon and pylint. Nil means Platform. A study whose checks run on
+	// AWS Lambda keeps them in the local sandbox, which has the tools.
+	Tools platform.Platform
 	// CacheDir keeps reference outputs across processes; empty keeps them
 	// in memory only.
 	CacheDir string
@@ -126,6 +130,14 @@ type Checker struct {
 	idleTools map[toolsKey][]*toolDeployment // shared ones not serving a request
 
 	spares spares // primed single-use containers for StaticMetrics
+}
+
+// toolsPlatform is where the checker's tools run.
+func (c *Checker) toolsPlatform() platform.Platform {
+	if c.Tools != nil {
+		return c.Tools
+	}
+	return c.Platform
 }
 
 // Check classifies cand by running it on tests and comparing its outputs

@@ -282,3 +282,32 @@ func TestNoCodeIsNotDeployedNorMeasured(t *testing.T) {
 		t.Errorf("%s deployed %d times for a candidate without code", handler, n)
 	}
 }
+
+// TestToolsPlatform checks a checker whose functions run on one platform
+// (AWS Lambda, say) and its tools on another (the local sandbox):
+// candidates and references go to Platform, syntax checks and metrics to
+// Tools, and nothing of either to the other.
+func TestToolsPlatform(t *testing.T) {
+	remote := newFakePlatform(t, map[string]fakeFunc{"ref.handler": square, "ok.handler": square})
+	local := newFakePlatform(t, nil)
+	local.metrics = &platform.Invocation{Status: platform.StatusOK, Result: json.RawMessage(`{"cyclomatic": 1}`)}
+	c := &Checker{Platform: remote, Tools: local}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	cand := function(t, "ok.handler", nil)
+	rep, err := c.Check(context.Background(), cand, function(t, "ref.handler", nil), squareTests)
+	if err != nil || rep.Class != ClassOK {
+		t.Fatalf("Check: %v, %v", rep, err)
+	}
+	c.StaticMetrics(context.Background(), cand)
+	remote.mu.Lock()
+	defer remote.mu.Unlock()
+	local.mu.Lock()
+	defer local.mu.Unlock()
+	tools := toolsModule + ".handler"
+	if remote.deploys["ok.handler"] != 1 || remote.deploys["ref.handler"] != 1 || remote.deploys[tools] != 0 {
+		t.Errorf("remote platform deployed %v: want the candidate and the reference only", remote.deploys)
+	}
+	if local.deploys[tools] == 0 || local.deploys["ok.handler"]+local.deploys["ref.handler"] != 0 {
+		t.Errorf("local platform deployed %v: want the tools only", local.deploys)
+	}
+}

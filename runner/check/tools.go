@@ -125,7 +125,7 @@ func (c *Checker) deployTools(ctx context.Context, key toolsKey, memoryMB int) (
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("check tools: %w", err)
 	}
-	dep, err := c.Platform.Deploy(ctx, platform.Function{
+	dep, err := c.toolsPlatform().Deploy(ctx, platform.Function{
 		Name:     uniqueName("check-tools"),
 		CodeDir:  dir,
 		Handler:  toolsModule + ".handler",

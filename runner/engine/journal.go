@@ -125,6 +125,11 @@ type State struct {
 	// themselves stay in the file (EachInvocation): a study of millions of
 	// them needs no memory for them.
 	Made map[string]int
+	// Matched counts each cell's counted invocations that are not
+	// warm-ups, ended ok and ran on the CPU matrix.cpu_filter names
+	// (rows.Invocation.CPUMatch): under a filter a cell is measured until
+	// it has repetitions of them (see cellComplete).
+	Matched map[string]int
 	// LastStatus is the status of each cell's last invocation.
 	LastStatus map[string]string
 	Failures   []FailureRecord
@@ -222,6 +227,7 @@ func newJournal(f *os.File, path string) *Journal {
 		Generations: map[string]GenerationRecord{},
 		Checks:      map[string]CheckRecord{},
 		Made:        map[string]int{},
+		Matched:     map[string]int{},
 		LastStatus:  map[string]string{},
 
 		PipelineRuns:   map[string][]PipelineRunRecord{},
@@ -265,9 +271,11 @@ func eachLine(r io.Reader, fn func(line int, b []byte) error) (int64, error) {
 // opening a journal of millions of them quick.
 type invocationLine struct {
 	Invocation *struct {
-		CellID string
-		Seq    int32
-		Status string
+		CellID   string
+		Seq      int32
+		Status   string
+		Warmup   bool
+		CPUMatch bool
 	} `json:"invocation"`
 }
 
@@ -279,7 +287,7 @@ func (j *Journal) applyLine(b []byte) error {
 			return err
 		}
 		if inv := rec.Invocation; inv != nil {
-			j.applyInvocation(inv.CellID, inv.Seq, inv.Status)
+			j.applyInvocation(inv.CellID, inv.Seq, inv.Status, inv.Warmup, inv.CPUMatch)
 			return nil
 		}
 	}
@@ -292,12 +300,21 @@ func (j *Journal) applyLine(b []byte) error {
 }
 
 // applyInvocation counts an invocation, unless its cell has it already.
-func (j *Journal) applyInvocation(cellID string, seq int32, status string) {
+func (j *Journal) applyInvocation(cellID string, seq int32, status string, warmup, cpuMatch bool) {
 	s := &j.state
 	if int(seq) == s.Made[cellID] { // never twice
 		s.Made[cellID]++
 		s.LastStatus[cellID] = status
+		if matches(warmup, cpuMatch, status) {
+			s.Matched[cellID]++
+		}
 	}
+}
+
+// matches says whether an invocation counts toward its cell's
+// repetitions under a CPU filter: a measured call, ended ok, on the CPU.
+func matches(warmup, cpuMatch bool, status string) bool {
+	return !warmup && cpuMatch && status == string(platform.StatusOK)
 }
 
 func (j *Journal) apply(rec Record) {
@@ -308,7 +325,8 @@ func (j *Journal) apply(rec Record) {
 	case rec.Check != nil:
 		s.Checks[rec.Check.ID] = *rec.Check
 	case rec.Invocation != nil:
-		j.applyInvocation(rec.Invocation.CellID, rec.Invocation.Seq, rec.Invocation.Status)
+		inv := rec.Invocation
+		j.applyInvocation(inv.CellID, inv.Seq, inv.Status, inv.Warmup, inv.CPUMatch)
 	case rec.PipelineRun != nil:
 		r := *rec.PipelineRun
 		id := r.Pipeline.CellID

@@ -367,7 +367,7 @@ func (r *pipelineRun) run(ctx context.Context, seq int, warmup bool) (PipelineRu
 		Arch: pc.Arch, MemoryMB: int32(pc.MemoryMB), StartedAt: uploaded.UTC(), Status: string(platform.StatusOK)}}
 	bytesStored := int64(len(r.input.Data))
 	last := uploaded
-	stagesMS, costUSD := 0.0, pricing.S3PutUSD
+	stagesMS, costUSD := 0.0, e.prices().S3USD(1, 0, 0)
 	for i := range t.Stages {
 		out := InputPrefix(t, i+1)
 		wctx, cancel := context.WithCancel(ctx)
@@ -418,7 +418,7 @@ func (r *pipelineRun) run(ctx context.Context, seq int, warmup bool) (PipelineRu
 			rec.Pipeline.Status, rec.Pipeline.FailedStage = row.Status, row.Stage
 			return rec, "", nil
 		}
-		cost := stageCost(pc.Arch, pc.StageMemoryMB[i], inv)
+		cost := e.stageCost(pc.Arch, pc.StageMemoryMB[i], inv)
 		row.CostUSD = &cost
 		rec.Stages = append(rec.Stages, row)
 		stagesMS += row.DurationMS
@@ -427,7 +427,7 @@ func (r *pipelineRun) run(ctx context.Context, seq int, warmup bool) (PipelineRu
 		key, last = written.Key, written.Modified
 	}
 	if w := t.Workload; w != nil {
-		costUSD += pricing.S3Storage(bytesStored, w.RetentionH)
+		costUSD += e.prices().S3USD(0, 0, float64(bytesStored)/(1<<30)*w.RetentionH/(30*24))
 	}
 	endToEnd := float64(last.Sub(uploaded)) / float64(time.Millisecond)
 	overhead := endToEnd - stagesMS
@@ -461,15 +461,29 @@ func waitOutput(ctx context.Context, watch <-chan objstore.Object, instance stri
 	}
 }
 
-// stageCost is a stage invocation's price on AWS: Lambda's billed (else
-// estimated) duration and request, and S3's GET of the input and PUT of
-// the output.
-func stageCost(arch string, memoryMB int, inv platform.Invocation) float64 {
-	ms := float64(inv.BilledDuration) / float64(time.Millisecond)
-	if ms == 0 {
-		ms = float64(inv.Duration) / float64(time.Millisecond)
+// stageCost is a stage invocation's price on AWS by the plan's price
+// table: Lambda's billed (else estimated) duration, billed INIT and
+// request, and S3's GET of the input and PUT of the output.
+func (e *Engine) stageCost(arch string, memoryMB int, inv platform.Invocation) float64 {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	c := pricing.Call{Arch: arch, MemoryMB: memoryMB, DurationMS: ms(inv.Duration), At: inv.Start}
+	if inv.BilledEstimated {
+		c.EstimateMS = ms(inv.BilledDuration)
+	} else {
+		c.BilledMS = ms(inv.BilledDuration)
 	}
-	return pricing.LambdaInvocation(arch, memoryMB, ms) + pricing.S3GetUSD + pricing.S3PutUSD
+	if inv.Cold {
+		c.InitMS = ms(inv.InitDuration)
+	}
+	return e.prices().CallUSD(c) + e.prices().S3USD(1, 1, 0)
+}
+
+// prices is the plan's price table, else faaslab's.
+func (e *Engine) prices() *pricing.Table {
+	if e.Plan.Prices != nil {
+		return e.Plan.Prices
+	}
+	return pricing.Default()
 }
 
 // stageRow is the table row of stage i's invocation in run p.
@@ -562,13 +576,13 @@ func (e *Engine) measurePipeline(ctx context.Context, pc plan.Pipeline, bar *Bar
 		}
 		fn := e.stageFunction(dir, t, i, pc.Arch, pc.StageMemoryMB[i], r.store, InputPrefix(t, i), InputPrefix(t, i+1))
 		fn.Name = fmt.Sprintf("%s-%d", pc.ID, i)
-		fn.Cold = s.Matrix.Mode == "cold"
+		fn.Cold = s.ModeOf(pc.Platform) == "cold"
 		fn.Tags = map[string]string{platform.TagStudy: s.Name, platform.TagRun: e.Facts.RunID, platform.TagCell: pc.ID}
 		r.stages = append(r.stages, &stageRun{fn: fn})
 	}
 	// A resumed cell past its warm-up is warmed by one unrecorded run,
 	// so that no cold start is recorded as a warm run.
-	if s.Matrix.Mode != "cold" && done > 0 && done >= pc.Warmup {
+	if s.ModeOf(pc.Platform) != "cold" && done > 0 && done >= pc.Warmup {
 		if _, _, err := r.run(ctx, -1, true); err != nil {
 			if ctx.Err() != nil {
 				return false, ctx.Err()

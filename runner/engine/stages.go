@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/faaslab/faaslab/exporters/rows"
@@ -218,7 +219,15 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 	bar := e.Progress.Stage(StageCheck, len(gens))
 	defer bar.Done()
 	defer e.Checker.Close(context.WithoutCancel(ctx))
-	return forEach(ctx, len(gens), e.CheckParallel, func(ctx context.Context, i int) (bool, error) {
+	// Checks fan out on a platform that runs functions apart (AWS
+	// Lambda); the static metrics stay in the local sandbox, at most
+	// CheckParallel at once.
+	workers := max(e.CheckParallel, 1)
+	if par, ok := e.Checker.Platform.(platform.Parallel); ok {
+		workers = max(workers, par.MaxParallel())
+	}
+	metricsSlots := make(chan struct{}, max(e.CheckParallel, 1))
+	return forEach(ctx, len(gens), workers, func(ctx context.Context, i int) (bool, error) {
 		g := gens[i]
 		var gen GenerationRecord
 		var generated, done bool
@@ -286,7 +295,13 @@ func (e *Engine) check(ctx context.Context) (int, error) {
 		if rep.Class == check.ClassNoCode {
 			rep.Detail = e.noCodeDetail(ctx, g, gen.Key, rep.Detail)
 		}
+		select {
+		case metricsSlots <- struct{}{}:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
 		m := e.Checker.StaticMetrics(ctx, cand)
+		<-metricsSlots
 		if ctx.Err() != nil { // metrics cut short by Ctrl-C must be made again
 			return false, ctx.Err()
 		}
@@ -384,12 +399,16 @@ func testRules(p *plan.Plan, g plan.Generation) []string {
 
 func isInfrastructure(err error) bool { return errors.Is(err, platform.ErrInfrastructure) }
 
-// checkFunction is the function a check deploys: on the local platform, at
-// the check memory size, with the task's timeout and /tmp.
+// checkFunction is the function a check deploys: on the checks' platform,
+// at the check memory size, with the task's timeout and /tmp, tagged with
+// the study and run so that a platform that keeps deployments (AWS
+// Lambda) finds its leftovers.
 func (e *Engine) checkFunction(dir string, t schema.Task) platform.Function {
+	s := e.Plan.Study
 	return platform.Function{CodeDir: dir, Handler: t.Handler, Runtime: t.Runtime, MemoryMB: e.CheckMemoryMB,
 		Arch: e.CheckArch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages,
-		EphemeralMB: schema.EphemeralMB(t, schema.Platform{})}
+		EphemeralMB: schema.EphemeralMB(t, s.Platforms[s.Checks.Platform]),
+		Tags:        map[string]string{platform.TagStudy: s.Name, platform.TagRun: e.Facts.RunID}}
 }
 
 // checkTests converts task's tests to the checker's.
@@ -417,41 +436,111 @@ func checkTests(task string, t schema.Task) ([]check.Test, error) {
 
 // ---- measure ----
 
+// measure measures every cell. Each platform's cells run on workers of
+// their own, the platforms at once: MeasureParallel workers on a platform
+// whose cells disturb each other's timings (the local sandbox), and
+// MaxParallel on one that isolates them (platform.Parallel: AWS Lambda).
 func (e *Engine) measure(ctx context.Context) (int, error) {
 	cells := e.Plan.Cells
 	bar := e.Progress.Stage(StageMeasure, e.Plan.Invocations())
 	defer bar.Done()
-	// Pipeline cells come after the single functions', as units of the
-	// same stage.
-	return forEach(ctx, len(cells)+len(e.Plan.Pipelines), e.MeasureParallel, func(ctx context.Context, i int) (bool, error) {
-		if i >= len(cells) {
-			return e.measurePipeline(ctx, e.Plan.Pipelines[i-len(cells)], bar)
+	// Units are the cells, then the pipeline cells, grouped by platform:
+	// each platform measures on workers of its own.
+	pipelines := e.Plan.Pipelines
+	var names []string
+	byPlatform := map[string][]int{}
+	for i := range len(cells) + len(pipelines) {
+		name := ""
+		if i < len(cells) {
+			name = cells[i].Platform
+		} else {
+			name = pipelines[i-len(cells)].Platform
 		}
-		return e.measureCell(ctx, cells[i], bar)
-	})
+		if byPlatform[name] == nil {
+			names = append(names, name)
+		}
+		byPlatform[name] = append(byPlatform[name], i)
+	}
+	var (
+		mu       sync.Mutex
+		failures int
+		first    error
+		wg       sync.WaitGroup
+	)
+	for _, name := range names {
+		idx := byPlatform[name]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := forEach(ctx, len(idx), e.measureWorkers(name), func(ctx context.Context, i int) (bool, error) {
+				if u := idx[i]; u >= len(cells) {
+					return e.measurePipeline(ctx, pipelines[u-len(cells)], bar)
+				}
+				return e.measureCell(ctx, cells[idx[i]], bar)
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			failures += n
+			if err != nil && first == nil {
+				first = err
+			}
+		}()
+	}
+	wg.Wait()
+	return failures, first
+}
+
+// measureWorkers is how many cells of the study's platform name are
+// measured at once: its MaxParallel when it implements platform.Parallel,
+// else MeasureParallel. A platform that cannot be opened gets one worker:
+// each of its cells fails with the reason.
+func (e *Engine) measureWorkers(name string) int {
+	n := max(e.MeasureParallel, 1)
+	if pl, err := e.Platforms(name); err == nil {
+		if par, ok := pl.(platform.Parallel); ok {
+			n = max(par.MaxParallel(), 1)
+		}
+	}
+	return n
 }
 
 // measureCell makes the cell's remaining invocations, one at a time on one
-// deployment, journaling each as it finishes.
+// deployment, journaling each as it finishes. Under matrix.cpu_filter the
+// cell goes on past its planned calls until enough ran on the wanted CPU
+// (see cellComplete); every call is journaled.
 func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, error) {
 	g := e.Plan.Generations[c.Generation]
+	s := e.Plan.Study
 	var (
 		gen     GenerationRecord
 		chk     CheckRecord
 		checked bool
 		done    int
+		matched int
 		ended   bool
 	)
-	e.journal.View(func(s *State) {
-		gen = s.Generations[g.ID]
-		chk, checked = s.Checks[g.ID]
-		done = s.Made[c.ID]
-		_, ended = s.Ended(c.ID)
+	e.journal.View(func(st *State) {
+		gen = st.Generations[g.ID]
+		chk, checked = st.Checks[g.ID]
+		done = st.Made[c.ID]
+		matched = st.Matched[c.ID]
+		_, ended = st.Ended(c.ID)
 	})
 	total := c.Invocations()
+	filter := s.Matrix.CPUFilter
+	// progress is how many of the cell's planned calls the made ones
+	// stand for: under a filter, warm-ups and matching calls only.
+	progress := func(made, matched int) int {
+		if filter == "" {
+			return min(made, total)
+		}
+		return min(made, c.Warmup) + min(matched, c.Repetitions)
+	}
 	switch {
-	case done >= total || ended:
-		bar.Resume(total)
+	case cellComplete(s, c, done, matched) || ended:
+		p := progress(done, matched)
+		bar.Resume(p)
+		bar.Skip(total - p)
 		return false, nil
 	case !checked || chk.Class != string(check.ClassOK):
 		// Only correct code is measured, as in the studies faaslab
@@ -459,23 +548,23 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 		bar.Skip(total)
 		return false, nil
 	}
-	bar.Resume(done)
-	s := e.Plan.Study
+	bar.Resume(progress(done, matched))
+	left := func(made, matched int) int { return total - progress(made, matched) }
 	t := s.Tasks[c.Task]
 	pl, err := e.Platforms(c.Platform)
 	if err != nil {
-		return true, e.fail(bar, total-done, StageMeasure, c.ID, 0, err)
+		return true, e.fail(bar, left(done, matched), StageMeasure, c.ID, 0, err)
 	}
 	dir, err := e.functionDir(ctx, g, gen)
 	if err != nil {
-		return true, e.fail(bar, total-done, StageMeasure, c.ID, 0, err)
+		return true, e.fail(bar, left(done, matched), StageMeasure, c.ID, 0, err)
 	}
 	event, err := json.Marshal(t.Benchmark.Event)
 	if err != nil {
-		return true, e.fail(bar, total-done, StageMeasure, c.ID, 0, fmt.Errorf("tasks.%s.benchmark.event: %w", c.Task, err))
+		return true, e.fail(bar, left(done, matched), StageMeasure, c.ID, 0, fmt.Errorf("tasks.%s.benchmark.event: %w", c.Task, err))
 	}
 	fn := platform.Function{Name: c.ID, CodeDir: dir, Handler: t.Handler, Runtime: t.Runtime, MemoryMB: c.MemoryMB,
-		Arch: c.Arch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages, Cold: s.Matrix.Mode == "cold",
+		Arch: c.Arch, Timeout: time.Duration(t.TimeoutS) * time.Second, Packages: t.Packages, Cold: s.ModeOf(c.Platform) == "cold",
 		EphemeralMB: schema.EphemeralMB(t, s.Platforms[c.Platform]),
 		Tags:        map[string]string{platform.TagStudy: s.Name, platform.TagRun: e.Facts.RunID, platform.TagCell: c.ID}}
 
@@ -507,7 +596,8 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 		}
 		return nil
 	}
-	for seq := done; seq < total; seq++ {
+	seq := done
+	for ; !cellComplete(s, c, seq, matched); seq++ {
 		var inv platform.Invocation
 		attempts, err := e.retry(ctx, isInfrastructure, func() error {
 			if err := ready(seq); err != nil {
@@ -525,29 +615,64 @@ func (e *Engine) measureCell(ctx context.Context, c plan.Cell, bar *Bar) (bool, 
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
-			return true, e.fail(bar, total-seq, StageMeasure, c.ID, attempts, err)
+			return true, e.fail(bar, left(seq, matched), StageMeasure, c.ID, attempts, err)
 		}
-		row := invocationRow(c, g, seq, seq < c.Warmup, inv)
+		warmup := seq < c.Warmup
+		row := invocationRow(c, g, seq, warmup, inv, filter)
 		if err := e.journal.Append(Record{Invocation: &row}); err != nil {
 			return false, err
 		}
-		bar.Add()
+		switch {
+		case matches(warmup, row.CPUMatch, row.Status):
+			matched++
+			bar.Add()
+		case warmup || filter == "":
+			bar.Add()
+		}
 		if inv.Status != platform.StatusOK {
 			// The code passed its checks but fails on the benchmark input:
 			// further calls would fail alike (and may each run to timeout).
 			// The failed call, journaled last, ends the cell (State.Ended).
 			e.Log.Warn("cell ended early", "cell", c.ID, "seq", seq, "status", inv.Status, "error", inv.ErrorMessage)
-			bar.Skip(total - seq - 1)
+			bar.Skip(left(seq+1, matched))
 			return false, nil
 		}
 	}
+	if n := left(seq, matched); n > 0 { // the CPU filter's cap ended the cell
+		e.Log.Warn("cell reached cpu_filter_cap", "cell", c.ID, "cpu_filter", filter, "matching", matched,
+			"repetitions", c.Repetitions, "calls", seq-c.Warmup)
+		bar.Skip(n)
+	}
 	e.Log.Info("measured", "cell", c.ID, "model", c.Model, "task", c.Task, "variant", c.Variant,
-		"platform", c.Platform, "arch", c.Arch, "memory_mb", c.MemoryMB, "invocations", total-done)
+		"platform", c.Platform, "arch", c.Arch, "memory_mb", c.MemoryMB, "invocations", seq-done)
 	return false, nil
 }
 
+// cellComplete reports whether cell c needs no further call after made
+// calls of which matched count toward its repetitions (State.Matched).
+// Without matrix.cpu_filter a cell makes its planned calls. With one it
+// makes its warm-ups and then calls until repetitions of them ran on the
+// wanted CPU, or cpu_filter_cap calls past the warm-ups were made.
+func cellComplete(s *schema.Study, c plan.Cell, made, matched int) bool {
+	if s.Matrix.CPUFilter == "" {
+		return made >= c.Invocations()
+	}
+	return made >= c.Warmup && (matched >= c.Repetitions || made-c.Warmup >= CPUFilterCap(s, c))
+}
+
+// CPUFilterCap is how many calls past its warm-ups cell c makes at most
+// under matrix.cpu_filter: matrix.cpu_filter_cap, else 5 × repetitions.
+func CPUFilterCap(s *schema.Study, c plan.Cell) int {
+	if s.Matrix.CPUFilterCap > 0 {
+		return s.Matrix.CPUFilterCap
+	}
+	return 5 * c.Repetitions
+}
+
 // invocationRow is the table row of one measured invocation.
-func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv platform.Invocation) rows.Invocation {
+// cpuFilter is matrix.cpu_filter: the row's CPUMatch says whether the
+// call ran on a CPU whose model contains it (always, when it is empty).
+func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv platform.Invocation, cpuFilter string) rows.Invocation {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	r := rows.Invocation{
 		CellID: c.ID, GenerationID: g.ID, Model: c.Model, Task: c.Task, Variant: c.Variant, Sample: int32(c.Sample),
@@ -558,11 +683,17 @@ func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv pla
 		CPUThrottledMS: ms(inv.CPUThrottled), CPUThrottledPeriods: inv.CPUThrottledPeriods, CPUQuotaVCPUs: inv.CPUQuotaVCPUs,
 		HostCPUUserS: inv.CPUUser, HostCPUSystemS: inv.CPUSystem, HostCPUIdleS: inv.CPUIdle, HostCPUIOWaitS: inv.CPUIOWait, HostCPUStealS: inv.CPUSteal,
 		ContainerID: inv.ContainerID, CPUModel: inv.CPUModel, CPUArch: inv.CPUArch,
+		CPUMatch: strings.Contains(inv.CPUModel, cpuFilter),
 	}
 	if inv.Cold && inv.InitDuration > 0 {
 		v := ms(inv.InitDuration)
 		r.InitMS = &v
 	}
+	if inv.RestoreDuration > 0 {
+		v := ms(inv.RestoreDuration)
+		r.RestoreMS = &v
+	}
+	r.RequestID = inv.RequestID
 	if inv.BilledDuration > 0 {
 		v := ms(inv.BilledDuration)
 		if inv.BilledEstimated {

@@ -82,6 +82,7 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 		t.Generations = append(t.Generations, r)
 	}
 	t.Endpoints = endpoints(p, st, runID, t.Generations)
+	t.Models = models(p.Study, runID)
 
 	samples, err := cellSamples(p, each)
 	if err != nil {
@@ -91,7 +92,8 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 	for i, c := range p.Cells {
 		g := p.Generations[c.Generation]
 		r := rows.Cell{Study: s.Name, RunID: runID, CellID: c.ID, GenerationID: g.ID, Model: c.Model, Task: c.Task,
-			Variant: c.Variant, Sample: int32(c.Sample), Platform: c.Platform, Arch: c.Arch, MemoryMB: int32(c.MemoryMB)}
+			Variant: c.Variant, Sample: int32(c.Sample), Platform: c.Platform, Arch: c.Arch, MemoryMB: int32(c.MemoryMB),
+			Mode: modeName(s.ModeOf(c.Platform))}
 		if chk, ok := st.Checks[g.ID]; ok {
 			r.Class = chk.Class
 		} else if _, ok := st.Generations[g.ID]; !ok {
@@ -104,7 +106,8 @@ func Tables(p *plan.Plan, st *State, runID string, each func(func(rows.Invocatio
 		r.FilteredOutCPU = sm.filtered
 		summarize(&r, sm.ms)
 		if len(sm.ms) > 0 {
-			cost := sm.price / float64(len(sm.ms)) * 1e6
+			// A million calls like the cell's, as one month's usage.
+			cost := p.Prices.LambdaUSD(sm.usage.Scale(1e6 / float64(len(sm.ms))))
 			r.CostPer1MUSD = &cost
 		}
 		cells[i] = r
@@ -137,6 +140,30 @@ func setEndpointColumns(r *rows.Generation, rec GenerationRecord) {
 	reasoning, cached := int32(rec.ReasoningTokens), int32(rec.CachedTokens)
 	r.ReasoningTokens, r.CachedTokens = &reasoning, &cached
 	r.FinishReason = rec.FinishReason
+}
+
+// models describes every model of the study, in the order of their ids.
+func models(s *schema.Study, runID string) []rows.Model {
+	out := make([]rows.Model, 0, len(s.Models))
+	for _, id := range schema.SortedKeys(s.Models) {
+		m := s.Models[id]
+		r := rows.Model{Study: s.Name, RunID: runID, Model: id, Provider: m.Provider, ModelName: m.Model, Vendor: m.Vendor,
+			Class: m.Class, Hosting: m.Hosting, Style: m.Style, ReleaseDate: m.ReleaseDate, Updated: m.Updated, Reasoning: m.Reasoning}
+		if m.SizeB > 0 {
+			size := m.SizeB
+			r.SizeB = &size
+		}
+		if m.ContextWindow > 0 {
+			n := int32(m.ContextWindow)
+			r.ContextWindow = &n
+		}
+		if m.Price != nil {
+			in, outp := m.Price.InputPerMTok, m.Price.OutputPerMTok
+			r.InputUSDMTok, r.OutputUSDMTok = &in, &outp
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // endpoints summarises each API model's endpoint from the generation rows
@@ -226,43 +253,68 @@ func endpoints(p *plan.Plan, st *State, runID string, gens []rows.Generation) []
 	return out
 }
 
+// modeName is a cell's mode as the cells table says it: warm unless cold.
+func modeName(mode string) string {
+	if mode == "cold" {
+		return "cold"
+	}
+	return "warm"
+}
+
 // samples are the measurements of one cell that its statistics use.
 type samples struct {
-	ms       []float64 // function time of each measured call
-	price    float64   // summed per call: Lambda bills each call's own rounding
-	filtered int32     // calls left out by the CPU-model filter
+	ms       []float64     // function time of each measured call
+	usage    pricing.Usage // summed per call: Lambda bills each call's own rounding
+	filtered int32         // calls left out by the CPU-model filter
+	cold     bool          // the cell's platform runs in cold mode: cold calls count
 }
 
 // cellSamples collects each cell's measured calls: not warm-ups, not
-// failed, in warm mode not cold starts, and on the CPU the filter names.
+// failed, in warm mode (the cell's platform's, else the matrix's) not cold
+// starts, and on the CPU the filter names.
 func cellSamples(p *plan.Plan, each func(func(rows.Invocation) error) error) (map[string]*samples, error) {
 	s := p.Study
-	warmMode := s.Matrix.Mode != "cold"
 	byID := make(map[string]*samples, len(p.Cells))
 	cellOf := make(map[string]plan.Cell, len(p.Cells))
 	for _, c := range p.Cells {
-		byID[c.ID] = &samples{}
+		byID[c.ID] = &samples{cold: s.ModeOf(c.Platform) == "cold"}
 		cellOf[c.ID] = c
 	}
 	err := each(func(inv rows.Invocation) error {
 		sm, ok := byID[inv.CellID]
-		if !ok || inv.Warmup || inv.Status != string(platform.StatusOK) || (warmMode && inv.Cold) {
+		if !ok || inv.Warmup || inv.Status != string(platform.StatusOK) || (inv.Cold && !sm.cold) {
 			return nil
 		}
+		// The filter is applied here, not read from the row's cpu_match,
+		// so that journals written before that column still filter.
 		if f := s.Matrix.CPUFilter; f != "" && !strings.Contains(inv.CPUModel, f) {
 			sm.filtered++
 			return nil
 		}
 		sm.ms = append(sm.ms, inv.DurationMS)
-		billed := inv.DurationMS
-		if inv.BilledMS != nil {
-			billed = *inv.BilledMS
-		}
 		c := cellOf[inv.CellID]
-		sm.price += pricing.LambdaInvocation(c.Arch, c.MemoryMB, billed)
+		sm.usage.Add(p.Prices, callOf(s, c, inv), 1)
 		return nil
 	})
 	return byID, err
+}
+
+// callOf is invocation inv of cell c as Lambda bills it: Lambda's billed
+// duration where it reported one, else the platform's estimate, else the
+// duration; a cold start's INIT, billed from the price table's date.
+func callOf(s *schema.Study, c plan.Cell, inv rows.Invocation) pricing.Call {
+	call := pricing.Call{Arch: c.Arch, MemoryMB: c.MemoryMB, DurationMS: inv.DurationMS, At: inv.StartedAt,
+		EphemeralMB: schema.EphemeralMB(s.Tasks[c.Task], s.Platforms[c.Platform])}
+	if inv.BilledMS != nil {
+		call.BilledMS = *inv.BilledMS
+	}
+	if inv.BilledEstMS != nil {
+		call.EstimateMS = *inv.BilledEstMS
+	}
+	if inv.Cold && inv.InitMS != nil {
+		call.InitMS = *inv.InitMS
+	}
+	return call
 }
 
 // modelVersions is a JSON object of each model's versions as the APIs

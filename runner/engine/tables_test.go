@@ -185,7 +185,7 @@ func TestInvocationRowCPU(t *testing.T) {
 		EnvCPUUser: 0.03, EnvCPUSystem: 0.01, CPUThrottled: 45 * time.Millisecond, CPUThrottledPeriods: 3, CPUQuotaVCPUs: 0.25,
 		CPUUser: 0.3, CPUSystem: 0.1, CPUIdle: 0.05, CPUIOWait: 0.02, CPUSteal: 0.01,
 	}
-	r := invocationRow(plan.Cell{}, plan.Generation{}, 0, false, inv)
+	r := invocationRow(plan.Cell{}, plan.Generation{}, 0, false, inv, "")
 	got := []float64{r.CPUUserS, r.CPUSystemS, r.CPUThrottledMS, float64(r.CPUThrottledPeriods), r.CPUQuotaVCPUs,
 		r.HostCPUUserS, r.HostCPUSystemS, r.HostCPUIdleS, r.HostCPUIOWaitS, r.HostCPUStealS}
 	want := []float64{0.03, 0.01, 45, 3, 0.25, 0.3, 0.1, 0.05, 0.02, 0.01}
@@ -198,7 +198,35 @@ func TestInvocationRowCPU(t *testing.T) {
 		t.Errorf("cpu_share %v, want 0.2", r.CPUShare)
 	}
 	inv.Duration = 0
-	if r := invocationRow(plan.Cell{}, plan.Generation{}, 0, false, inv); r.CPUShare != nil {
+	if r := invocationRow(plan.Cell{}, plan.Generation{}, 0, false, inv, ""); r.CPUShare != nil {
 		t.Errorf("cpu_share %v for a call without duration, want null", *r.CPUShare)
 	}
+}
+
+// TestTablesCostFromBilledDuration checks cost_per_1m_usd: from Lambda's
+// billed duration where the row has it, else the platform's estimate, and
+// with a cold start's INIT billed for calls since 2025-08-01.
+func TestTablesCostFromBilledDuration(t *testing.T) {
+	p := tablesPlan(t, "cold", "")
+	cell := p.Cells[0]
+	f := func(x float64) *float64 { return &x }
+	before, after := time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	call := func(seq int, ms float64, at time.Time, billed, est, init *float64) rows.Invocation {
+		r := inv(cell.ID, seq, ms, true, "ok", "")
+		r.StartedAt, r.BilledMS, r.BilledEstMS, r.InitMS = at, billed, est, init
+		return r
+	}
+	invs := map[string][]rows.Invocation{cell.ID: {
+		call(0, 1, after, nil, nil, nil),           // warm-up: not priced
+		call(1, 20.2, after, f(21), nil, f(99.5)),  // INIT billed: 20.2 + 99.5 rounds up to 120 ms
+		call(2, 20.2, before, f(21), nil, f(99.5)), // INIT not billed yet: 21 ms
+		call(3, 20.2, after, nil, f(22), nil),      // the estimate: 22 ms
+		call(4, 20.2, after, f(130), nil, f(99.5)), // Lambda's figure holds INIT already
+	}}
+	st := &State{Checks: map[string]CheckRecord{}, Generations: map[string]GenerationRecord{}}
+	c := tablesOf(t, p, st, invs).Cells[0]
+	// A million calls like these four at 1 GB on x86: 0.2 $ of requests
+	// and (120+21+22+130)/4 ms each.
+	want := 0.2 + 1e6*(120+21+22+130)/4/1000*0.0000166667
+	near(t, "cost_per_1m_usd", c.CostPer1MUSD, want)
 }

@@ -35,7 +35,8 @@ func TallyInvocations(p *plan.Plan, st *State) Tally {
 		chk, checked := st.Checks[g.ID]
 		_, ended := st.Ended(c.ID)
 		switch {
-		case ended, checked && chk.Class != string(check.ClassOK):
+		case ended, checked && chk.Class != string(check.ClassOK), cellComplete(p.Study, c, st.Made[c.ID], st.Matched[c.ID]):
+			// A cell the CPU filter's cap ended may have made fewer.
 			t.NotToBeMade += total - made
 		default:
 			t.Left += total - made

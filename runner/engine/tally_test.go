@@ -6,11 +6,13 @@ import (
 
 	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
+	"github.com/faaslab/faaslab/schema"
 )
 
 func TestTallyInvocations(t *testing.T) {
 	// Five cells of 11 planned calls each (1 warm-up + 10).
 	p := &plan.Plan{
+		Study:       &schema.Study{},
 		Generations: []plan.Generation{{ID: "ok"}, {ID: "fd"}, {ID: "unchecked"}},
 		Cells: []plan.Cell{
 			{ID: "done", Generation: 0, Warmup: 1, Repetitions: 10},   // all made
@@ -61,7 +63,7 @@ func TestInvocationRowBilled(t *testing.T) {
 		{"estimated", platform.Invocation{Status: platform.StatusOK, BilledDuration: 3 * time.Millisecond, BilledEstimated: true}, false, true},
 		{"none", platform.Invocation{Status: platform.StatusOK}, false, false},
 	} {
-		r := invocationRow(c, g, 0, false, tc.inv)
+		r := invocationRow(c, g, 0, false, tc.inv, "")
 		if (r.BilledMS != nil) != tc.billed || (r.BilledEstMS != nil) != tc.estimated {
 			t.Errorf("%s: billed_ms %v, billed_estimate_ms %v; want set %v, %v", tc.name, r.BilledMS, r.BilledEstMS, tc.billed, tc.estimated)
 		}

@@ -1,7 +1,7 @@
 """faaslab's local runtime: a Lambda Runtime API client over two pipes.
 
 faaslab's local platform starts this file as the sandbox's only program
-(python3 -B -u faaslab_bootstrap.py). It plays the part of Lambda's runtime
+(python3 -B -u faaslab_bootstrap.py [--no-host-cpu]). It plays the part of Lambda's runtime
 client: it imports the handler named by _HANDLER (the init phase), then
 loops asking faaslab for the next invocation, runs it through the
 measurement wrapper (faaslab_wrapper) and posts the response or the error.
@@ -20,6 +20,9 @@ is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON.
 
 A response or an error goes out in one write with the next "next", which
 spares faaslab a wake-up per invocation.
+
+With --no-host-cpu the wrapper leaves the host's CPU times out of its
+records: the platform samples /proc/stat around each call itself.
 
 Before importing generated code, the runtime moves the pipes to high,
 close-on-exec descriptors (ordinary code that opens files gets 3 and 4),
@@ -138,7 +141,7 @@ def main():
         sys.path.insert(0, RUNTIME_DIR)
     import faaslab_wrapper
 
-    wrapper = faaslab_wrapper.new()
+    wrapper = faaslab_wrapper.new(host_cpu="--no-host-cpu" not in sys.argv[1:])
     load, measure, to_json, encode, decode = (
         wrapper.load, wrapper.measure, wrapper.to_json, wrapper.encode, wrapper.decode)
     InitError = faaslab_wrapper.InitError

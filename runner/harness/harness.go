@@ -46,6 +46,10 @@ const (
 	// HandlerEnv is the environment variable through which the wrapper
 	// learns the generated handler on Lambda.
 	HandlerEnv = "FAASLAB_HANDLER"
+	// BootstrapNoHostCPU is the bootstrap's argument by which a platform
+	// that samples the host's CPU around each call itself tells the
+	// wrapper to leave those figures out of its records.
+	BootstrapNoHostCPU = "--no-host-cpu"
 	// MaxResponseBytes is Lambda's limit on a synchronous response.
 	MaxResponseBytes = 6291556
 	// maxText bounds error texts in bytes: the wrapper's MAX_TEXT
@@ -97,7 +101,8 @@ type Error struct {
 
 // Metrics are the wrapper's measurements. CPU times are deltas over the
 // handler call in seconds, from /proc/stat (the whole machine, as on
-// Lambda); faults are deltas for the runtime process.
+// Lambda), and zero when the bootstrap ran with BootstrapNoHostCPU; faults
+// are deltas for the runtime process.
 type Metrics struct {
 	DurationNS  int64   `json:"duration_ns"`
 	InitNS      int64   `json:"init_ns"`

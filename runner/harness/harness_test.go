@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,18 @@ const python = "/usr/bin/python3"
 // sandbox, invokes it once with event and returns the record, as the
 // bootstrap would post it. A load failure yields the init error record.
 func runWrapper(t *testing.T, source, event string) Record {
+	t.Helper()
+	var rec Record
+	out := runWrapperJSON(t, source, true)
+	if err := json.Unmarshal(out, &rec); err != nil {
+		t.Fatalf("decode %q: %v", out, err)
+	}
+	return rec
+}
+
+// runWrapperJSON is runWrapper's record as JSON, from a wrapper that
+// samples the host's CPU or not.
+func runWrapperJSON(t *testing.T, source string, hostCPU bool) []byte {
 	t.Helper()
 	if _, err := os.Stat(python); err != nil {
 		t.Skipf("no %s: %v", python, err)
@@ -31,7 +44,7 @@ func runWrapper(t *testing.T, source, event string) Record {
 import sys
 sys.path.insert(0, sys.argv[1])
 import faaslab_wrapper
-w = faaslab_wrapper.new(sys.argv[3])
+w = faaslab_wrapper.new(sys.argv[3], host_cpu=sys.argv[4] == "true")
 out = sys.stdout
 try:
     fn = w.load("handler.handler", sys.argv[2])
@@ -41,18 +54,39 @@ except faaslab_wrapper.InitError as e:
 record, text, _ = w.measure(fn, {"x": 1}, None)
 out.write(w.to_json(record, text))
 `
-	cmd := exec.Command(python, "-B", "-c", driver, runtimeDir, taskDir, stateDir)
+	cmd := exec.Command(python, "-B", "-c", driver, runtimeDir, taskDir, stateDir, strconv.FormatBool(hostCPU))
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8"}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("wrapper: %v", err)
 	}
-	var rec Record
-	if err := json.Unmarshal(out, &rec); err != nil {
-		t.Fatalf("decode %q: %v", out, err)
+	return out
+}
+
+// TestWrapperHostCPU checks that the wrapper samples the host's CPU
+// around the handler, unless the platform does (host_cpu=False, the
+// bootstrap's BootstrapNoHostCPU): then the record has no such figures.
+func TestWrapperHostCPU(t *testing.T) {
+	busy := "import time\ndef handler(e, c):\n    end = time.process_time() + 0.05\n    while time.process_time() < end:\n        pass\n    return 1\n"
+	keys := []string{"cpu_user_s", "cpu_system_s", "cpu_idle_s", "cpu_iowait_s", "cpu_steal_s"}
+	for _, hostCPU := range []bool{true, false} {
+		var rec struct {
+			Metrics map[string]any `json:"metrics"`
+		}
+		out := runWrapperJSON(t, busy, hostCPU)
+		if err := json.Unmarshal(out, &rec); err != nil {
+			t.Fatalf("decode %q: %v", out, err)
+		}
+		for _, k := range keys {
+			if _, ok := rec.Metrics[k]; ok != hostCPU {
+				t.Errorf("host_cpu=%v: metric %s present %v in %s", hostCPU, k, ok, out)
+			}
+		}
+		if user, _ := rec.Metrics["cpu_user_s"].(float64); hostCPU && user+rec.Metrics["cpu_system_s"].(float64) <= 0 {
+			t.Errorf("host_cpu=true: no host CPU over 50 ms of a busy handler: %s", out)
+		}
 	}
-	return rec
 }
 
 func TestWrapper(t *testing.T) {

@@ -23,6 +23,8 @@ type Estimate struct {
 	LambdaUSD    float64 `json:"lambda_usd"`
 	TotalUSD     float64 `json:"total_usd"`
 	BudgetUSD    float64 `json:"budget_usd"`
+	// PricesDate is the date of the price table the Lambda cost used.
+	PricesDate string `json:"prices_date"`
 	// Notes say what the estimate could not price.
 	Notes []string `json:"notes"`
 }
@@ -50,9 +52,10 @@ func OutputTokens(m schema.Model) int64 {
 }
 
 // Estimate prices the plan: model tokens from prompt sizes and the models'
-// prices, and AWS Lambda time for cells on aws platforms whose task gives
-// benchmark.expected_ms, and for pipelines on aws platforms their stages'
-// Lambda time and S3 requests. Local cells cost nothing.
+// prices, and AWS Lambda requests and time, by p.Prices, for cells on aws
+// platforms whose task gives benchmark.expected_ms, and for pipelines on
+// aws platforms their stages' Lambda time and S3 requests. Local cells
+// cost nothing.
 func (p *Plan) Estimate() Estimate {
 	s := p.Study
 	e := Estimate{BudgetUSD: s.Budget.USD, Notes: []string{}}
@@ -82,23 +85,30 @@ func (p *Plan) Estimate() Estimate {
 	for name, pl := range s.Platforms {
 		aws[name] = pl.Kind == "aws"
 	}
+	// The cells' calls are priced together as one month's usage, so that
+	// a study big enough to reach a cheaper tier is priced by it.
+	var usage pricing.Usage
 	for _, c := range p.Cells {
 		if !aws[c.Platform] {
 			continue
 		}
-		exp := s.Tasks[c.Task].Benchmark.ExpectedMS
+		t := s.Tasks[c.Task]
+		exp := t.Benchmark.ExpectedMS
 		if exp == nil {
 			untimed[c.Task] = true
 			continue
 		}
-		e.LambdaUSD += float64(c.Invocations()) * pricing.LambdaInvocation(c.Arch, c.MemoryMB, *exp)
+		usage.Add(p.Prices, pricing.Call{Arch: c.Arch, MemoryMB: c.MemoryMB, DurationMS: *exp,
+			EphemeralMB: schema.EphemeralMB(t, s.Platforms[c.Platform])}, float64(c.Invocations()))
 	}
 	untimedStages := map[string]bool{}
+	var s3Puts, s3Gets int64
 	for _, pc := range p.Pipelines {
 		if !aws[pc.Platform] {
 			continue
 		}
 		t := s.Tasks[pc.Task]
+		n := float64(pc.Invocations())
 		for i, st := range t.Stages {
 			exp := st.ExpectedMS
 			if exp == nil {
@@ -108,12 +118,20 @@ func (p *Plan) Estimate() Estimate {
 				untimedStages[pc.Task+"."+st.Name] = true
 				continue
 			}
-			e.LambdaUSD += float64(pc.Invocations()) * pricing.LambdaInvocation(pc.Arch, pc.StageMemoryMB[i], *exp)
+			usage.Add(p.Prices, pricing.Call{Arch: pc.Arch, MemoryMB: pc.StageMemoryMB[i], DurationMS: *exp}, n)
 		}
 		// Each stage reads one object and writes one; every run uploads
 		// its input.
-		n := float64(pc.Invocations())
-		e.LambdaUSD += n * (float64(len(t.Stages)+1)*pricing.S3PutUSD + float64(len(t.Stages))*pricing.S3GetUSD)
+		s3Puts += int64(pc.Invocations()) * int64(len(t.Stages)+1)
+		s3Gets += int64(pc.Invocations()) * int64(len(t.Stages))
+	}
+	if usage.Requests > 0 {
+		e.LambdaUSD = p.Prices.LambdaUSD(usage) + p.Prices.S3USD(s3Puts, s3Gets, 0)
+		e.PricesDate = p.Prices.Date
+		if s.Matrix.Mode == "cold" {
+			e.Notes = append(e.Notes, fmt.Sprintf("cold starts' INIT, billed since %s, is not priced: the estimate knows no init time",
+				p.Prices.Lambda.InitBilledSince))
+		}
 	}
 	for _, t := range schema.SortedKeys(untimed) {
 		e.Notes = append(e.Notes, fmt.Sprintf("task %s has no benchmark.expected_ms: its Lambda time is not priced", t))

@@ -8,10 +8,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 
+	"github.com/faaslab/faaslab/runner/pricing"
 	"github.com/faaslab/faaslab/schema"
 )
 
@@ -85,6 +87,9 @@ type Plan struct {
 	Pipelines []Pipeline
 	// Prompts holds each generation's prompt text by PromptSHA256.
 	Prompts map[string]Prompt
+	// Prices is the price table the study's costs use: faaslab's dated
+	// table with the study's prices merged over it.
+	Prices *pricing.Table
 }
 
 // Prompt is the text sent to a model for one task variant.
@@ -156,9 +161,17 @@ func (p *Plan) StageInvocations() int {
 }
 
 // New expands s. It reads the prompt files (to hash them into IDs) and
-// fails only when one cannot be read.
+// fails when one cannot be read, or with schema.Errors when the study's
+// prices do not make a usable table or a cell on an aws platform needs
+// packages no layer provides.
 func New(s *schema.Study) (*Plan, error) {
-	p := &Plan{Study: s, Prompts: map[string]Prompt{}}
+	prices, err := pricing.New(s.Prices)
+	if fe := (*pricing.FieldError)(nil); errors.As(err, &fe) {
+		return nil, schema.Errors{s.Error(fe.Path, fe.Msg)}
+	} else if err != nil {
+		return nil, err
+	}
+	p := &Plan{Study: s, Prompts: map[string]Prompt{}, Prices: prices}
 	system, err := readSystemPrompt(s)
 	if err != nil {
 		return nil, err
@@ -299,6 +312,9 @@ func New(s *schema.Study) (*Plan, error) {
 	}
 	if err := p.include(addCell); err != nil {
 		return nil, err
+	}
+	if errs := p.checkLayers(); len(errs) > 0 {
+		return nil, errs
 	}
 	return p, nil
 }

@@ -210,6 +210,11 @@ func run(ctx context.Context, env *Env, o Options, after func(e *engine.Engine, 
 			}
 		}
 	}
+	if cp := s.Checks.Platform; cp != "" && needs(o.Stages, engine.StageCheck) {
+		if cfg := config(s, cp); !env.canOpen(cfg.Kind) {
+			return fmt.Errorf("%s: checks.platform: %w", o.Study, platform.NotBuilt(cfg))
+		}
+	}
 	out := env.out(o)
 	lk, dir, err := locked(env, o, p)
 	if err != nil {
@@ -251,10 +256,21 @@ func run(ctx context.Context, env *Env, o Options, after func(e *engine.Engine, 
 		mu.Unlock()
 		return open()
 	}
+	if needs(o.Stages, engine.StageMeasure) {
+		// Open the cells' platforms before any work: a platform's
+		// preflight (AWS credentials, role, region) fails now, not after
+		// the generations were paid for.
+		for _, c := range p.Cells {
+			if _, err := platforms(c.Platform); err != nil {
+				return err
+			}
+		}
+	}
 	var checker *check.Checker
 	if needs(o.Stages, engine.StageCheck) {
-		// Checks run the reference and the checker's tools on the local
-		// sandbox, whatever platform the cells are measured on.
+		// The checker's tools run in the local sandbox; candidates and
+		// references there too, unless the study's checks.platform names
+		// another (an aws one, to fan the checks out to Lambda).
 		name := "local"
 		for _, n := range slices.Sorted(maps.Keys(s.Platforms)) {
 			if s.Platforms[n].Kind == "local" {
@@ -266,7 +282,12 @@ func run(ctx context.Context, env *Env, o Options, after func(e *engine.Engine, 
 		if err != nil {
 			return err
 		}
-		checker = &check.Checker{Platform: lp, CacheDir: filepath.Join(out, s.Name, "cache")}
+		checker = &check.Checker{Platform: lp, Tools: lp, CacheDir: filepath.Join(out, s.Name, "cache")}
+		if cp := s.Checks.Platform; cp != "" && cp != name {
+			if checker.Platform, err = platforms(cp); err != nil {
+				return err
+			}
+		}
 		// The checker's tool and spare containers go with the session,
 		// interrupted or not.
 		defer func() {
@@ -279,6 +300,9 @@ func run(ctx context.Context, env *Env, o Options, after func(e *engine.Engine, 
 	if env.Facts != nil {
 		facts = env.Facts(ctx, s)
 	}
+	// The run's id, as the tables' run_id: platforms tag what they
+	// deploy with it, so that `faaslab destroy --run` finds it.
+	facts.RunID = filepath.Base(dir)
 	e := &engine.Engine{
 		Plan:  p,
 		Dir:   dir,

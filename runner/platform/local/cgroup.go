@@ -189,7 +189,7 @@ func detectCgroups(env cgroupEnv) (*cgroupHost, error) {
 		v2Err = err
 	}
 	if len(v1Missing) == 0 {
-		h := &cgroupHost{driver: &cgroupV1{mounts: mounts.v1, parent: env.parent}}
+		h := &cgroupHost{driver: &cgroupV1{mounts: mounts.v1, parent: env.parent, euid: env.euid}}
 		if mounts.v2 != nil {
 			h.note = fmt.Sprintf("hybrid cgroup host: using cgroup v1 hierarchies, since cgroup v2 at %s cannot be used: %v", mounts.v2.point, v2Err)
 		}

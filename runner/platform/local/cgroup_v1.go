@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -26,6 +27,9 @@ type cgroupV1 struct {
 	// parent is the group, relative to each hierarchy's root, that holds
 	// faaslab's per-container groups.
 	parent string
+	// euid is faaslab's effective uid: without root, the parent must have
+	// been delegated (see prepare).
+	euid int
 }
 
 func (h *cgroupV1) describe() string {
@@ -65,13 +69,47 @@ func (h *cgroupV1) dirs(name string) []string {
 
 // prepare creates the parent group in every hierarchy, which proves that
 // this process may manage cgroups, and the freezer anchor.
+//
+// Without root, cgroup v1 has no delegation of its own: root must make the
+// parent group in every hierarchy, hand it to faaslab's user (chown -R),
+// and start faaslab inside it, since the fork thread moves into each
+// container's group and back (see start), which needs write access to the
+// tasks files of both groups. prepare checks both and says how.
 func (h *cgroupV1) prepare() error {
+	if h.euid != 0 {
+		if err := h.delegated(); err != nil {
+			return err
+		}
+	}
 	for _, c := range h.controllers() {
 		if err := os.MkdirAll(h.dir(c, "/"+h.parent), 0o755); err != nil {
-			return fmt.Errorf("create cgroup parent for %s (the local platform must run as root): %w", c, err)
+			return fmt.Errorf("create cgroup parent for %s: %w", c, err)
 		}
 	}
 	return h.anchorFreezer()
+}
+
+// delegated checks, for faaslab without root, that the parent exists and
+// is writable in every hierarchy and that this process's own groups'
+// tasks files are writable.
+func (h *cgroupV1) delegated() error {
+	fix := fmt.Sprintf("as root, for each of %s: mkdir /sys/fs/cgroup/CONTROLLER/%s; chown -R %d "+
+		"/sys/fs/cgroup/CONTROLLER/%s; then start faaslab in it (echo $$ > /sys/fs/cgroup/CONTROLLER/%s/cgroup.procs from the shell "+
+		"that runs it), or use a cgroup v2 host (README, \"Running without root\")",
+		strings.Join(h.controllers(), ", "), h.parent, h.euid, h.parent, h.parent)
+	self, err := threadGroups(h, nil)
+	if err != nil {
+		return err
+	}
+	for _, c := range h.controllers() {
+		for _, path := range []string{h.dir(c, "/"+h.parent), h.dir(c, filepath.Join(cmp.Or(self[c], "/"), "tasks"))} {
+			if err := (realCgroupFS{}).writable(path); err != nil {
+				return fmt.Errorf("%w: cgroup v1 without root: faaslab (uid %d) needs a delegated %s group: %w; %s",
+					errUnavailable, h.euid, c, err, fix)
+			}
+		}
+	}
+	return nil
 }
 
 // anchorFreezer keeps an empty group frozen for good. The kernel's cgroup
@@ -332,7 +370,7 @@ func (g *v1Group) isFrozen() bool {
 	if !ok {
 		return false
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "freezer.state"))
+	data, err := g.counters.read(filepath.Join(dir, "freezer.state"))
 	return err == nil && strings.TrimSpace(string(data)) == "FROZEN"
 }
 
@@ -352,20 +390,19 @@ func (g *v1Group) peakMemory() int64 {
 	return n
 }
 
-// cpuUsage reads cpuacct.usage (exact, ns), cpuacct.usage_user and
-// cpuacct.usage_sys (ns, but sampled at scheduler ticks on current
-// kernels), or cpuacct.stat (clock ticks) on kernels without them, and the
-// cpu controller's cpu.stat for throttling.
+// cpuUsage reads cpuacct.usage (exact, ns), cpuacct.usage_all (user and
+// system ns per CPU, but sampled at scheduler ticks on current kernels; one
+// file where cpuacct.usage_user and cpuacct.usage_sys are two reads on the
+// invocation's path), or cpuacct.stat (clock ticks) on kernels without it,
+// and the cpu controller's cpu.stat for throttling.
 func (g *v1Group) cpuUsage() (cpuUsage, error) {
 	var u cpuUsage
 	if dir, ok := g.dirs["cpuacct"]; ok {
 		if n, err := readInt(g.counters.read, filepath.Join(dir, "cpuacct.usage")); err == nil {
 			u.usage = time.Duration(n)
 		}
-		user, uerr := readInt(g.counters.read, filepath.Join(dir, "cpuacct.usage_user"))
-		sys, serr := readInt(g.counters.read, filepath.Join(dir, "cpuacct.usage_sys"))
-		if uerr == nil && serr == nil {
-			u.user, u.system = time.Duration(user), time.Duration(sys)
+		if all, err := g.counters.read(filepath.Join(dir, "cpuacct.usage_all")); err == nil {
+			u.user, u.system = parseUsageAll(all)
 		} else {
 			m, err := readKeyed(g.counters.read, filepath.Join(dir, "cpuacct.stat"))
 			if err != nil {
@@ -380,6 +417,23 @@ func (g *v1Group) cpuUsage() (cpuUsage, error) {
 	}
 	u.throttled, u.throttledPeriods = time.Duration(m["throttled_time"]), m["nr_throttled"]
 	return u, nil
+}
+
+// parseUsageAll sums cpuacct.usage_all's rows ("cpu user system" and then
+// one "N USER SYSTEM" line per CPU, in ns).
+func parseUsageAll(data []byte) (user, system time.Duration) {
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		u, uerr := strconv.ParseInt(f[1], 10, 64)
+		s, serr := strconv.ParseInt(f[2], 10, 64)
+		if uerr == nil && serr == nil {
+			user, system = user+time.Duration(u), system+time.Duration(s)
+		}
+	}
+	return user, system
 }
 
 // ticks converts USER_HZ clock ticks, which is 100 per second on Linux, to

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,23 +40,30 @@ type container struct {
 	initTook time.Duration
 	// tmp is the container's /tmp.
 	tmp *tmpStore
+	// s3 serves the function's object storage inside its network
+	// namespace; nil when the function has none.
+	s3 *s3Endpoint
 	// frozen says that freeze froze the container and nothing thawed it
 	// since; freezing is closed when that freeze is complete, with
 	// freezeErr set, and is nil after settle.
 	frozen    bool
 	freezing  chan struct{}
 	freezeErr error
-	// s3 serves the function's object storage inside its network
-	// namespace; nil when the function has none.
-	s3 *s3Endpoint
+	// stopMarking, closed by settle, ends the freeze's wait to take the
+	// CPU mark; marked says that the freeze took the mark of the next
+	// invocation (see freeze).
+	stopMarking chan struct{}
+	marked      bool
+	// host samples the host's CPU around each call.
+	host hostStat
 }
 
 // sandboxArgs returns bubblewrap's arguments, up to the command, for a
-// sandbox with taskDir at /var/task, the host directory tmpDir at /tmp (a
-// small tmpfs when tmpDir is "") and exactly env. With ownNet the sandbox
-// stays in the network namespace bubblewrap starts in, which the caller
-// made for it (see newSandboxNet); otherwise bubblewrap makes one.
-func (p *Platform) sandboxArgs(taskDir, tmpDir string, env []string, ownNet bool) []string {
+// sandbox with taskDir at /var/task, tmp at /tmp (a small tmpfs when tmp
+// is nil) and exactly env. With ownNet the sandbox stays in the network
+// namespace bubblewrap starts in, which the caller made for it (see
+// newSandboxNet); otherwise bubblewrap makes one.
+func (p *Platform) sandboxArgs(taskDir string, tmp *tmpStore, env []string, ownNet bool) []string {
 	args := []string{
 		// New user, pid, network, IPC, UTS and cgroup namespaces; no
 		// further user namespaces inside.
@@ -84,10 +90,13 @@ func (p *Platform) sandboxArgs(taskDir, tmpDir string, env []string, ownNet bool
 		args = append(args, p.s3.binds...)
 	}
 	args = append(args, "--ro-bind", taskDir, taskMount)
-	if tmpDir != "" {
-		args = append(args, "--bind", tmpDir, "/tmp")
-	} else {
+	switch {
+	case tmp == nil:
 		args = append(args, "--size", "1048576", "--tmpfs", "/tmp")
+	case tmp.mount != "":
+		args = append(args, "--bind", tmp.mount, "/tmp")
+	default: // without root (see rootless.go)
+		args = append(args, "--size", strconv.FormatInt(tmp.tmpfsBytes, 10), "--perms", "0700", "--tmpfs", "/tmp")
 	}
 	return append(args,
 		"--proc", "/proc",
@@ -105,17 +114,17 @@ func (p *Platform) sandboxArgs(taskDir, tmpDir string, env []string, ownNet bool
 // its user namespace maps to that user and not to root, in its own process
 // group, away from the runner's terminal signals.
 func (p *Platform) sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{
-		Credential: &syscall.Credential{Uid: uint32(p.opts.UID), Gid: uint32(p.opts.GID), Groups: []uint32{}},
-		Setpgid:    true,
-		Pdeathsig:  syscall.SIGKILL,
+	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if !p.rootless { // without root, bubblewrap runs as faaslab's user (see rootless.go)
+		attr.Credential = &syscall.Credential{Uid: uint32(p.opts.UID), Gid: uint32(p.opts.GID), Groups: []uint32{}}
 	}
+	return attr
 }
 
 // startContainer starts a container for d inside a new cgroup. The
 // runtime begins its init at once; its first next says when it is done.
 func (d *deployment) startContainer() (*container, error) {
-	return d.startProgram(d.p.opts.Python, "-B", "-u", path.Join(runtimeMount, harness.BootstrapFile))
+	return d.startProgram(d.p.opts.Python, "-B", "-u", path.Join(runtimeMount, harness.BootstrapFile), harness.BootstrapNoHostCPU)
 }
 
 // startProgram starts command as a container for d: in d's sandbox and a
@@ -151,7 +160,7 @@ func (d *deployment) startProgram(command ...string) (c *container, err error) {
 			}
 		}
 	}()
-	tmp, err = newTmpStore(d.tmpTemplate, filepath.Join(d.dir, "tmp-"+seq+".img"), filepath.Join(d.dir, "tmp-"+seq))
+	tmp, err = d.newContainerTmp(seq)
 	if err != nil {
 		tmp = nil
 		return nil, err
@@ -187,7 +196,7 @@ func (d *deployment) startProgram(command ...string) (c *container, err error) {
 		}
 		env = s3.environment(env)
 	}
-	args := p.sandboxArgs(d.taskDir, tmp.mount, env, s3 != nil)
+	args := p.sandboxArgs(d.taskDir, tmp, env, s3 != nil)
 	args = append(args, command...)
 	cmd = exec.Command(p.opts.Bwrap, args...)
 	cmd.Env = env
@@ -267,6 +276,9 @@ func (c *container) waitExit(d time.Duration) {
 // survived.
 func (c *container) destroy() error {
 	killErr := c.cg.kill(killTimeout, c.cmd.Process.Pid)
+	if c.s3 != nil {
+		c.s3.close()
+	}
 	close(c.stop)
 	c.requests.Close()
 	// With every process gone the pipes are at end of file and the
@@ -286,9 +298,7 @@ func (c *container) destroy() error {
 	}
 	c.replies.Close()
 	c.log.file.Close()
-	if c.s3 != nil {
-		c.s3.close()
-	}
+	c.host.close()
 	if killErr != nil || leakErr != nil {
 		return errors.Join(killErr, leakErr)
 	}

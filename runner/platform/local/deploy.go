@@ -83,6 +83,10 @@ func (p *Platform) Deploy(ctx context.Context, fn platform.Function) (platform.D
 	if err != nil {
 		return nil, fmt.Errorf("deploy %s: %w", fn.Name, err)
 	}
+	if fn.S3 != nil && p.rootless {
+		// unshare(CLONE_NEWNET) in the runner's own user namespace.
+		return nil, fmt.Errorf("deploy %s: object storage in the local sandbox needs root: faaslab makes the network namespace it is served in (see README, \"Object storage in the local sandbox\")", fn.Name)
+	}
 	d := &deployment{p: p, fn: fn}
 	d.name = functionNameUnsafe.ReplaceAllString(fn.Name, "-")
 	if len(d.name) > 64 {
@@ -104,6 +108,9 @@ func (p *Platform) Deploy(ctx context.Context, fn platform.Function) (platform.D
 	if err := copyCode(ctx, fn.CodeDir, d.taskDir); err != nil {
 		os.RemoveAll(d.dir)
 		return nil, fmt.Errorf("deploy %s: %w", fn.Name, err)
+	}
+	if p.rootless {
+		return d, nil // /tmp is a tmpfs (see newContainerTmp)
 	}
 	if d.tmpTemplate, err = p.tmpTemplate(fn.EphemeralMB); err != nil {
 		os.RemoveAll(d.dir)

@@ -197,6 +197,19 @@ type tmpStore struct {
 	image string
 	mount string
 	loop  string // /dev/loopN
+	// tmpfsBytes sizes the tmpfs that bubblewrap mounts at /tmp instead,
+	// without root (see rootless.go); the other fields are then empty.
+	tmpfsBytes int64
+}
+
+// newContainerTmp makes the /tmp of d's container seq: a fresh file
+// system from d's template, or without root a tmpfs of the function's
+// ephemeral size that bubblewrap mounts in the sandbox.
+func (d *deployment) newContainerTmp(seq string) (*tmpStore, error) {
+	if d.p.rootless {
+		return &tmpStore{tmpfsBytes: int64(d.fn.EphemeralMB) << 20}, nil
+	}
+	return newTmpStore(d.tmpTemplate, filepath.Join(d.dir, "tmp-"+seq+".img"), filepath.Join(d.dir, "tmp-"+seq))
 }
 
 // newTmpStore makes a fresh /tmp for a container from the template image,

@@ -44,6 +44,9 @@ type outcome struct {
 	// initTimedOut says the runtime did not ask for work within the init
 	// timeout.
 	initTimedOut bool
+	// host holds the host's CPU times when the event was sent and when
+	// the answer came (see hostcpu.go); unset without an answer.
+	host [2]hostCPU
 }
 
 // Invoke runs the function once, starting a container first when none is
@@ -64,9 +67,6 @@ func (d *deployment) Invoke(ctx context.Context, event []byte) (platform.Invocat
 
 	inv := platform.Invocation{Start: time.Now().UTC()}
 	defer d.p.contention.enter(d.limits.cpuQuotaUS)()
-	if d.c != nil {
-		d.c.cg.markCPU() // frozen (or idle) since the last call
-	}
 	begin := time.Now()
 	out, err := d.run(ctx, event, &inv)
 	if err != nil {
@@ -112,6 +112,8 @@ func (d *deployment) run(ctx context.Context, event []byte, inv *platform.Invoca
 			d.c, inv.Cold = c, true
 		} else if err := d.c.settle(); err != nil {
 			return outcome{}, errors.Join(fmt.Errorf("freeze: %w", err), d.discard())
+		} else if !d.c.marked {
+			d.c.cg.markCPU() // idle, or frozen, since the last call
 		}
 		out, ready := d.c.awaitReady(ctx, d)
 		if ready {
@@ -149,6 +151,8 @@ func (d *deployment) report(out *outcome, inv *platform.Invocation) {
 	}
 	if out.record != nil {
 		out.record.Apply(inv)
+		// The runtime leaves the host's figures to faaslab (see hostcpu.go).
+		inv.CPUUser, inv.CPUSystem, inv.CPUIdle, inv.CPUIOWait, inv.CPUSteal = out.host[1].seconds(out.host[0])
 	}
 	inv.Status = out.status
 	if out.errType != "" {
@@ -172,26 +176,69 @@ func (d *deployment) report(out *outcome, inv *platform.Invocation) {
 // of the container is then marked, and the kernel stops each before it
 // runs another instruction of its own (sleeping ones at once, running ones
 // at their next return to user space), though the group may report
-// FREEZING a while longer on a busy host. Waiting for FROZEN would cost
-// the runner a millisecond of polling per invocation and change nothing
-// that the function can observe.
+// FREEZING a while longer on a busy host. The next invocation does not
+// wait for FROZEN, which would cost it a millisecond of polling and change
+// nothing that the function can observe.
+//
+// Once the group reports FROZEN, the background also takes the CPU mark
+// of the next invocation (see markCPU), which a frozen group's counters
+// keep until the thaw: that spares the next invocation's path the reads.
+// An invocation that comes first cancels the wait and marks itself.
 func (c *container) freeze() {
-	done := make(chan struct{})
-	c.freezing, c.frozen = done, true
+	done, cancel := make(chan struct{}), make(chan struct{})
+	c.freezing, c.stopMarking, c.frozen, c.marked = done, cancel, true, false
 	go func() {
 		defer close(done)
-		c.freezeErr = c.cg.setFrozen(true)
+		if c.freezeErr = c.cg.setFrozen(true); c.freezeErr == nil && c.cg.canFreeze() {
+			c.marked = c.markWhenFrozen(cancel)
+		}
 	}()
 }
 
+// markFrozenWithin bounds how long freeze's background waits for the
+// group to report FROZEN before leaving the mark to the next invocation.
+const markFrozenWithin = 50 * time.Millisecond
+
+// markWhenFrozen waits until the group is FROZEN, within markFrozenWithin
+// and until cancel is closed, and then marks its CPU usage. It reports
+// whether it marked.
+func (c *container) markWhenFrozen(cancel <-chan struct{}) bool {
+	deadline := time.Now().Add(markFrozenWithin)
+	pause := 20 * time.Microsecond
+	for !c.cg.isFrozen() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-cancel:
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		pause = min(2*pause, 2*time.Millisecond)
+	}
+	c.cg.markCPU()
+	return true
+}
+
 // settle waits until the freeze that followed the last invocation is
-// complete, so that no thaw overtakes it, and returns its error.
-func (c *container) settle() error {
+// complete, so that no thaw overtakes it, and returns its error. It stops
+// the background's wait to take the CPU mark; c.marked then says whether
+// it took it.
+func (c *container) settle() error { return c.awaitFreeze(true) }
+
+// awaitFreeze is settle; with stopMarking false it lets the background
+// wait for FROZEN and take the mark, as waitIdle does.
+func (c *container) awaitFreeze(stopMarking bool) error {
 	if c.freezing == nil {
 		return nil
 	}
+	if stopMarking {
+		close(c.stopMarking)
+	}
 	<-c.freezing
-	c.freezing = nil
+	c.freezing, c.stopMarking = nil, nil
 	err := c.freezeErr
 	c.freezeErr = nil
 	return err
@@ -209,15 +256,16 @@ func (c *container) thaw() error {
 	return nil
 }
 
-// waitIdle waits until the warm container, if any, is frozen: for tests
-// and benchmarks that must not overlap the freeze.
+// waitIdle waits until the warm container, if any, is frozen, and the
+// freeze's background work is done: for tests and benchmarks that must not
+// overlap it.
 func (d *deployment) waitIdle() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.c == nil {
 		return nil
 	}
-	return d.c.settle()
+	return d.c.awaitFreeze(false)
 }
 
 // crashError describes how the runtime died: out of memory when the
@@ -276,7 +324,7 @@ func (c *container) awaitReady(ctx context.Context, d *deployment) (o outcome, r
 	if cold {
 		deadline = c.started.Add(d.p.opts.InitTimeout)
 	}
-	msg, err := c.await(ctx, deadline)
+	msg, err := c.await(ctx, deadline, nil)
 	switch {
 	case cold && errors.Is(err, errTimedOut):
 		o := failure(err, 0)
@@ -314,6 +362,7 @@ func (c *container) call(ctx context.Context, d *deployment, event json.RawMessa
 	sent := time.Now()
 	deadline := sent.Add(d.fn.Timeout)
 	requestID := newRequestID()
+	var hostBefore hostCPU
 	frame := appendRequestFrame(make([]byte, 0, 256+len(event)), requestID, deadline, d.arn, event)
 	// A frozen runtime cannot read: a frame that may not fit in the pipe
 	// waits for the thaw. A small one goes first, so that the thawed
@@ -333,7 +382,11 @@ func (c *container) call(ctx context.Context, d *deployment, event json.RawMessa
 		return o
 	}
 
-	msg, err := c.await(ctx, deadline)
+	// The host's CPU is sampled once the event is on its way (await thaws
+	// the runtime at once), so that the read overlaps the runtime's
+	// work instead of delaying it; /proc/stat counts in hundredths of a
+	// second, which the few microseconds do not shift.
+	msg, err := c.await(ctx, deadline, func() { hostBefore = c.host.sample() })
 	switch {
 	case err != nil:
 		return failure(err, d.fn.Timeout)
@@ -341,10 +394,14 @@ func (c *container) call(ctx context.Context, d *deployment, event json.RawMessa
 		return failure(fmt.Errorf("%w: runtime sent %q instead of an answer", errProtocol, msg.Op), 0)
 	case msg.RequestID != requestID:
 		return failure(fmt.Errorf("%w: runtime answered request %q during request %q", errProtocol, msg.RequestID, requestID), 0)
-	case msg.Op == opError:
-		return c.decode(msg, platform.StatusError, time.Since(sent), initBound)
 	}
-	return c.decode(msg, platform.StatusOK, time.Since(sent), initBound)
+	status := platform.StatusOK
+	if msg.Op == opError {
+		status = platform.StatusError
+	}
+	o := c.decode(msg, status, time.Since(sent), initBound)
+	o.host = [2]hostCPU{hostBefore, c.host.sample()}
+	return o
 }
 
 // decode turns the runtime's record in msg into an outcome with status,
@@ -386,15 +443,22 @@ func failure(err error, timeout time.Duration) outcome {
 // deadline: errTimedOut, errRuntimeGone, errProtocol, ctx's error or a
 // failure to thaw. A message already sent is taken as it is (the next
 // that a frozen runtime sent with its last answer); otherwise await thaws
-// the container and waits.
-func (c *container) await(ctx context.Context, deadline time.Time) (runtimeMessage, error) {
+// the container and waits. Unless nil, meanwhile runs once the runtime
+// may run, before the wait.
+func (c *container) await(ctx context.Context, deadline time.Time, meanwhile func()) (runtimeMessage, error) {
 	var r received
 	var ok bool
 	select {
 	case r, ok = <-c.messages:
+		if meanwhile != nil {
+			meanwhile()
+		}
 	default:
 		if err := c.thaw(); err != nil {
 			return runtimeMessage{}, err
+		}
+		if meanwhile != nil {
+			meanwhile()
 		}
 		timer := time.NewTimer(time.Until(deadline))
 		defer timer.Stop()

@@ -66,7 +66,7 @@ const DefaultWorkDir = "/var/lib/faaslab/local"
 // Options configure a local Platform. The zero value is ready to use.
 type Options struct {
 	// WorkDir holds deployed code and the harness; default
-	// DefaultWorkDir. It and the directories above it must be safe from
+	// DefaultWorkDir, or without root ~/.local/state/faaslab/local. It and the directories above it must be safe from
 	// other users and traversable by the sandbox's uid (see
 	// prepareWorkDir); New refuses it otherwise.
 	WorkDir string
@@ -115,7 +115,7 @@ type Options struct {
 // withDefaults fills in o's zero fields.
 func (o Options) withDefaults() Options {
 	if o.WorkDir == "" {
-		o.WorkDir = DefaultWorkDir
+		o.WorkDir = defaultWorkDir()
 	}
 	if o.Python == "" {
 		o.Python = "/usr/bin/python3"
@@ -180,34 +180,38 @@ type Platform struct {
 	seq         atomic.Uint64
 	// contention warns when the host is oversubscribed (see contention.go).
 	contention *contention
+	// s3 is what sandboxes with object storage share (see s3names.go).
+	s3 s3Names
 	// mkfs formats containers' /tmp images (see ephemeral.go).
 	mkfs string
 	// templates holds an empty /tmp image per size, made once.
 	templates tmpTemplates
-	// s3 is what sandboxes with object storage share (see s3names.go).
-	s3 s3Names
+	// rootless says that faaslab runs without root (see rootless.go).
+	rootless bool
 }
 
 var _ platform.Platform = (*Platform)(nil)
 
-// New checks that the host can run sandboxes (root, bubblewrap, user
-// namespaces, cgroup memory, cpu and pids, v1 or v2) by starting one, and returns
-// a Platform. IsUnavailable tells whether an error means that bubblewrap or
+// New checks that the host can run sandboxes (bubblewrap, user
+// namespaces, cgroup memory, cpu and pids, v1 or v2; without root, cgroups
+// delegated to the user, see rootless.go) by starting one, and returns a
+// Platform. IsUnavailable tells whether an error means that bubblewrap or
 // cgroups are missing.
 func New(opts Options) (*Platform, error) {
 	opts = opts.withDefaults()
 	if _, err := exec.LookPath(opts.Bwrap); err != nil {
 		return nil, fmt.Errorf("%w: bubblewrap is not installed (scripts/install-deps installs it): %w", errUnavailable, err)
 	}
-	mkfs, err := findMkfs()
-	if err != nil {
-		return nil, err
-	}
-	if err := checkLoopDevices(); err != nil {
-		return nil, err
-	}
-	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("%w: the sandbox needs root, to make a cgroup for each function and run it as an unprivileged user: run faaslab as root", errUnavailable)
+	rootless := os.Geteuid() != 0
+	var mkfs string
+	if !rootless {
+		var err error
+		if mkfs, err = findMkfs(); err != nil {
+			return nil, err
+		}
+		if err := checkLoopDevices(); err != nil {
+			return nil, err
+		}
 	}
 	if !strings.HasPrefix(filepath.Clean(opts.Python), "/usr/") {
 		return nil, fmt.Errorf("local platform: Python %s must live under /usr", opts.Python)
@@ -229,7 +233,10 @@ func New(opts Options) (*Platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local platform: %w", err)
 	}
-	p := &Platform{opts: opts, cgroups: cgroups, groupPrefix: self + "-" + randomHex(4) + "-", mkfs: mkfs}
+	p := &Platform{opts: opts, cgroups: cgroups, groupPrefix: self + "-" + randomHex(4) + "-", mkfs: mkfs, rootless: rootless}
+	if rootless {
+		opts.Logger.Info(rootlessNote)
+	}
 	p.contention = newContention(opts.HostCPUs, opts.Logger)
 	if err := p.prepareWorkDir(); err != nil {
 		return nil, fmt.Errorf("local platform: %w", err)
@@ -257,7 +264,8 @@ func New(opts Options) (*Platform, error) {
 // sticky (as /tmp is). The sandbox's uid needs to traverse them all, for
 // bubblewrap opens what it mounts as that uid.
 func (p *Platform) prepareWorkDir() error {
-	work, err := makeWorkDir(p.opts.WorkDir, p.opts.UID, p.opts.GID)
+	uid, gid := p.sandboxHostIDs()
+	work, err := makeWorkDir(p.opts.WorkDir, uid, gid)
 	if err != nil {
 		return err
 	}
@@ -477,7 +485,7 @@ func (p *Platform) probe() (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// The harness directory stands in for the code.
-	args := append(p.sandboxArgs(p.runtimeDir, "", nil, false), p.opts.Python, "-c", "import json, resource")
+	args := append(p.sandboxArgs(p.runtimeDir, nil, nil, false), p.opts.Python, "-c", "import json, resource")
 	cmd := exec.CommandContext(ctx, p.opts.Bwrap, args...)
 	cmd.Env = []string{}
 	cmd.SysProcAttr = p.sysProcAttr()
@@ -493,7 +501,12 @@ func (p *Platform) probe() (err error) {
 		return kerr
 	}
 	if err != nil {
-		return fmt.Errorf("sandbox probe (%s as uid %d) failed: %w: %s", p.opts.Bwrap, p.opts.UID, err, strings.TrimSpace(out.String()))
+		uid, _ := p.sandboxHostIDs()
+		err = fmt.Errorf("sandbox probe (%s as uid %d) failed: %w: %s", p.opts.Bwrap, uid, err, strings.TrimSpace(out.String()))
+		if p.rootless {
+			err = fmt.Errorf("%w; %s", err, rootlessProbeHint)
+		}
+		return err
 	}
 	return nil
 }

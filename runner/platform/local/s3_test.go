@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,13 +109,21 @@ func TestS3EndpointLifetime(t *testing.T) {
 			t.Fatal("container of a function with S3 has no endpoint")
 		}
 		ino, err := netnsInode("/proc/" + strconv.Itoa(c.cmd.Process.Pid) + "/ns/net")
-		self, _ := netnsInode("/proc/self/ns/net")
+		self := runnerNetns(t)
 		if err != nil || ino == self {
 			t.Errorf("bubblewrap runs in the host's network namespace (%v)", err)
 		}
 		endpoints = append(endpoints, c.s3)
 		if err := c.destroy(); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// The threads that made the namespaces went back to the runner's.
+	self := runnerNetns(t)
+	tasks, _ := filepath.Glob("/proc/self/task/*/ns/net")
+	for _, task := range tasks {
+		if ino, err := netnsInode(task); err == nil && ino != self {
+			t.Errorf("runner thread %s is in another network namespace", task)
 		}
 	}
 	if endpoints[0] == endpoints[1] {
@@ -128,4 +138,16 @@ func TestS3EndpointLifetime(t *testing.T) {
 			t.Errorf("namespace handle still open")
 		}
 	}
+}
+
+// runnerNetns returns the inode of the runner's network namespace, as one
+// of its threads sees it: no thread of the runner stays in a sandbox's.
+func runnerNetns(t *testing.T) uint64 {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ino, err := netnsInode("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ino
 }

@@ -24,16 +24,17 @@ import (
 // own network namespace and nowhere else: at AWS_ENDPOINT_URL_S3 (plain
 // HTTP, for SDKs that read it) and at S3's own names over HTTPS (for SDKs
 // that predate it; see s3names.go). faaslab makes that namespace itself
-// before the sandbox starts (newSandboxNet): on a thread of its own it
-// unshares a new namespace, brings its loopback up and opens its
-// listening sockets on its 127.0.0.1. A socket stays in the namespace it
-// was made in, whichever thread then uses it, so the runner serves the
-// handler on them from its own goroutines. The fork thread forks bubblewrap inside that namespace
-// and bubblewrap keeps it (--share-net) instead of making its own: the
-// endpoint is there before the runtime starts, so even the function's
-// init can use it, and the host's loopback stays out of reach, as with
-// any other sandbox. Each container gets a new namespace and listener;
-// both go with the container.
+// before the sandbox starts (newSandboxNet): a locked thread unshares a
+// new namespace, brings its loopback up, opens the listening sockets on
+// its 127.0.0.1 and returns to the runner's namespace. A socket stays in
+// the namespace it was made in, whichever thread then uses it, so the
+// runner serves the handler on them from its own goroutines. The fork
+// thread forks bubblewrap inside that namespace and bubblewrap keeps it
+// (--share-net) instead of making its own: the endpoint is there before
+// the runtime starts, so even the function's init can use it, and the
+// host's loopback stays out of reach, as with any other sandbox. Each
+// container gets a new namespace and endpoint; both go with the
+// container.
 
 // The credentials the sandbox's SDKs sign with. They are not credentials
 // of anything: the endpoint accepts any signature. SDKs need some to sign.
@@ -165,31 +166,61 @@ func newSandboxNet() (*os.File, sandboxSockets, error) {
 	}
 	ch := make(chan made, 1)
 	go func() {
-		// The thread enters the new namespace and is never unlocked: the
-		// Go runtime ends it when this goroutine returns, so no other
-		// goroutine ever runs in the sandbox's namespace.
+		// The thread goes into the new namespace and back. Only if it
+		// cannot come back does it stay locked, and the Go runtime ends
+		// it when this goroutine returns (or, for the main thread, parks
+		// it for good): no other goroutine ever runs in the sandbox's
+		// namespace.
 		runtime.LockOSThread()
 		var m made
-		m.netns, m.socks, m.err = enterNewNet()
+		var back bool
+		m.netns, m.socks, back, m.err = enterNewNet()
+		if back {
+			runtime.UnlockOSThread()
+		}
 		ch <- m
 	}()
 	m := <-ch
 	if m.err != nil {
+		if m.netns != nil {
+			m.netns.Close()
+		}
+		m.socks.close()
 		return nil, sandboxSockets{}, fmt.Errorf("sandbox network: %w", m.err)
 	}
 	return m.netns, m.socks, nil
 }
 
 // enterNewNet moves the calling thread, locked, into a new network
-// namespace and prepares it.
-func enterNewNet() (netns *os.File, socks sandboxSockets, err error) {
+// namespace, prepares it and moves the thread back; back says whether it
+// is back.
+func enterNewNet() (netns *os.File, socks sandboxSockets, back bool, err error) {
+	host, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		return nil, socks, true, err
+	}
+	defer host.Close()
 	hostIno, err := netnsInode("/proc/thread-self/ns/net")
 	if err != nil {
-		return nil, socks, err
+		return nil, socks, true, err
 	}
 	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		return nil, socks, fmt.Errorf("unshare: %w", err)
+		return nil, socks, true, fmt.Errorf("unshare: %w", err)
 	}
+	defer func() {
+		if serr := unix.Setns(int(host.Fd()), unix.CLONE_NEWNET); serr != nil {
+			err = errors.Join(err, fmt.Errorf("return to the runner's network namespace: %w", serr))
+			return
+		}
+		back = true
+	}()
+	netns, socks, err = prepareNet(hostIno)
+	return netns, socks, back, err
+}
+
+// prepareNet brings up the loopback of the calling thread's new network
+// namespace and opens the endpoint's sockets in it.
+func prepareNet(hostIno uint64) (netns *os.File, socks sandboxSockets, err error) {
 	// The sockets must never be on the host's loopback.
 	if ino, err := netnsInode("/proc/thread-self/ns/net"); err != nil || ino == hostIno {
 		return nil, socks, errors.Join(errors.New("thread did not enter a new network namespace"), err)

@@ -1,0 +1,344 @@
+// Package reporttest writes the tables of made-up runs for the tests of
+// faaslab report and compare: rows built in Go and exported with the
+// Parquet exporter, as a run would export them, with no study run. Only
+// tests import it.
+package reporttest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/faaslab/faaslab/exporters"
+	"github.com/faaslab/faaslab/exporters/rows"
+	"github.com/faaslab/faaslab/internal/stats"
+	"github.com/faaslab/faaslab/runner/pricing"
+)
+
+// StageRow and PipelineRow are rows of the pipeline tables with the columns
+// of rows.Stage and rows.Pipeline on the pipelines branch, written here
+// with parquet-go directly until that branch's exporter is merged.
+type StageRow struct {
+	Study           string    `parquet:"study,dict"`
+	RunID           string    `parquet:"run_id,dict"`
+	CellID          string    `parquet:"cell_id,dict"`
+	Pipeline        string    `parquet:"pipeline,dict"`
+	Instance        string    `parquet:"instance"`
+	Seq             int32     `parquet:"seq"`
+	Warmup          bool      `parquet:"warmup"`
+	Stage           string    `parquet:"stage,dict"`
+	StageIndex      int32     `parquet:"stage_index"`
+	Model           string    `parquet:"model,dict"`
+	Variant         string    `parquet:"variant,dict"`
+	Platform        string    `parquet:"platform,dict"`
+	Arch            string    `parquet:"arch,dict"`
+	MemoryMB        int32     `parquet:"memory_mb"`
+	StartedAt       time.Time `parquet:"started_at,timestamp(microsecond)"`
+	DurationMS      float64   `parquet:"duration_ms"`
+	BilledMS        *float64  `parquet:"billed_ms,optional"`
+	BilledEstMS     *float64  `parquet:"billed_estimate_ms,optional"`
+	InitMS          *float64  `parquet:"init_ms,optional"`
+	Cold            bool      `parquet:"cold"`
+	Status          string    `parquet:"status,dict"`
+	Error           string    `parquet:"error"`
+	MaxMemoryUsedMB *int32    `parquet:"max_memory_used_mb,optional"`
+	CostUSD         *float64  `parquet:"cost_usd,optional"`
+}
+
+type PipelineRow struct {
+	Study       string    `parquet:"study,dict"`
+	RunID       string    `parquet:"run_id,dict"`
+	CellID      string    `parquet:"cell_id,dict"`
+	Pipeline    string    `parquet:"pipeline,dict"`
+	Instance    string    `parquet:"instance"`
+	Seq         int32     `parquet:"seq"`
+	Warmup      bool      `parquet:"warmup"`
+	Model       string    `parquet:"model,dict"`
+	Variant     string    `parquet:"variant,dict"`
+	Platform    string    `parquet:"platform,dict"`
+	Arch        string    `parquet:"arch,dict"`
+	MemoryMB    int32     `parquet:"memory_mb"`
+	StartedAt   time.Time `parquet:"started_at,timestamp(microsecond)"`
+	EndToEndMS  *float64  `parquet:"end_to_end_ms,optional"`
+	StagesMS    *float64  `parquet:"stages_ms,optional"`
+	OverheadMS  *float64  `parquet:"overhead_ms,optional"`
+	Status      string    `parquet:"status,dict"`
+	FailedStage string    `parquet:"failed_stage,dict"`
+	CostUSD     *float64  `parquet:"cost_usd,optional"`
+}
+
+// PipelineCellRow is the end-to-end row of a pipeline cell (rows.PipelineCell
+// on the pipelines branch), with the columns the report reads.
+type PipelineCellRow struct {
+	Study         string `parquet:"study,dict"`
+	RunID         string `parquet:"run_id,dict"`
+	CellID        string `parquet:"cell_id"`
+	Pipeline      string `parquet:"pipeline,dict"`
+	Stage         string `parquet:"stage,dict"`
+	StageIndex    int32  `parquet:"stage_index"`
+	Model         string `parquet:"model,dict"`
+	Variant       string `parquet:"variant,dict"`
+	Platform      string `parquet:"platform,dict"`
+	Arch          string `parquet:"arch,dict"`
+	MemoryMB      int32  `parquet:"memory_mb"`
+	WorkloadCount int64  `parquet:"workload_count"`
+	WorkloadUnit  string `parquet:"workload_unit,dict"`
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// model is a made-up model: how fast its code is against the reference
+// (factor per task) and which of its code fails.
+type model struct {
+	id, provider string
+	factor       map[string]float64
+	class        map[string]string // "task/variant" -> class other than OK
+	pylint       float64
+}
+
+// Run describes one made-up run. B is the second run of Compare's tests:
+// gpt-4o's primes code 20 % slower, qwen's short pagerank fixed.
+type Run struct {
+	ID string
+	B  bool
+}
+
+var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+func models(b bool) []model {
+	ms := []model{
+		{"reference", "reference", map[string]float64{"primes": 1, "pagerank": 1}, nil, 6.1},
+		{"gpt-4o", "openai", map[string]float64{"primes": 1.02, "pagerank": 3.5}, nil, 7.4},
+		{"gemini", "gemini", map[string]float64{"primes": 0.8, "pagerank": 1.4}, map[string]string{"pagerank/short": "FD"}, 6.8},
+		{"qwen", "ollama", map[string]float64{"primes": 9, "pagerank": 40}, map[string]string{"pagerank/short": "SE"}, 4.2},
+		{"llama", "ollama", map[string]float64{"primes": 1.5, "pagerank": 2}, map[string]string{"pagerank/long": "FD"}, 3.9},
+	}
+	if b {
+		ms[1].factor = map[string]float64{"primes": 1.02 * 1.2, "pagerank": 3.5}
+		ms[3].class = nil
+	}
+	return ms
+}
+
+var prompts = []struct{ task, variant string }{{"primes", "long"}, {"pagerank", "long"}, {"pagerank", "short"}}
+
+// baseMS is the reference's mean function time per task.
+var baseMS = map[string]float64{"primes": 120, "pagerank": 850}
+
+// Tables builds the rows of run r: generations, checks, invocations,
+// cells, a manifest and endpoints, then the pipeline tables.
+func Tables(r Run) (*rows.Tables, []StageRow, []PipelineRow) {
+	rng := rand.New(rand.NewPCG(42, map[bool]uint64{false: 1, true: 2}[r.B]))
+	t := &rows.Tables{}
+	const study = "wosc25"
+	t.Manifest = []rows.Manifest{{Study: study, RunID: r.ID, StudySHA256: fmt.Sprintf("%064x", 7), FaaslabVersion: "test", Host: "fixture",
+		OS: "linux", HostArch: "x86_64", CPUModel: "Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz", CPUCount: 2, ModelVersions: "{}", Tags: "{}",
+		StartedAt: t0, FinishedAt: ptr(t0.Add(time.Hour))}}
+	refMean := map[string]float64{}
+	type cellOut struct {
+		cell rows.Cell
+		ms   []float64
+	}
+	var cells []cellOut
+	seq := 0
+	for _, m := range models(r.B) {
+		for _, p := range prompts {
+			gid := fmt.Sprintf("g-%s-%s-%s", m.id, p.task, p.variant)
+			class := "OK"
+			if c, ok := m.class[p.task+"/"+p.variant]; ok {
+				class = c
+			}
+			g := rows.Generation{Study: study, RunID: r.ID, GenerationID: gid, Model: m.id, Provider: m.provider, ModelName: m.id,
+				Task: p.task, Variant: p.variant, PromptSHA256: fmt.Sprintf("%064x", len(gid)), CodeSHA256: fmt.Sprintf("%064x", len(gid)+1),
+				Attempts: 1, Class: class, CreatedAt: t0}
+			if class != "SE" {
+				g.Cyclomatic = ptr(2 + float64(len(m.id)%4) + rng.Float64())
+				g.Halstead = ptr(5 + 10*rng.Float64())
+				g.Maintain = ptr(55 + 30*rng.Float64())
+				g.PylintScore = ptr(m.pylint + rng.Float64() - 0.5)
+			} else {
+				g.MetricsNote = "syntax error"
+			}
+			if m.provider != "reference" {
+				g.InputTokens, g.OutputTokens = ptr(int64(300+len(p.variant)*10)), ptr(int64(400+rng.IntN(300)))
+				g.LatencyMS = ptr(2000 + 3000*rng.Float64())
+				g.CostUSD = ptr(0.001 + 0.004*rng.Float64())
+				if m.provider != "ollama" {
+					g.TTFTMS = ptr(300 + 400*rng.Float64())
+				}
+				g.TokensPerS = ptr(40 + 60*rng.Float64())
+				g.FinishReason = "stop"
+			}
+			t.Generations = append(t.Generations, g)
+			t.Checks = append(t.Checks, rows.Check{Study: study, RunID: r.ID, GenerationID: gid, Model: m.id, Task: p.task, Variant: p.variant,
+				Test: "small", Class: class, Compare: "json", CheckedAt: t0})
+
+			mems := []int32{3008}
+			if p.task == "primes" && (m.id == "reference" || m.id == "gpt-4o" || m.id == "llama") {
+				mems = []int32{512, 1024, 3008}
+			}
+			for _, mem := range mems {
+				cid := fmt.Sprintf("c-%s-%d", gid, mem)
+				c := rows.Cell{Study: study, RunID: r.ID, CellID: cid, GenerationID: gid, Model: m.id, Task: p.task, Variant: p.variant,
+					Platform: "lambda", Arch: "x86_64", MemoryMB: mem, Class: class}
+				var ms []float64
+				price := 0.0
+				if class == "OK" {
+					// Below 1769 MB the function has less than one vCPU.
+					speed := math.Min(1, float64(mem)/1769)
+					mean := baseMS[p.task] * m.factor[p.task] / speed
+					n := 20
+					if m.id == "llama" && p.task == "primes" {
+						n = 5 // too few calls for the median's interval
+					}
+					for i := -1; i < n+2; i++ {
+						warm := i >= 0
+						cold := i < 0 || i >= n // the warm-up and two forced cold calls
+						d := mean * (1 + 0.05*rng.NormFloat64())
+						if cold {
+							d *= 1.1
+						}
+						inv := rows.Invocation{Study: study, RunID: r.ID, CellID: cid, GenerationID: gid, Model: m.id, Task: p.task,
+							Variant: p.variant, Platform: "lambda", Arch: "x86_64", MemoryMB: mem, Seq: int32(i + 1), Warmup: !warm, Cold: cold,
+							Status: "ok", StartedAt: t0.Add(time.Duration(seq) * time.Second), DurationMS: d, RoundTripMS: d + 15,
+							BilledMS: ptr(math.Ceil(d)), CPUModel: "Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz", CPUArch: "x86_64", CPUMatch: true}
+						if cold {
+							inv.InitMS = ptr(400 + 50*rng.Float64())
+							inv.RoundTripMS += *inv.InitMS
+						}
+						seq++
+						t.Invocations = append(t.Invocations, inv)
+						if warm && !cold {
+							ms = append(ms, d)
+							price += pricing.LambdaInvocation("x86_64", int(mem), *inv.BilledMS)
+						}
+					}
+					c.N = int32(len(ms))
+					s := stats.Describe(ms)
+					c.MeanMS, c.SDMS, c.MedianMS, c.P95MS, c.MinMS, c.MaxMS = ptr(s.Mean), ptr(s.SD), ptr(s.Median), ptr(s.P95), ptr(s.Min), ptr(s.Max)
+					cv, _ := s.CV()
+					c.CV = &cv
+					c.CI95LowMS, c.CI95HighMS = ptr(s.CI95.Low), ptr(s.CI95.High)
+					c.CostPer1MUSD = ptr(price / float64(len(ms)) * 1e6)
+					if m.provider == "reference" {
+						refMean[fmt.Sprintf("%s/%d", p.task, mem)] = s.Mean
+					}
+				}
+				cells = append(cells, cellOut{c, ms})
+			}
+		}
+	}
+	for _, co := range cells {
+		c := co.cell
+		if ref, ok := refMean[fmt.Sprintf("%s/%d", c.Task, c.MemoryMB)]; ok && c.MeanMS != nil {
+			c.RefMeanMS = ptr(ref)
+			d, _ := stats.PctDiff(*c.MeanMS, ref)
+			c.PctDiffVsRef = &d
+		}
+		t.Cells = append(t.Cells, c)
+	}
+	for _, m := range models(r.B) {
+		if m.provider == "reference" {
+			continue
+		}
+		e := rows.Endpoint{Study: study, RunID: r.ID, Model: m.id, Provider: m.provider, Host: map[string]string{"openai": "api.openai.com",
+			"gemini": "generativelanguage.googleapis.com", "ollama": "127.0.0.1:11434"}[m.provider], Generations: 3, Calls: 4, Errors: 1,
+			ErrorRate: ptr(0.25), LatencyP50MS: ptr(3000 + 100*float64(len(m.id))), LatencyP95MS: ptr(4800.0), TokensPerSP50: ptr(55.5),
+			CostPerCallUSD: ptr(0.0025)}
+		if m.provider != "ollama" {
+			e.TTFTP50MS, e.TTFTP95MS = ptr(450.0), ptr(690.0)
+		} else {
+			e.CostPerCallUSD = nil
+		}
+		t.Endpoints = append(t.Endpoints, e)
+	}
+
+	var stages []StageRow
+	var pipes []PipelineRow
+	names := []string{"greyscale", "resize", "colordepth", "rotate", "convert"}
+	for _, m := range []string{"gpt-4o", "gemini"} {
+		for _, arch := range []string{"x86_64", "arm64"} {
+			cid := fmt.Sprintf("p-%s-%s", m, arch)
+			for i := -1; i < 12; i++ {
+				inst := fmt.Sprintf("%s-%d", cid, i+1)
+				pr := PipelineRow{Study: study, RunID: r.ID, CellID: cid, Pipeline: "imagepipe", Instance: inst, Seq: int32(i + 1), Warmup: i < 0,
+					Model: m, Platform: "local", Arch: arch, MemoryMB: 1024, StartedAt: t0, Status: "ok"}
+				stagesMS, costUSD := 0.0, 0.0
+				for s, name := range names {
+					d := float64(80+40*s) * (1 + 0.1*rng.NormFloat64())
+					if arch == "arm64" {
+						d *= 1.15
+					}
+					if m == "gemini" {
+						d *= 0.9
+					}
+					cost := pricing.LambdaInvocation(arch, 1024, d)
+					sr := StageRow{Study: study, RunID: r.ID, CellID: cid, Pipeline: "imagepipe", Instance: inst, Seq: int32(i + 1), Warmup: i < 0,
+						Stage: name, StageIndex: int32(s), Model: m, Platform: "local", Arch: arch, MemoryMB: 1024, StartedAt: t0, DurationMS: d,
+						BilledEstMS: ptr(math.Ceil(d)), Cold: i < 0, Status: "ok", CostUSD: ptr(cost)}
+					if i == 11 && s == 3 && arch == "arm64" && m == "gemini" {
+						sr.Status, sr.Error = "error", "ValueError: bad image"
+						pr.Status, pr.FailedStage = "error", name
+					}
+					stages = append(stages, sr)
+					stagesMS += d
+					costUSD += cost
+				}
+				overhead := 30 + 5*rng.Float64()
+				pr.CostUSD = ptr(costUSD)
+				if pr.Status == "ok" {
+					pr.StagesMS, pr.OverheadMS, pr.EndToEndMS = ptr(stagesMS), ptr(overhead), ptr(stagesMS+overhead)
+				}
+				pipes = append(pipes, pr)
+			}
+		}
+	}
+	return t, stages, pipes
+}
+
+// Write exports run r's tables as Parquet into dir/tables, as `faaslab
+// export` lays out a run directory, and returns that tables directory.
+func Write(ctx context.Context, dir string, r Run) (string, error) {
+	t, stages, pipes := Tables(r)
+	tables := filepath.Join(dir, "tables")
+	if err := (&exporters.Parquet{}).Export(ctx, tables, exporters.FromTables(t)); err != nil {
+		return "", err
+	}
+	if err := writeParquet(filepath.Join(tables, "stages.parquet"), stages); err != nil {
+		return "", err
+	}
+	var cells []PipelineCellRow
+	for _, p := range pipes {
+		if p.Seq == 0 {
+			cells = append(cells, PipelineCellRow{Study: p.Study, RunID: p.RunID, CellID: p.CellID, Pipeline: p.Pipeline, Stage: "end_to_end",
+				StageIndex: -1, Model: p.Model, Platform: p.Platform, Arch: p.Arch, MemoryMB: p.MemoryMB, WorkloadCount: 100_000, WorkloadUnit: "images"})
+		}
+	}
+	if err := writeParquet(filepath.Join(tables, "pipeline_cells.parquet"), cells); err != nil {
+		return "", err
+	}
+	return tables, writeParquet(filepath.Join(tables, "pipelines.parquet"), pipes)
+}
+
+func writeParquet[T any](path string, rs []T) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := parquet.NewGenericWriter[T](f)
+	if _, err := w.Write(rs); err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.Close(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
