@@ -249,6 +249,9 @@ type Platform struct {
 	Concurrency int `json:"concurrency,omitempty"`
 	// EphemeralMB sizes /tmp of every function; nil: Lambda's 512 MB.
 	EphemeralMB *int `json:"ephemeral_mb,omitempty"`
+	// InitTimeoutS replaces Lambda's 10 s init limit on the local
+	// platform; nil keeps it.
+	InitTimeoutS *float64 `json:"init_timeout_s,omitempty"`
 	// Mode overrides Matrix.Mode for the cells on this platform ("warm" or
 	// "cold"); empty: the matrix's. Two platforms of one kind, one of each
 	// mode, measure cold against warm in one run.

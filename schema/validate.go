@@ -41,6 +41,11 @@ func validate(s *Study, opts Options) Errors {
 		}
 	}
 	v.rateLimits()
+	for _, name := range SortedKeys(s.Platforms) {
+		if pl := s.Platforms[name]; pl.InitTimeoutS != nil && pl.Kind != "local" {
+			v.fail("platforms."+name+".init_timeout_s", "Lambda's init limit is Lambda's: init_timeout_s is for local platforms only")
+		}
+	}
 	if p := s.Checks.Platform; p != "" {
 		if _, ok := s.Platforms[p]; !ok {
 			v.fail("checks.platform", fmt.Sprintf("no platform named %q (have %v)", p, SortedKeys(s.Platforms)))

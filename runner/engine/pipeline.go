@@ -367,8 +367,7 @@ func (r *pipelineRun) run(ctx context.Context, seq int, warmup bool) (PipelineRu
 		Arch: pc.Arch, MemoryMB: int32(pc.MemoryMB), StartedAt: uploaded.UTC(), Status: string(platform.StatusOK)}}
 	bytesStored := int64(len(r.input.Data))
 	last := uploaded
-	prices := e.Plan.PriceTable()
-	stagesMS, costUSD := 0.0, prices.S3USD(1, 0, 0) // the input's upload
+	stagesMS, costUSD := 0.0, e.Plan.PriceTable().S3USD(1, 0, 0)
 	for i := range t.Stages {
 		out := InputPrefix(t, i+1)
 		wctx, cancel := context.WithCancel(ctx)
@@ -419,7 +418,7 @@ func (r *pipelineRun) run(ctx context.Context, seq int, warmup bool) (PipelineRu
 			rec.Pipeline.Status, rec.Pipeline.FailedStage = row.Status, row.Stage
 			return rec, "", nil
 		}
-		cost := stageCost(prices, pc.Arch, pc.StageMemoryMB[i], inv)
+		cost := e.stageCost(pc.Arch, pc.StageMemoryMB[i], inv)
 		row.CostUSD = &cost
 		rec.Stages = append(rec.Stages, row)
 		stagesMS += row.DurationMS
@@ -428,8 +427,7 @@ func (r *pipelineRun) run(ctx context.Context, seq int, warmup bool) (PipelineRu
 		key, last = written.Key, written.Modified
 	}
 	if w := t.Workload; w != nil {
-		// Stored for the workload's retention, pro rata over a 30-day month.
-		costUSD += prices.S3USD(0, 0, float64(bytesStored)/(1<<30)*w.RetentionH/(30*24))
+		costUSD += e.Plan.PriceTable().S3USD(0, 0, float64(bytesStored)/(1<<30)*w.RetentionH/(30*24))
 	}
 	endToEnd := float64(last.Sub(uploaded)) / float64(time.Millisecond)
 	overhead := endToEnd - stagesMS
@@ -463,10 +461,10 @@ func waitOutput(ctx context.Context, watch <-chan objstore.Object, instance stri
 	}
 }
 
-// stageCost is a stage invocation's price on AWS by prices: Lambda's
-// billed (else estimated) duration, INIT where billed, and request, and
-// S3's GET of the input and PUT of the output.
-func stageCost(prices *pricing.Table, arch string, memoryMB int, inv platform.Invocation) float64 {
+// stageCost is a stage invocation's price on AWS by the plan's price
+// table: Lambda's billed (else estimated) duration, billed INIT and
+// request, and S3's GET of the input and PUT of the output.
+func (e *Engine) stageCost(arch string, memoryMB int, inv platform.Invocation) float64 {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	c := pricing.Call{Arch: arch, MemoryMB: memoryMB, DurationMS: ms(inv.Duration), At: inv.Start}
 	if inv.BilledEstimated {
@@ -477,6 +475,7 @@ func stageCost(prices *pricing.Table, arch string, memoryMB int, inv platform.In
 	if inv.Cold {
 		c.InitMS = ms(inv.InitDuration)
 	}
+	prices := e.Plan.PriceTable()
 	return prices.CallUSD(c) + prices.S3USD(1, 1, 0)
 }
 
@@ -570,13 +569,13 @@ func (e *Engine) measurePipeline(ctx context.Context, pc plan.Pipeline, bar *Bar
 		}
 		fn := e.stageFunction(dir, t, i, pc.Arch, pc.StageMemoryMB[i], r.store, InputPrefix(t, i), InputPrefix(t, i+1))
 		fn.Name = fmt.Sprintf("%s-%d", pc.ID, i)
-		fn.Cold = s.Matrix.Mode == "cold"
+		fn.Cold = s.ModeOf(pc.Platform) == "cold"
 		fn.Tags = map[string]string{platform.TagStudy: s.Name, platform.TagRun: e.Facts.RunID, platform.TagCell: pc.ID}
 		r.stages = append(r.stages, &stageRun{fn: fn})
 	}
 	// A resumed cell past its warm-up is warmed by one unrecorded run,
 	// so that no cold start is recorded as a warm run.
-	if s.Matrix.Mode != "cold" && done > 0 && done >= pc.Warmup {
+	if s.ModeOf(pc.Platform) != "cold" && done > 0 && done >= pc.Warmup {
 		if _, _, err := r.run(ctx, -1, true); err != nil {
 			if ctx.Err() != nil {
 				return false, ctx.Err()

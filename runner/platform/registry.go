@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Config is what a platform is opened with: the study's name for it and
@@ -26,6 +27,9 @@ type Config struct {
 	Concurrency int
 	// Study names the study, for the tags that find a run's leftovers.
 	Study string
+	// InitTimeout replaces Lambda's 10 s init limit on platforms that
+	// emulate it (local; platforms.<name>.init_timeout_s); 0 keeps it.
+	InitTimeout time.Duration
 	// Log receives the platform's own warnings (e.g. a host too busy for
 	// faithful timings); nil means slog.Default().
 	Log *slog.Logger

@@ -493,8 +493,12 @@ func config(s *schema.Study, name string) platform.Config {
 			layers[arch] = append(layers[arch], l.ARN)
 		}
 	}
-	return platform.Config{Name: name, Kind: pl.Kind, Study: s.Name, Region: pl.Region, Role: pl.Role,
+	cfg := platform.Config{Name: name, Kind: pl.Kind, Study: s.Name, Region: pl.Region, Role: pl.Role,
 		Layers: layers, Concurrency: pl.Concurrency}
+	if pl.InitTimeoutS != nil {
+		cfg.InitTimeout = time.Duration(*pl.InitTimeoutS * float64(time.Second))
+	}
+	return cfg
 }
 
 // needs reports whether a run of stages (all when none) runs stage.
