@@ -2,6 +2,7 @@ package local
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -567,19 +568,27 @@ func readKeyed(read func(string) ([]byte, error), path string) (map[string]int64
 	if err != nil {
 		return nil, err
 	}
-	return parseKeyed(strings.NewReader(string(data))), nil
+	return parseKeyedData(data), nil
 }
 
 func parseKeyed(r io.Reader) map[string]int64 {
+	data, _ := io.ReadAll(r)
+	return parseKeyedData(data)
+}
+
+// parseKeyedData is parseKeyed on data, without a reader or scanner: it
+// runs on every invocation's path.
+func parseKeyedData(data []byte) map[string]int64 {
 	m := map[string]int64{}
-	s := bufio.NewScanner(r)
-	for s.Scan() {
-		k, v, ok := strings.Cut(strings.TrimSpace(s.Text()), " ")
+	for len(data) > 0 {
+		var line []byte
+		line, data, _ = bytes.Cut(data, []byte("\n"))
+		k, v, ok := bytes.Cut(bytes.TrimSpace(line), []byte(" "))
 		if !ok {
 			continue
 		}
-		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
-			m[k] = n
+		if n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64); err == nil {
+			m[string(k)] = n
 		}
 	}
 	return m
