@@ -41,8 +41,6 @@ type fakePlatform struct {
 	// their context ends; primeAnswer, when set, answers them.
 	primeGate   chan struct{}
 	primeAnswer *platform.Invocation
-	// primes are the prime requests, in the order served.
-	primes []string
 	// measuredCloseErr is returned by Close of tools deployments that
 	// measured code.
 	measuredCloseErr error
@@ -106,9 +104,7 @@ func (d *fakeDeployment) Invoke(ctx context.Context, event []byte) (platform.Inv
 	if !json.Valid(event) {
 		d.p.t.Errorf("Invoke %s: invalid event %s", d.fn.Handler, event)
 	}
-	var op struct{ Op string }
-	json.Unmarshal(event, &op)
-	if d.fn.Handler == toolsModule+".handler" && op.Op == "prime" {
+	if d.fn.Handler == toolsModule+".handler" && string(event) == string(primeRequest) {
 		d.p.mu.Lock()
 		gate := d.p.primeGate
 		d.p.mu.Unlock()
@@ -166,7 +162,6 @@ func (p *fakePlatform) runTools(d *fakeDeployment, event []byte) platform.Invoca
 	d.ops = append(d.ops, req.Op)
 	switch req.Op {
 	case "prime":
-		p.primes = append(p.primes, string(event))
 		if p.primeAnswer != nil {
 			return *p.primeAnswer
 		}

@@ -2,7 +2,6 @@ package check
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -22,14 +21,8 @@ const (
 )
 
 // primeRequest asks a tools function to import radon and pylint; it
-// carries no candidate's code or data, only, when an earlier prime of the
-// same runtime and architecture reported it, the interpreter's isolated
-// sys.path, which spares the container starting an interpreter to ask.
-// That earlier container had run only trusted code when it answered.
-type primeRequest struct {
-	Op           string   `json:"op"`
-	IsolatedPath []string `json:"isolated_path,omitempty"`
-}
+// carries no candidate's code or data.
+var primeRequest = []byte(`{"op":"prime"}`)
 
 // A spare is a tools deployment that serves one artifact's metrics
 // request and is then torn down. Its container is started, and radon
@@ -63,8 +56,6 @@ type spares struct {
 	running   sync.WaitGroup     // priming and retiring goroutines
 	byKey     map[toolsKey][]*spare
 	retireErr []error // from tearing down used spares, for Close
-	// isolatedPath is the isolated sys.path that primes reported, by key.
-	isolatedPath map[toolsKey][]string
 }
 
 // prepareSpare starts priming spares for fn's runtime and architecture
@@ -147,33 +138,14 @@ func (c *Checker) primeTools(ctx context.Context, key toolsKey) (*toolDeployment
 	if err != nil {
 		return nil, err
 	}
-	c.spares.mu.Lock()
-	req := primeRequest{Op: "prime", IsolatedPath: c.spares.isolatedPath[key]}
-	c.spares.mu.Unlock()
-	event, err := json.Marshal(req)
-	if err != nil {
-		c.retireTools(context.WithoutCancel(ctx), td)
-		return nil, fmt.Errorf("check tools: prime: %w", err)
-	}
-	var res struct {
-		OK           bool
-		IsolatedPath []string `json:"isolated_path"`
-	}
-	inv, err := td.invoke(ctx, event, &res)
+	var res struct{ OK bool }
+	inv, err := td.invoke(ctx, primeRequest, &res)
 	if err == nil && (inv.Status != platform.StatusOK || !res.OK) {
 		err = fmt.Errorf("check tools: prime: %s", failure(string(inv.Status), inv))
 	}
 	if err != nil {
 		c.retireTools(context.WithoutCancel(ctx), td)
 		return nil, err
-	}
-	if len(req.IsolatedPath) == 0 && len(res.IsolatedPath) > 0 {
-		c.spares.mu.Lock()
-		if c.spares.isolatedPath == nil {
-			c.spares.isolatedPath = map[toolsKey][]string{}
-		}
-		c.spares.isolatedPath[key] = res.IsolatedPath
-		c.spares.mu.Unlock()
 	}
 	return td, nil
 }

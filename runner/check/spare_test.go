@@ -233,36 +233,3 @@ func TestSpareRetireFails(t *testing.T) {
 		t.Errorf("second Close = %v, want nil: the error was reported", err)
 	}
 }
-
-// TestSparePassesIsolatedPath checks that primes after the first get the
-// isolated sys.path that the first reported, so that their containers
-// need not start an interpreter to ask.
-func TestSparePassesIsolatedPath(t *testing.T) {
-	p := newFakePlatform(t, map[string]fakeFunc{"ok.handler": square})
-	p.metrics = fakeMeasured
-	p.primeAnswer = &platform.Invocation{Status: platform.StatusOK,
-		Result: json.RawMessage(`{"ok": true, "isolated_path": ["/usr/lib/python3.11", "/usr/lib/python3/dist-packages"]}`)}
-	c := &Checker{Platform: p}
-	cand := function(t, "ok.handler", nil)
-	for i := 0; i < 3; i++ {
-		if m := c.StaticMetrics(context.Background(), cand); m.PylintScore == nil {
-			t.Fatalf("StaticMetrics = %s", showMetrics(m))
-		}
-	}
-	c.spares.running.Wait()
-	if err := c.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	passed := 0
-	for _, e := range p.primes {
-		if strings.Contains(e, `"isolated_path":["/usr/lib/python3.11","/usr/lib/python3/dist-packages"]`) {
-			passed++
-		}
-	}
-	// The first prime and those started with it know no path yet.
-	if len(p.primes) < 4 || passed == 0 || !strings.HasPrefix(p.primes[0], `{"op":"prime"}`) {
-		t.Errorf("prime requests %q: want later ones to carry the isolated path", p.primes)
-	}
-}

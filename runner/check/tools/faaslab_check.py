@@ -47,7 +47,7 @@ def handler(event, context):
     if op == "metrics":
         return measure(event["files"], event.get("pylint_process", "fork"))
     if op == "prime":
-        return prime(event.get("isolated_path"))
+        return prime()
     raise ValueError(f"unknown op {op!r}")
 
 
@@ -196,20 +196,15 @@ PYLINT_ARGS = ["--rcfile=/dev/null", "--persistent=n", "--score=y", "--reports=n
 ISOLATED_PATH = None
 
 
-def prime(isolated_path=None):
+def prime():
     """Import what "metrics" needs, before any candidate's code is here.
 
     It imports radon, pylint, and pylint's checkers and reporters (which
     pylint otherwise loads from files on every run), and asks a new
-    isolated interpreter for its sys.path, unless the checker passes
-    isolated_path, which an earlier prime of the same runtime reported
-    (it saves an interpreter's start per container). It runs only trusted
-    code, and reports the isolated sys.path.
+    isolated interpreter for its sys.path. It runs only trusted code.
     """
     global ISOLATED_PATH  # pylint: disable=global-statement
     start = time.monotonic()
-    if ISOLATED_PATH is None and isinstance(isolated_path, list) and all(isinstance(p, str) for p in isolated_path):
-        ISOLATED_PATH = isolated_path
     imported = []
     try:
         # pylint: disable=import-outside-toplevel,unused-import
@@ -239,7 +234,7 @@ def prime(isolated_path=None):
             ISOLATED_PATH = json.loads(run.stdout)
         except (OSError, ValueError, subprocess.SubprocessError):
             pass  # pylint_forked tries again, and its failure becomes a note
-    return {"ok": True, "imported": imported, "seconds": time.monotonic() - start, "isolated_path": ISOLATED_PATH}
+    return {"ok": True, "imported": imported, "seconds": time.monotonic() - start}
 
 
 def pylint_score(run, work, names):
