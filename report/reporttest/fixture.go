@@ -9,87 +9,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/faaslab/faaslab/exporters"
 	"github.com/faaslab/faaslab/exporters/rows"
 	"github.com/faaslab/faaslab/internal/stats"
 	"github.com/faaslab/faaslab/runner/pricing"
 )
-
-// StageRow and PipelineRow are rows of the pipeline tables with the columns
-// of rows.Stage and rows.Pipeline on the pipelines branch, written here
-// with parquet-go directly until that branch's exporter is merged.
-type StageRow struct {
-	Study           string    `parquet:"study,dict"`
-	RunID           string    `parquet:"run_id,dict"`
-	CellID          string    `parquet:"cell_id,dict"`
-	Pipeline        string    `parquet:"pipeline,dict"`
-	Instance        string    `parquet:"instance"`
-	Seq             int32     `parquet:"seq"`
-	Warmup          bool      `parquet:"warmup"`
-	Stage           string    `parquet:"stage,dict"`
-	StageIndex      int32     `parquet:"stage_index"`
-	Model           string    `parquet:"model,dict"`
-	Variant         string    `parquet:"variant,dict"`
-	Platform        string    `parquet:"platform,dict"`
-	Arch            string    `parquet:"arch,dict"`
-	MemoryMB        int32     `parquet:"memory_mb"`
-	StartedAt       time.Time `parquet:"started_at,timestamp(microsecond)"`
-	DurationMS      float64   `parquet:"duration_ms"`
-	BilledMS        *float64  `parquet:"billed_ms,optional"`
-	BilledEstMS     *float64  `parquet:"billed_estimate_ms,optional"`
-	InitMS          *float64  `parquet:"init_ms,optional"`
-	Cold            bool      `parquet:"cold"`
-	Status          string    `parquet:"status,dict"`
-	Error           string    `parquet:"error"`
-	MaxMemoryUsedMB *int32    `parquet:"max_memory_used_mb,optional"`
-	CostUSD         *float64  `parquet:"cost_usd,optional"`
-}
-
-type PipelineRow struct {
-	Study       string    `parquet:"study,dict"`
-	RunID       string    `parquet:"run_id,dict"`
-	CellID      string    `parquet:"cell_id,dict"`
-	Pipeline    string    `parquet:"pipeline,dict"`
-	Instance    string    `parquet:"instance"`
-	Seq         int32     `parquet:"seq"`
-	Warmup      bool      `parquet:"warmup"`
-	Model       string    `parquet:"model,dict"`
-	Variant     string    `parquet:"variant,dict"`
-	Platform    string    `parquet:"platform,dict"`
-	Arch        string    `parquet:"arch,dict"`
-	MemoryMB    int32     `parquet:"memory_mb"`
-	StartedAt   time.Time `parquet:"started_at,timestamp(microsecond)"`
-	EndToEndMS  *float64  `parquet:"end_to_end_ms,optional"`
-	StagesMS    *float64  `parquet:"stages_ms,optional"`
-	OverheadMS  *float64  `parquet:"overhead_ms,optional"`
-	Status      string    `parquet:"status,dict"`
-	FailedStage string    `parquet:"failed_stage,dict"`
-	CostUSD     *float64  `parquet:"cost_usd,optional"`
-}
-
-// PipelineCellRow is the end-to-end row of a pipeline cell (rows.PipelineCell
-// on the pipelines branch), with the columns the report reads.
-type PipelineCellRow struct {
-	Study         string `parquet:"study,dict"`
-	RunID         string `parquet:"run_id,dict"`
-	CellID        string `parquet:"cell_id"`
-	Pipeline      string `parquet:"pipeline,dict"`
-	Stage         string `parquet:"stage,dict"`
-	StageIndex    int32  `parquet:"stage_index"`
-	Model         string `parquet:"model,dict"`
-	Variant       string `parquet:"variant,dict"`
-	Platform      string `parquet:"platform,dict"`
-	Arch          string `parquet:"arch,dict"`
-	MemoryMB      int32  `parquet:"memory_mb"`
-	WorkloadCount int64  `parquet:"workload_count"`
-	WorkloadUnit  string `parquet:"workload_unit,dict"`
-}
 
 func ptr[T any](v T) *T { return &v }
 
@@ -132,8 +59,8 @@ var prompts = []struct{ task, variant string }{{"primes", "long"}, {"pagerank", 
 var baseMS = map[string]float64{"primes": 120, "pagerank": 850}
 
 // Tables builds the rows of run r: generations, checks, invocations,
-// cells, a manifest and endpoints, then the pipeline tables.
-func Tables(r Run) (*rows.Tables, []StageRow, []PipelineRow) {
+// cells, a manifest, endpoints and the pipeline tables.
+func Tables(r Run) *rows.Tables {
 	rng := rand.New(rand.NewPCG(42, map[bool]uint64{false: 1, true: 2}[r.B]))
 	t := &rows.Tables{}
 	const study = "wosc25"
@@ -259,15 +186,13 @@ func Tables(r Run) (*rows.Tables, []StageRow, []PipelineRow) {
 		t.Endpoints = append(t.Endpoints, e)
 	}
 
-	var stages []StageRow
-	var pipes []PipelineRow
 	names := []string{"greyscale", "resize", "colordepth", "rotate", "convert"}
 	for _, m := range []string{"gpt-4o", "gemini"} {
 		for _, arch := range []string{"x86_64", "arm64"} {
 			cid := fmt.Sprintf("p-%s-%s", m, arch)
 			for i := -1; i < 12; i++ {
 				inst := fmt.Sprintf("%s-%d", cid, i+1)
-				pr := PipelineRow{Study: study, RunID: r.ID, CellID: cid, Pipeline: "imagepipe", Instance: inst, Seq: int32(i + 1), Warmup: i < 0,
+				pr := rows.Pipeline{Study: study, RunID: r.ID, CellID: cid, Pipeline: "imagepipe", Instance: inst, Seq: int32(i + 1), Warmup: i < 0,
 					Model: m, Platform: "local", Arch: arch, MemoryMB: 1024, StartedAt: t0, Status: "ok"}
 				stagesMS, costUSD := 0.0, 0.0
 				for s, name := range names {
@@ -279,14 +204,14 @@ func Tables(r Run) (*rows.Tables, []StageRow, []PipelineRow) {
 						d *= 0.9
 					}
 					cost := pricing.LambdaInvocation(arch, 1024, d)
-					sr := StageRow{Study: study, RunID: r.ID, CellID: cid, Pipeline: "imagepipe", Instance: inst, Seq: int32(i + 1), Warmup: i < 0,
+					sr := rows.Stage{Study: study, RunID: r.ID, CellID: cid, Pipeline: "imagepipe", Instance: inst, Seq: int32(i + 1), Warmup: i < 0,
 						Stage: name, StageIndex: int32(s), Model: m, Platform: "local", Arch: arch, MemoryMB: 1024, StartedAt: t0, DurationMS: d,
 						BilledEstMS: ptr(math.Ceil(d)), Cold: i < 0, Status: "ok", CostUSD: ptr(cost)}
 					if i == 11 && s == 3 && arch == "arm64" && m == "gemini" {
 						sr.Status, sr.Error = "error", "ValueError: bad image"
 						pr.Status, pr.FailedStage = "error", name
 					}
-					stages = append(stages, sr)
+					t.Stages = append(t.Stages, sr)
 					stagesMS += d
 					costUSD += cost
 				}
@@ -295,50 +220,21 @@ func Tables(r Run) (*rows.Tables, []StageRow, []PipelineRow) {
 				if pr.Status == "ok" {
 					pr.StagesMS, pr.OverheadMS, pr.EndToEndMS = ptr(stagesMS), ptr(overhead), ptr(stagesMS+overhead)
 				}
-				pipes = append(pipes, pr)
+				t.Pipelines = append(t.Pipelines, pr)
+				if pr.Seq == 0 {
+					t.PipelineCells = append(t.PipelineCells, rows.PipelineCell{Study: pr.Study, RunID: pr.RunID, CellID: pr.CellID,
+						Pipeline: pr.Pipeline, Stage: "end_to_end", StageIndex: -1, Model: pr.Model, Platform: pr.Platform, Arch: pr.Arch,
+						MemoryMB: pr.MemoryMB, WorkloadCount: 100_000, WorkloadUnit: "images"})
+				}
 			}
 		}
 	}
-	return t, stages, pipes
+	return t
 }
 
 // Write exports run r's tables as Parquet into dir/tables, as `faaslab
 // export` lays out a run directory, and returns that tables directory.
 func Write(ctx context.Context, dir string, r Run) (string, error) {
-	t, stages, pipes := Tables(r)
 	tables := filepath.Join(dir, "tables")
-	if err := (&exporters.Parquet{}).Export(ctx, tables, exporters.FromTables(t)); err != nil {
-		return "", err
-	}
-	if err := writeParquet(filepath.Join(tables, "stages.parquet"), stages); err != nil {
-		return "", err
-	}
-	var cells []PipelineCellRow
-	for _, p := range pipes {
-		if p.Seq == 0 {
-			cells = append(cells, PipelineCellRow{Study: p.Study, RunID: p.RunID, CellID: p.CellID, Pipeline: p.Pipeline, Stage: "end_to_end",
-				StageIndex: -1, Model: p.Model, Platform: p.Platform, Arch: p.Arch, MemoryMB: p.MemoryMB, WorkloadCount: 100_000, WorkloadUnit: "images"})
-		}
-	}
-	if err := writeParquet(filepath.Join(tables, "pipeline_cells.parquet"), cells); err != nil {
-		return "", err
-	}
-	return tables, writeParquet(filepath.Join(tables, "pipelines.parquet"), pipes)
-}
-
-func writeParquet[T any](path string, rs []T) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := parquet.NewGenericWriter[T](f)
-	if _, err := w.Write(rs); err != nil {
-		f.Close()
-		return err
-	}
-	if err := w.Close(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return tables, (&exporters.Parquet{}).Export(ctx, tables, exporters.FromTables(Tables(r)))
 }
