@@ -285,6 +285,11 @@ func run(ctx context.Context, env *Env, o Options, after func(e *engine.Engine, 
 				return err
 			}
 		}
+		for _, pc := range p.Pipelines {
+			if _, err := platforms(pc.Platform); err != nil {
+				return err
+			}
+		}
 	}
 	var checker *check.Checker
 	if needs(o.Stages, engine.StageCheck) {
