@@ -224,17 +224,12 @@ func (c *Checker) runTests(ctx context.Context, cand platform.Function, dep plat
 			if !equal {
 				r.Class = ClassFD
 			}
-		case platform.StatusError:
-			r.Class, r.ErrorType, r.Detail = ClassFD, inv.ErrorType, failure("raised", inv)
-		case platform.StatusInitError:
-			r.Class, r.ErrorType, r.Detail = ClassInit, inv.ErrorType, failure("import failed", inv)
-			initFailed = true
-		case platform.StatusTimeout:
-			r.Class, r.Detail = ClassTimeout, failure("timed out", inv)
-		case platform.StatusCrash:
-			r.Class, r.ErrorType, r.Detail = ClassCrash, inv.ErrorType, failure("crashed", inv)
 		default:
-			return Report{}, fmt.Errorf("check: test %q: platform returned unknown status %q", t.Name, inv.Status)
+			var ok bool
+			if r.Class, r.ErrorType, r.Detail, ok = failed(inv); !ok {
+				return Report{}, fmt.Errorf("check: test %q: platform returned unknown status %q", t.Name, inv.Status)
+			}
+			initFailed = r.Class == ClassInit
 		}
 		rep.Tests = append(rep.Tests, r)
 		if severity[r.Class] > severity[rep.Class] {
@@ -254,6 +249,22 @@ func (c *Checker) compare(ctx context.Context, cand platform.Function, cmp Compa
 	}
 	equal, path, detail := compareJSON(cmp, got, want)
 	return equal, path, detail, nil
+}
+
+// failed classifies an invocation that did not return a value: its class,
+// error type and one-line detail; false for a status it does not know.
+func failed(inv platform.Invocation) (class Class, errorType, detail string, ok bool) {
+	switch inv.Status {
+	case platform.StatusError:
+		return ClassFD, inv.ErrorType, failure("raised", inv), true
+	case platform.StatusInitError:
+		return ClassInit, inv.ErrorType, failure("import failed", inv), true
+	case platform.StatusTimeout:
+		return ClassTimeout, "", failure("timed out", inv), true
+	case platform.StatusCrash:
+		return ClassCrash, inv.ErrorType, failure("crashed", inv), true
+	}
+	return "", "", "", false
 }
 
 // failure describes a failed invocation in one line.

@@ -121,17 +121,12 @@ func (c *Checker) runObjectTests(ctx context.Context, cand platform.Function, de
 			if !equal {
 				r.Class, r.Detail = ClassFD, "output object: "+detail
 			}
-		case platform.StatusError:
-			r.Class, r.ErrorType, r.Detail = ClassFD, inv.ErrorType, failure("raised", inv)
-		case platform.StatusInitError:
-			r.Class, r.ErrorType, r.Detail = ClassInit, inv.ErrorType, failure("import failed", inv)
-			initFailed = true
-		case platform.StatusTimeout:
-			r.Class, r.Detail = ClassTimeout, failure("timed out", inv)
-		case platform.StatusCrash:
-			r.Class, r.ErrorType, r.Detail = ClassCrash, inv.ErrorType, failure("crashed", inv)
 		default:
-			return Report{}, fmt.Errorf("check: test %q: platform returned unknown status %q", t.Name, inv.Status)
+			var ok bool
+			if r.Class, r.ErrorType, r.Detail, ok = failed(inv); !ok {
+				return Report{}, fmt.Errorf("check: test %q: platform returned unknown status %q", t.Name, inv.Status)
+			}
+			initFailed = r.Class == ClassInit
 		}
 		rep.Tests = append(rep.Tests, r)
 		if severity[r.Class] > severity[rep.Class] {

@@ -17,7 +17,6 @@ import (
 	"github.com/faaslab/faaslab/runner/objstore"
 	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
-	"github.com/faaslab/faaslab/runner/pricing"
 	"github.com/faaslab/faaslab/schema"
 )
 
@@ -418,7 +417,7 @@ func (r *pipelineRun) run(ctx context.Context, seq int, warmup bool) (PipelineRu
 			rec.Pipeline.Status, rec.Pipeline.FailedStage = row.Status, row.Stage
 			return rec, "", nil
 		}
-		cost := e.stageCost(pc.Arch, pc.StageMemoryMB[i], inv)
+		cost := e.stageCost(pc.Arch, row)
 		row.CostUSD = &cost
 		rec.Stages = append(rec.Stages, row)
 		stagesMS += row.DurationMS
@@ -464,44 +463,20 @@ func waitOutput(ctx context.Context, watch <-chan objstore.Object, instance stri
 // stageCost is a stage invocation's price on AWS by the plan's price
 // table: Lambda's billed (else estimated) duration, billed INIT and
 // request, and S3's GET of the input and PUT of the output.
-func (e *Engine) stageCost(arch string, memoryMB int, inv platform.Invocation) float64 {
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	c := pricing.Call{Arch: arch, MemoryMB: memoryMB, DurationMS: ms(inv.Duration), At: inv.Start}
-	if inv.BilledEstimated {
-		c.EstimateMS = ms(inv.BilledDuration)
-	} else {
-		c.BilledMS = ms(inv.BilledDuration)
-	}
-	if inv.Cold {
-		c.InitMS = ms(inv.InitDuration)
-	}
+func (e *Engine) stageCost(arch string, row rows.Stage) float64 {
+	b := billing{InitMS: row.InitMS, BilledMS: row.BilledMS, BilledEstMS: row.BilledEstMS}
 	prices := e.Plan.PriceTable()
-	return prices.CallUSD(c) + prices.S3USD(1, 1, 0)
+	return prices.CallUSD(b.call(arch, int(row.MemoryMB), 0, row.DurationMS, row.StartedAt, row.Cold)) + prices.S3USD(1, 1, 0)
 }
 
 // stageRow is the table row of stage i's invocation in run p.
 func stageRow(p rows.Pipeline, stage string, i, memoryMB int, inv platform.Invocation) rows.Stage {
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	r := rows.Stage{Study: p.Study, RunID: p.RunID, CellID: p.CellID, Pipeline: p.Pipeline, Instance: p.Instance,
 		Seq: p.Seq, Warmup: p.Warmup, Stage: stage, StageIndex: int32(i), Model: p.Model, Variant: p.Variant,
 		Platform: p.Platform, Arch: p.Arch, MemoryMB: int32(memoryMB), StartedAt: inv.Start.UTC(),
 		DurationMS: ms(inv.Duration), Cold: inv.Cold, Status: string(inv.Status)}
-	if inv.Cold && inv.InitDuration > 0 {
-		v := ms(inv.InitDuration)
-		r.InitMS = &v
-	}
-	if inv.BilledDuration > 0 {
-		v := ms(inv.BilledDuration)
-		if inv.BilledEstimated {
-			r.BilledEstMS = &v
-		} else {
-			r.BilledMS = &v
-		}
-	}
-	if inv.MaxMemoryUsedMB > 0 {
-		v := int32(inv.MaxMemoryUsedMB)
-		r.MaxMemoryUsedMB = &v
-	}
+	b := billingOf(inv)
+	r.InitMS, r.BilledMS, r.BilledEstMS, r.MaxMemoryUsedMB = b.InitMS, b.BilledMS, b.BilledEstMS, b.MaxMemoryUsedMB
 	if inv.Status != platform.StatusOK {
 		r.Error = inv.ErrorType + ": " + inv.ErrorMessage
 	}

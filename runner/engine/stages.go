@@ -673,7 +673,6 @@ func CPUFilterCap(s *schema.Study, c plan.Cell) int {
 // cpuFilter is matrix.cpu_filter: the row's CPUMatch says whether the
 // call ran on a CPU whose model contains it (always, when it is empty).
 func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv platform.Invocation, cpuFilter string) rows.Invocation {
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	r := rows.Invocation{
 		CellID: c.ID, GenerationID: g.ID, Model: c.Model, Task: c.Task, Variant: c.Variant, Sample: int32(c.Sample),
 		Platform: c.Platform, Arch: c.Arch, MemoryMB: int32(c.MemoryMB), Seq: int32(seq), Warmup: warmup, Cold: inv.Cold,
@@ -685,27 +684,13 @@ func invocationRow(c plan.Cell, g plan.Generation, seq int, warmup bool, inv pla
 		ContainerID: inv.ContainerID, CPUModel: inv.CPUModel, CPUArch: inv.CPUArch,
 		CPUMatch: strings.Contains(inv.CPUModel, cpuFilter),
 	}
-	if inv.Cold && inv.InitDuration > 0 {
-		v := ms(inv.InitDuration)
-		r.InitMS = &v
-	}
+	b := billingOf(inv)
+	r.InitMS, r.BilledMS, r.BilledEstMS, r.MaxMemoryUsedMB = b.InitMS, b.BilledMS, b.BilledEstMS, b.MaxMemoryUsedMB
 	if inv.RestoreDuration > 0 {
 		v := ms(inv.RestoreDuration)
 		r.RestoreMS = &v
 	}
 	r.RequestID = inv.RequestID
-	if inv.BilledDuration > 0 {
-		v := ms(inv.BilledDuration)
-		if inv.BilledEstimated {
-			r.BilledEstMS = &v
-		} else {
-			r.BilledMS = &v
-		}
-	}
-	if inv.MaxMemoryUsedMB > 0 {
-		v := int32(inv.MaxMemoryUsedMB)
-		r.MaxMemoryUsedMB = &v
-	}
 	if inv.Duration > 0 {
 		v := (inv.EnvCPUUser + inv.EnvCPUSystem) / inv.Duration.Seconds()
 		r.CPUShare = &v

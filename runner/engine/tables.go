@@ -300,22 +300,11 @@ func cellSamples(p *plan.Plan, each func(func(rows.Invocation) error) error) (ma
 	return byID, err
 }
 
-// callOf is invocation inv of cell c as Lambda bills it: Lambda's billed
-// duration where it reported one, else the platform's estimate, else the
-// duration; a cold start's INIT, billed from the price table's date.
+// callOf is invocation inv of cell c as Lambda bills it (billing.call).
 func callOf(s *schema.Study, c plan.Cell, inv rows.Invocation) pricing.Call {
-	call := pricing.Call{Arch: c.Arch, MemoryMB: c.MemoryMB, DurationMS: inv.DurationMS, At: inv.StartedAt,
-		EphemeralMB: schema.EphemeralMB(s.Tasks[c.Task], s.Platforms[c.Platform])}
-	if inv.BilledMS != nil {
-		call.BilledMS = *inv.BilledMS
-	}
-	if inv.BilledEstMS != nil {
-		call.EstimateMS = *inv.BilledEstMS
-	}
-	if inv.Cold && inv.InitMS != nil {
-		call.InitMS = *inv.InitMS
-	}
-	return call
+	b := billing{InitMS: inv.InitMS, BilledMS: inv.BilledMS, BilledEstMS: inv.BilledEstMS}
+	return b.call(c.Arch, c.MemoryMB, schema.EphemeralMB(s.Tasks[c.Task], s.Platforms[c.Platform]),
+		inv.DurationMS, inv.StartedAt, inv.Cold)
 }
 
 // modelVersions is a JSON object of each model's versions as the APIs
