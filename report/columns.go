@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -68,22 +66,11 @@ func (c *columnPages) read(buf []parquet.Value) (int, error) {
 // or zero. fn must not keep the pointer.
 func readInvocations(ctx context.Context, file tableFile, fn func(*invocation)) (ok bool, err error) {
 	path := file.name
-	f, err := os.Open(file.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", path, err)
+	f, pf, err := openParquet(file)
+	if f == nil || err != nil {
+		return false, err
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", path, err)
-	}
-	pf, err := parquet.OpenFile(f, info.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", path, err)
-	}
 	index := make([]int, len(invocationColumns))
 	for i, name := range invocationColumns {
 		index[i] = -1

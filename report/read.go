@@ -28,6 +28,28 @@ const (
 // readBatch is how many rows a reader decodes at once.
 const readBatch = 1024
 
+// openParquet opens the Parquet file of file, skipping the page index
+// and bloom filters the report never uses. A missing file is a nil file
+// and no error; the caller closes the file it gets.
+func openParquet(file tableFile) (*os.File, *parquet.File, error) {
+	f, err := os.Open(file.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", file.name, err)
+	}
+	info, err := f.Stat()
+	if err == nil {
+		var pf *parquet.File
+		if pf, err = parquet.OpenFile(f, info.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true)); err == nil {
+			return f, pf, nil
+		}
+	}
+	f.Close()
+	return nil, nil, fmt.Errorf("read %s: %w", file.name, err)
+}
+
 // readParquet calls fn for every row of the Parquet file at path, decoded
 // into T by column name: T may name a subset of the file's columns (only
 // those are kept), and a column T names that the file lacks reads as its
@@ -36,22 +58,11 @@ const readBatch = 1024
 // the pointer. A missing file is reported with ok false and no error.
 func readParquet[T any](ctx context.Context, file tableFile, fn func(*T) error) (ok bool, err error) {
 	path := file.name
-	f, err := os.Open(file.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", path, err)
+	f, pf, err := openParquet(file)
+	if f == nil || err != nil {
+		return false, err
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", path, err)
-	}
-	pf, err := parquet.OpenFile(f, info.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", path, err)
-	}
 	r := parquet.NewGenericReader[T](pf)
 	defer r.Close()
 	buf := make([]T, readBatch)
