@@ -204,14 +204,14 @@ func run(ctx context.Context, env *Env, o Options, after func(e *engine.Engine, 
 				continue
 			}
 			seen[c.Platform] = true
-			if cfg := config(s, c.Platform); !env.canOpen(cfg.Kind) {
+			if cfg := PlatformConfig(s, c.Platform); !env.canOpen(cfg.Kind) {
 				return fmt.Errorf("%s: %w; run the study on the local sandbox with -t platform=local, or exclude the platform",
 					o.Study, platform.NotBuilt(cfg))
 			}
 		}
 	}
 	if cp := s.Checks.Platform; cp != "" && needs(o.Stages, engine.StageCheck) {
-		if cfg := config(s, cp); !env.canOpen(cfg.Kind) {
+		if cfg := PlatformConfig(s, cp); !env.canOpen(cfg.Kind) {
 			return fmt.Errorf("%s: checks.platform: %w", o.Study, platform.NotBuilt(cfg))
 		}
 		// Checks run at this host's architecture: their functions need
@@ -253,7 +253,7 @@ func run(ctx context.Context, env *Env, o Options, after func(e *engine.Engine, 
 		mu.Lock()
 		open := opened[name]
 		if open == nil {
-			cfg := config(s, name)
+			cfg := PlatformConfig(s, name)
 			cfg.Log = platformLog
 			open = sync.OnceValues(func() (platform.Platform, error) { return env.open(ctx, cfg) })
 			opened[name] = open
@@ -480,30 +480,6 @@ func Export(ctx context.Context, env *Env, o Options) error {
 	}
 	_, err = fmt.Fprintf(env.Stdout, "%s\n", relPath(env.Cwd, filepath.Join(dir, "tables")))
 	return err
-}
-
-// config is the platform settings of the study's platform name; a name
-// the study does not define is a platform of that kind with no settings.
-func config(s *schema.Study, name string) platform.Config {
-	pl, ok := s.Platforms[name]
-	if !ok {
-		return platform.Config{Name: name, Kind: name, Study: s.Name}
-	}
-	var layers map[string][]string
-	for arch, ls := range pl.Layers {
-		if layers == nil {
-			layers = map[string][]string{}
-		}
-		for _, l := range ls {
-			layers[arch] = append(layers[arch], l.ARN)
-		}
-	}
-	cfg := platform.Config{Name: name, Kind: pl.Kind, Study: s.Name, Region: pl.Region, Role: pl.Role,
-		Layers: layers, Concurrency: pl.Concurrency}
-	if pl.InitTimeoutS != nil {
-		cfg.InitTimeout = time.Duration(*pl.InitTimeoutS * float64(time.Second))
-	}
-	return cfg
 }
 
 // needs reports whether a run of stages (all when none) runs stage.
