@@ -5,7 +5,8 @@ go 1.26.8
 // aws-sdk-go-v2 is pinned at the last versions the module proxy serves
 // (newer ones are refused with 403): core v1.48.0, config v1.33.15,
 // service/bedrockruntime v1.63.11, service/lambda v1.114.4, service/sts
-// v1.51.8, service/iam v1.65.0, service/s3 v1.114.10, smithy-go v1.28.9. duckdb-go is pinned at
+// v1.51.8, service/iam v1.65.0, service/s3 v1.114.10, service/cloudwatchlogs v1.92.2, smithy-go
+// v1.28.9. duckdb-go is pinned at
 // v2.10506.0 for the same reason; it is used by tests only.
 require (
 	cuelang.org/go v0.17.1
@@ -85,6 +86,7 @@ require (
 )
 
 require (
+	github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs v1.92.2 // indirect
 	github.com/aws/aws-sdk-go-v2/service/internal/checksum v1.11.13 // indirect
 	github.com/aws/aws-sdk-go-v2/service/internal/s3shared v1.20.12 // indirect
 	github.com/ryszard/goskiplist v0.0.0-20150312221310-2dfbae5fcf46 // indirect
