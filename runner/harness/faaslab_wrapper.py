@@ -355,6 +355,8 @@ def new(state_dir=STATE_DIR, host_cpu=True):
 # An import failure propagates, so that Lambda reports it as its own
 # init error.
 _lambda = None
+# _write is bound before the generated code is imported (see new).
+_write = os.write
 if os.environ.get("FAASLAB_HANDLER"):
     _lambda = new()
     try:
@@ -368,7 +370,26 @@ def handler(event, context):
     record, with the value itself as "result" for Lambda to serialise."""
     if _lambda is None:
         raise RuntimeError("faaslab_wrapper.handler needs FAASLAB_HANDLER")
+    objects = _s3_objects(event)
     record, _, value = _lambda.measure(_lambda_handler, event, context)
+    if objects:
+        # S3 invokes a pipeline's stages asynchronously and Lambda drops
+        # their results: one log line names the request, the objects it
+        # was for, and its record without the value
+        # (runner/platform/aws/chainlog.go reads it).
+        _write(1, ("FAASLAB_S3_EVENT " + _lambda.encode(
+            {"requestId": str(getattr(context, "aws_request_id", "")), "objects": objects,
+             "record": record}) + "\n").encode("utf-8"))
     if "error" not in record:
         record["result"] = value
     return record
+
+
+def _s3_objects(event):
+    """Returns [key, eventTime] of each object an S3 notification names,
+    read before the handler can change the event; [] for other events."""
+    try:
+        return [[str(r["s3"]["object"]["key"]), str(r.get("eventTime", ""))]
+                for r in event["Records"] if "s3" in r][:100]
+    except (TypeError, KeyError, AttributeError):
+        return []

@@ -35,8 +35,10 @@ import (
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/faaslab/faaslab/runner/platform"
@@ -78,10 +80,14 @@ type Options struct {
 // Platform is AWS Lambda in one account and region. It is safe for
 // concurrent use.
 type Platform struct {
-	opts    Options
-	log     *slog.Logger
-	lambda  *lambda.Client
-	iam     *iam.Client // nil unless the role is created
+	opts   Options
+	log    *slog.Logger
+	lambda *lambda.Client
+	iam    *iam.Client // nil unless the role is created
+	// s3 and logs serve chains (chain.go): their buckets and their
+	// stages' logs.
+	s3      *s3.Client
+	logs    *cloudwatchlogs.Client
 	account string
 	region  string
 	role    string // the execution role's ARN
@@ -106,6 +112,7 @@ var (
 	_ platform.Platform = (*Platform)(nil)
 	_ platform.Parallel = (*Platform)(nil)
 	_ platform.Closer   = (*Platform)(nil)
+	_ platform.Chainer  = (*Platform)(nil)
 )
 
 // init registers the "aws" kind: a program that imports this package
@@ -167,6 +174,8 @@ func newPlatform(ctx context.Context, opts Options) (*Platform, sdkaws.Config, e
 	p.region = c.Region
 	// faaslab retries itself (see retry), honouring Retry-After.
 	p.lambda = lambda.NewFromConfig(c, func(o *lambda.Options) { o.Retryer = sdkaws.NopRetryer{} })
+	p.s3 = s3.NewFromConfig(c, func(o *s3.Options) { o.Retryer = sdkaws.NopRetryer{} })
+	p.logs = cloudwatchlogs.NewFromConfig(c, func(o *cloudwatchlogs.Options) { o.Retryer = sdkaws.NopRetryer{} })
 	if opts.Config.Role == RoleCreate {
 		p.iam = iam.NewFromConfig(c, func(o *iam.Options) { o.Retryer = sdkaws.NopRetryer{} })
 	}

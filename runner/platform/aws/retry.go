@@ -98,7 +98,11 @@ func (p *Platform) retryable(err error) (time.Duration, bool) {
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) && (api.ErrorCode() == "Throttling" || api.ErrorCode() == "ThrottlingException" ||
-		api.ErrorCode() == "RequestLimitExceeded") {
+		api.ErrorCode() == "RequestLimitExceeded" || api.ErrorCode() == "SlowDown") {
+		return 0, true
+	}
+	var t transientError
+	if errors.As(err, &t) {
 		return 0, true
 	}
 	var send *smithyhttp.RequestSendError
@@ -143,3 +147,11 @@ func isNotFound(err error) bool {
 	var inf *iamtypes.NoSuchEntityException
 	return errors.As(err, &lnf) || errors.As(err, &inf)
 }
+
+// transientError marks an error that a call's own context knows to be
+// passing (a permission not yet visible to S3, a role policy not yet in
+// effect): retry tries the call again.
+type transientError struct{ err error }
+
+func (t transientError) Error() string { return t.err.Error() }
+func (t transientError) Unwrap() error { return t.err }
