@@ -21,13 +21,15 @@ func newDestroyCmd(st *State) *cobra.Command {
 	var o destroyOptions
 	cmd := &cobra.Command{
 		Use:   "destroy STUDY.cue",
-		Short: "Delete the AWS Lambda functions (and role) faaslab created for a study",
+		Short: "Delete the AWS Lambda functions, S3 buckets (and role) faaslab created for a study",
 		Long: `destroy deletes, on every aws platform of the study, each Lambda function
 faaslab created for the study (found by its tags: faaslab:managed,
-faaslab:study and, with --run, faaslab:run), and the execution role faaslab
-created when the platform's role is "create". A run deletes its own functions
-when it ends; destroy is for what a killed run left behind. Functions and
-roles that faaslab did not create are never touched. It prints what it
+faaslab:study and, with --run, faaslab:run) with its CloudWatch log group,
+each S3 bucket of the study's pipelines (found by the same tags, in the
+platform's region) with its objects, and the execution role faaslab created
+when the platform's role is "create". A run deletes its own functions and
+buckets when it ends; destroy is for what a killed run left behind.
+Resources that faaslab did not create are never touched. It prints what it
 deleted.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -35,7 +37,7 @@ deleted.`,
 		},
 	}
 	addTagFlag(cmd, &o.tags)
-	cmd.Flags().StringVar(&o.run, "run", "", "delete only this run's functions (its run_id in the tables); the role stays")
+	cmd.Flags().StringVar(&o.run, "run", "", "delete only this run's functions and buckets (its run_id in the tables); the role stays")
 	return cmd
 }
 
@@ -52,6 +54,9 @@ func runDestroy(ctx context.Context, st *State, path string, o destroyOptions) e
 		}
 		found = true
 		done, err := aws.Destroy(ctx, session.PlatformConfig(s, name), o.run)
+		for _, b := range done.Buckets {
+			fmt.Fprintf(st.Stdout, "deleted bucket %s\n", b)
+		}
 		for _, f := range done.Functions {
 			fmt.Fprintf(st.Stdout, "deleted function %s\n", f)
 		}
@@ -61,7 +66,8 @@ func runDestroy(ctx context.Context, st *State, path string, o destroyOptions) e
 		if err != nil {
 			return fmt.Errorf("platform %s: %w", name, err)
 		}
-		fmt.Fprintf(st.Stdout, "platform %s: %d functions deleted\n", name, len(done.Functions))
+		fmt.Fprintf(st.Stdout, "platform %s: %d functions deleted (and %d log groups), %d buckets deleted\n", name,
+			len(done.Functions), len(done.LogGroups), len(done.Buckets))
 	}
 	if !found {
 		fmt.Fprintf(st.Stdout, "%s has no aws platform: nothing to destroy\n", path)

@@ -9,6 +9,7 @@ import (
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/faaslab/faaslab/runner/platform"
 )
@@ -17,16 +18,23 @@ import (
 type Destroyed struct {
 	// Functions are the names of the functions deleted, sorted.
 	Functions []string
+	// Buckets are the chains' buckets deleted with their objects, sorted.
+	Buckets []string
+	// LogGroups are the log groups of the deleted functions that were
+	// deleted with them (Lambda keeps them), sorted.
+	LogGroups []string
 	// Role is the role deleted, if any.
 	Role string
 }
 
 // Destroy deletes every function faaslab created for cfg.Study on the
 // platform cfg describes (only the run's when run is not empty), found
-// by their tags, and, for a whole study whose role faaslab creates, that
-// role. It is how a killed run's leftovers go: a run's own functions
-// are deleted when it ends. Functions of other studies and functions
-// faaslab did not create are never touched.
+// by their tags, with their log groups; the buckets of its chains, found
+// by their tags, with their objects (and their policies in the role
+// faaslab creates); and, for a whole study whose role faaslab creates,
+// that role. It is how a killed run's leftovers go: a run's own
+// functions and buckets are deleted when it ends. Resources of other
+// studies and resources faaslab did not create are never touched.
 func Destroy(ctx context.Context, cfg platform.Config, run string) (Destroyed, error) {
 	var done Destroyed
 	if cfg.Study == "" {
@@ -35,6 +43,21 @@ func Destroy(ctx context.Context, cfg platform.Config, run string) (Destroyed, e
 	p, _, err := newPlatform(ctx, Options{Config: cfg})
 	if err != nil {
 		return done, err
+	}
+	buckets, err := p.studyBuckets(ctx, run)
+	if err != nil {
+		return done, fmt.Errorf("destroy: %w", err)
+	}
+	for _, b := range buckets {
+		if p.iam != nil {
+			if err := p.deleteRolePolicy(ctx, chainPolicyPrefix+b); err != nil {
+				return done, fmt.Errorf("destroy: %w", err)
+			}
+		}
+		if err := p.deleteBucket(ctx, b); err != nil {
+			return done, fmt.Errorf("destroy: %w", err)
+		}
+		done.Buckets = append(done.Buckets, b)
 	}
 	var names []string
 	pages := lambda.NewListFunctionsPaginator(p.lambda, &lambda.ListFunctionsInput{})
@@ -78,6 +101,13 @@ func Destroy(ctx context.Context, cfg platform.Config, run string) (Destroyed, e
 			return done, fmt.Errorf("destroy: %w", err)
 		}
 		done.Functions = append(done.Functions, name)
+		if err := p.deleteLogGroup(ctx, name); err != nil {
+			// A study of single functions needs no logs permission
+			// beyond its role's: a log group left is no failure.
+			p.log.Warn("destroy: log group left", "group", LogGroup(name), "error", err)
+			continue
+		}
+		done.LogGroups = append(done.LogGroups, LogGroup(name))
 	}
 	if cfg.Role == RoleCreate && run == "" {
 		deleted, err := p.deleteRole(ctx)
@@ -149,4 +179,51 @@ func (p *Platform) deleteRole(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	return name, err
+}
+
+// studyBuckets returns, sorted, the buckets faaslab created for the
+// study's chains in the platform's region (only the run's when run is
+// not empty), found by their names and tags.
+func (p *Platform) studyBuckets(ctx context.Context, run string) ([]string, error) {
+	var found []string
+	pages := s3.NewListBucketsPaginator(p.s3, &s3.ListBucketsInput{Prefix: sdkaws.String("faaslab-"), BucketRegion: &p.region})
+	for pages.HasMorePages() {
+		var page *s3.ListBucketsOutput
+		err := p.retry(ctx, "list buckets", func() error {
+			var err error
+			page, err = pages.NextPage(ctx)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range page.Buckets {
+			name := sdkaws.ToString(b.Name)
+			if !strings.HasPrefix(name, "faaslab-") || b.BucketRegion != nil && *b.BucketRegion != p.region {
+				continue // not a name faaslab gives, or another region's
+			}
+			tags := map[string]string{}
+			err := p.retry(ctx, "get the tags of bucket "+name, func() error {
+				out, err := p.s3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &name})
+				if err != nil {
+					return err
+				}
+				for _, t := range out.TagSet {
+					tags[sdkaws.ToString(t.Key)] = sdkaws.ToString(t.Value)
+				}
+				return nil
+			})
+			if s3Gone(err) || apiCode(err) == "NoSuchTagSet" {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if tags[TagManaged] == "true" && tags[platform.TagStudy] == p.opts.Config.Study && (run == "" || tags[platform.TagRun] == run) {
+				found = append(found, name)
+			}
+		}
+	}
+	sort.Strings(found)
+	return found, nil
 }
