@@ -253,7 +253,7 @@ func (cd *chainDeployment) run(ctx context.Context, name string, data []byte, ti
 				return cd.result(run, st[:reached], timedOut), nil
 			}
 			if now.After(settledAt.Add(reportWait)) {
-				return run, fmt.Errorf("%w: no REPORT of the run's invocation in %v after %v", platform.ErrInfrastructure,
+				return run, fmt.Errorf("%w: no REPORT and faaslab line of the run's invocation in %v after %v", platform.ErrInfrastructure,
 					missing, reportWait)
 			}
 		}
@@ -284,8 +284,8 @@ func (cd *chainDeployment) unreported(st []stageState) []string {
 // running, with no wrapper line.
 func (cd *chainDeployment) match(i int, invs []*logInvocation, runStem string) *logInvocation {
 	for _, li := range invs {
-		if li.line == nil {
-			continue
+		if li.line == nil || cd.seen[i][li.requestID] {
+			continue // an earlier attempt's (see Run) when seen
 		}
 		for _, o := range li.line.Objects {
 			k := objectKey(o[0])
