@@ -369,7 +369,9 @@ func (cd *chainDeployment) result(run platform.ChainRun, reached []stageState, t
 	for i, s := range reached {
 		var cs platform.ChainStage
 		if s.inv != nil {
-			cd.seen[i][s.inv.requestID] = true
+			if s.inv.requestID != "" {
+				cd.seen[i][s.inv.requestID] = true
+			}
 			cs.Invocation = s.inv.invocation(cd.stages[i].fn)
 			if !s.inv.finished() && s.inv.line == nil {
 				cs.Invocation.Status = platform.StatusTimeout
