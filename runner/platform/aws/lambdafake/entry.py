@@ -1,4 +1,4 @@
-"""The fake Lambda server's entry point: not part of any function.
+"""The fake Lambda server's entry point (a test fake): not part of any function.
 
 faaslab's fake platform runs this module as the handler. At import it sets
 the function's configured environment (LAMBDAFAKE_ENV, JSON) and imports
@@ -16,6 +16,30 @@ import os
 import sys
 
 os.environ.update(json.loads(os.environ.pop("LAMBDAFAKE_ENV", "{}")))
+
+# The fake gives functions its S3 endpoint in AWS_ENDPOINT_URL_S3. SDKs
+# older than that variable (Debian 12's botocore 1.29) ignore it and
+# would reach the real S3 with the fake's credentials, so the fake points
+# such a botocore's S3 clients at the endpoint itself (the fake platform's
+# shim does the same for its own endpoint). Newer botocores honour the
+# variable; for them this changes nothing.
+_s3 = os.environ.get("AWS_ENDPOINT_URL_S3")
+if _s3:
+    try:
+        import botocore.session as _bs
+    except ImportError:
+        _bs = None
+    if _bs is not None:
+        _create = _bs.Session.create_client
+
+        def _create_client(self, service_name, *args, **kwargs):
+            # endpoint_url is create_client's fifth parameter after
+            # service_name (region_name, api_version, use_ssl, verify).
+            if service_name == "s3" and not kwargs.get("endpoint_url") and not (len(args) >= 5 and args[4]):
+                kwargs["endpoint_url"] = _s3
+            return _create(self, service_name, *args, **kwargs)
+
+        _bs.Session.create_client = _create_client
 _spec_text = os.environ.pop("LAMBDAFAKE_HANDLER", "")
 _module, _, _function = _spec_text.rpartition(".")
 _root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
