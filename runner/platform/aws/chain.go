@@ -105,6 +105,21 @@ type chainDeployment struct {
 	// seen holds, per stage, the request ids that earlier runs
 	// accounted for, so that a later run never takes one for its own.
 	seen []map[string]bool
+	// running are invocations that runs past their timeout left
+	// running; Close waits for them before deleting log groups, which
+	// their last lines would make again.
+	running []runningInvocation
+}
+
+// runningInvocation is an invocation of stage, for the run named by
+// stem, that may run until until; its request id is "" when its log
+// showed nothing of it yet.
+type runningInvocation struct {
+	stage     int
+	requestID string
+	stem      string
+	since     time.Time
+	until     time.Time
 }
 
 var _ platform.ChainDeployment = (*chainDeployment)(nil)
@@ -385,6 +400,7 @@ func (cd *chainDeployment) Close(ctx context.Context) error {
 			cd.policy = ""
 		}
 	}
+	var stopped []*deployment
 	for _, d := range cd.stages {
 		err := p.retry(ctx, "remove the permission of bucket "+cd.bucket+" from "+d.name, func() error {
 			_, err := p.lambda.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: &d.name,
@@ -406,6 +422,10 @@ func (cd *chainDeployment) Close(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
+		stopped = append(stopped, d)
+	}
+	cd.waitRunning(ctx)
+	for _, d := range stopped {
 		if err := p.deleteLogGroup(ctx, d.name); err != nil {
 			errs = append(errs, err)
 		}
@@ -520,4 +540,39 @@ func apiCode(err error) string {
 func s3Gone(err error) bool {
 	var nb *s3types.NoSuchBucket
 	return errors.As(err, &nb) || apiCode(err) == "NoSuchBucket"
+}
+
+// waitRunning waits until the invocations that runs left running have
+// ended (their REPORT is in their log) or cannot be running any more
+// (their function's timeout has passed), or ctx ends.
+func (cd *chainDeployment) waitRunning(ctx context.Context) {
+	for len(cd.running) > 0 {
+		r := cd.running[0]
+		if time.Now().After(r.until) {
+			cd.running = cd.running[1:]
+			continue
+		}
+		invs, err := cd.p.readLog(ctx, cd.stages[r.stage].name, r.since)
+		if err != nil {
+			return
+		}
+		li := cd.match(r.stage, invs, r.stem)
+		if r.requestID != "" {
+			li = nil
+			for _, x := range invs {
+				if x.requestID == r.requestID {
+					li = x
+				}
+			}
+		}
+		if li != nil && li.finished() {
+			cd.running = cd.running[1:]
+			continue
+		}
+		select {
+		case <-time.After(pollMax):
+		case <-ctx.Done():
+			return
+		}
+	}
 }

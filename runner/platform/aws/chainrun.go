@@ -250,7 +250,7 @@ func (cd *chainDeployment) run(ctx context.Context, name string, data []byte, ti
 				if timedOut && reached > late {
 					st[late].output = nil // not within the timeout
 				}
-				return cd.result(run, st[:reached], timedOut), nil
+				return cd.result(run, st[:reached], timedOut, runStem, sent), nil
 			}
 			if now.After(settledAt.Add(reportWait)) {
 				return run, fmt.Errorf("%w: no REPORT and faaslab line of the run's invocation in %v after %v", platform.ErrInfrastructure,
@@ -359,7 +359,7 @@ func (cd *chainDeployment) list(ctx context.Context, prefix, want string) ([]pla
 
 // result completes run with the stages reached, their invocations and
 // the objects' times (see above), and marks their requests as seen.
-func (cd *chainDeployment) result(run platform.ChainRun, reached []stageState, timedOut bool) platform.ChainRun {
+func (cd *chainDeployment) result(run platform.ChainRun, reached []stageState, timedOut bool, runStem string, sent time.Time) platform.ChainRun {
 	run.TimedOut = timedOut
 	if len(reached) > 0 && reached[0].inv != nil {
 		if t, ok := eventTime(reached[0].inv, cd.c.Prefixes[0]); ok {
@@ -373,6 +373,14 @@ func (cd *chainDeployment) result(run platform.ChainRun, reached []stageState, t
 				cd.seen[i][s.inv.requestID] = true
 			}
 			cs.Invocation = s.inv.invocation(cd.stages[i].fn)
+			if !s.inv.finished() && s.inv.requestID != "" {
+				start := s.inv.start
+				if start.IsZero() {
+					start = time.Now()
+				}
+				cd.running = append(cd.running, runningInvocation{stage: i, requestID: s.inv.requestID, stem: runStem,
+					since: start.Add(-logSkew), until: start.Add(cd.stages[i].fn.Timeout + logSkew + reportWait)})
+			}
 			if !s.inv.finished() && s.inv.line == nil {
 				cs.Invocation.Status = platform.StatusTimeout
 				cs.Invocation.ErrorType = "faaslab.RunTimeout"
@@ -392,6 +400,12 @@ func (cd *chainDeployment) result(run platform.ChainRun, reached []stageState, t
 			cs.Output = &o
 		}
 		run.Stages = append(run.Stages, cs)
+	}
+	if n := len(reached); timedOut && n < len(cd.stages) && (n == 0 || reached[n-1].output != nil) {
+		// Its input exists, so S3 invokes the stage at the frontier,
+		// whose log showed nothing yet.
+		cd.running = append(cd.running, runningInvocation{stage: n, stem: runStem, since: sent.Add(-logSkew),
+			until: time.Now().Add(cd.stages[n].fn.Timeout + logSkew + reportWait)})
 	}
 	return run
 }
