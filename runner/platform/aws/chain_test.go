@@ -302,3 +302,17 @@ func TestDestroyChain(t *testing.T) {
 		t.Errorf("functions left %v, want beta's stage", s.Functions())
 	}
 }
+
+// TestChainConformance runs the Chainer conformance suite against the
+// aws platform on the fake: S3 notifications deliver the events.
+func TestChainConformance(t *testing.T) {
+	needBoto3(t)
+	s := lambdafake.Start(t, lambdafake.Options{})
+	t.Run("suite", func(t *testing.T) {
+		platformtest.RunChain(t, func(t *testing.T) platform.Chainer { return open(t, nil) })
+	})
+	s.WaitIdle(context.Background())
+	if b, f, g := s.Buckets(), s.Functions(), s.LogGroups(); len(b)+len(f)+len(g) > 0 {
+		t.Errorf("the suite left buckets %v, functions %v, log groups %v", b, f, g)
+	}
+}
