@@ -558,3 +558,92 @@ func TestRolePolicies(t *testing.T) {
 		t.Errorf("roles left: %v", r)
 	}
 }
+
+// TestEventFilters checks which writes S3 reports to which function:
+// event types (Put, Copy, CompleteMultipartUpload), prefix and suffix
+// rules; and the JSON log format's REPORT records, found by a JSON
+// filter pattern.
+func TestEventFilters(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3")
+	}
+	srv := lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond})
+	cfg := sdkConfig(t)
+	lc, sc, logs := lambda.NewFromConfig(cfg), s3.NewFromConfig(cfg), cloudwatchlogs.NewFromConfig(cfg)
+	ctx := context.Background()
+	out, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: sdkaws.String("echo"), Role: sdkaws.String("arn:aws:iam::" + lambdafake.Account + ":role/r"),
+		Runtime: types.RuntimePython312, Handler: sdkaws.String("app.handler"),
+		Code:          &types.FunctionCode{ZipFile: zipOf(t, map[string]string{"app.py": "def handler(e, c):\n    return e\n"})},
+		LoggingConfig: &types.LoggingConfig{LogFormat: types.LogFormatJson},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: sdkaws.String("echo"), StatementId: sdkaws.String("s3"),
+		Action: sdkaws.String("lambda:InvokeFunction"), Principal: sdkaws.String("s3.amazonaws.com")}); err != nil {
+		t.Fatal(err)
+	}
+	bucket := sdkaws.String("filters")
+	if _, err := sc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket}); err != nil {
+		t.Fatal(err)
+	}
+	n := notification("copies-and-uploads", sdkaws.ToString(out.FunctionArn), "up/",
+		s3types.EventS3ObjectCreatedCopy, s3types.EventS3ObjectCreatedCompleteMultipartUpload)
+	n.Filter.Key.FilterRules = append(n.Filter.Key.FilterRules, s3types.FilterRule{Name: s3types.FilterRuleNameSuffix, Value: sdkaws.String(".txt")})
+	if _, err := sc.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: bucket,
+		NotificationConfiguration: &s3types.NotificationConfiguration{LambdaFunctionConfigurations: []s3types.LambdaFunctionConfiguration{n}}}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(key string) {
+		t.Helper()
+		if _, err := sc.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: sdkaws.String(key), Body: strings.NewReader("data")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("up/put.txt") // a Put: not subscribed
+	put("up/a.bin")   // no .txt
+	put("down/b.txt") // not under up/
+	if _, err := sc.CopyObject(ctx, &s3.CopyObjectInput{Bucket: bucket, Key: sdkaws.String("up/copy.txt"),
+		CopySource: sdkaws.String("filters/up/a.bin")}); err != nil {
+		t.Fatal(err)
+	}
+	mp, err := sc.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: bucket, Key: sdkaws.String("up/multi.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := sc.UploadPart(ctx, &s3.UploadPartInput{Bucket: bucket, Key: sdkaws.String("up/multi.txt"), UploadId: mp.UploadId,
+		PartNumber: sdkaws.Int32(1), Body: strings.NewReader("one part")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: bucket, Key: sdkaws.String("up/multi.txt"),
+		UploadId: mp.UploadId, MultipartUpload: &s3types.CompletedMultipartUpload{Parts: []s3types.CompletedPart{
+			{ETag: part.ETag, PartNumber: sdkaws.Int32(1)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, inv := range srv.Invocations("echo") {
+		var ev struct {
+			Records []struct {
+				EventName string
+				S3        struct{ Object struct{ Key string } }
+			}
+		}
+		json.Unmarshal(inv.Event, &ev)
+		for _, r := range ev.Records {
+			got = append(got, r.EventName+" "+r.S3.Object.Key)
+		}
+	}
+	if fmt.Sprint(got) != "[ObjectCreated:Copy up/copy.txt ObjectCreated:CompleteMultipartUpload up/multi.txt]" {
+		t.Errorf("events delivered: %q", got)
+	}
+	found, err := logs.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: sdkaws.String("/aws/lambda/echo"),
+		FilterPattern: sdkaws.String(`{ $.type = "platform.report" && $.record.status = "success" }`)})
+	if err != nil || len(found.Events) != 2 || !strings.Contains(sdkaws.ToString(found.Events[0].Message), srv.Invocations("echo")[0].RequestID) {
+		t.Errorf("JSON REPORT records: %v %+v", err, found)
+	}
+}

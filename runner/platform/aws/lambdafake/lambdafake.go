@@ -1123,17 +1123,6 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, name string, fau
 	if f == nil {
 		return
 	}
-	switch typ {
-	case "Event":
-		// Lambda queues the event, even for a pending function.
-		w.Header().Set("X-Amzn-RequestId", s.enqueue(f, event))
-		w.WriteHeader(http.StatusAccepted)
-		return
-	case "DryRun":
-		w.Header().Set("X-Amzn-RequestId", requestID())
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
 	s.mu.Lock()
 	c := s.configOf(f)
 	gen := f.generation
@@ -1141,6 +1130,16 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, name string, fau
 	if c.State == "Pending" {
 		s.lambdaError(w, http.StatusConflict, "ResourceConflictException",
 			"The operation cannot be performed at this time. The function is currently in the following state: Pending")
+		return
+	}
+	switch typ {
+	case "Event":
+		w.Header().Set("X-Amzn-RequestId", s.enqueue(f, event))
+		w.WriteHeader(http.StatusAccepted)
+		return
+	case "DryRun":
+		w.Header().Set("X-Amzn-RequestId", requestID())
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	id := requestID()
