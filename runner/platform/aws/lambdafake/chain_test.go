@@ -647,3 +647,83 @@ func TestEventFilters(t *testing.T) {
 		t.Errorf("JSON REPORT records: %v %+v", err, found)
 	}
 }
+
+// TestRoleS3Access checks that a function whose role the fake knows
+// reaches S3 only as far as the role's policies allow.
+func TestRoleS3Access(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3")
+	}
+	needBoto3(t, "python3")
+	srv := lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond})
+	cfg := sdkConfig(t)
+	lc, sc, ic := lambda.NewFromConfig(cfg), s3.NewFromConfig(cfg), iam.NewFromConfig(cfg)
+	ctx := context.Background()
+	role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: sdkaws.String("stage-role"),
+		AssumeRolePolicyDocument: sdkaws.String(`{"Version":"2012-10-17","Statement":[]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: sdkaws.String("stage"), Role: role.Role.Arn,
+		Runtime: types.RuntimePython312, Handler: sdkaws.String("stage.handler"), Timeout: sdkaws.Int32(60),
+		Code:        &types.FunctionCode{ZipFile: zipOf(t, map[string]string{"stage.py": stageCode})},
+		Environment: &types.Environment{Variables: map[string]string{"OUTPUT_PREFIX": "out/"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: sdkaws.String("stage"),
+		MaximumRetryAttempts: sdkaws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: sdkaws.String("stage"), StatementId: sdkaws.String("s3"),
+		Action: sdkaws.String("lambda:InvokeFunction"), Principal: sdkaws.String("s3.amazonaws.com")}); err != nil {
+		t.Fatal(err)
+	}
+	bucket := sdkaws.String("role-test")
+	if _, err := sc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: bucket,
+		NotificationConfiguration: &s3types.NotificationConfiguration{LambdaFunctionConfigurations: []s3types.LambdaFunctionConfiguration{
+			notification("in", sdkaws.ToString(out.FunctionArn), "in/", "s3:ObjectCreated:*")}}}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(key string) {
+		t.Helper()
+		if _, err := sc.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: sdkaws.String(key), Body: strings.NewReader(key)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.WaitIdle(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The role allows no S3 call: the stage fails reading its input.
+	put("in/1")
+	if invs := srv.Invocations("stage"); len(invs) != 1 || invs[0].FunctionError == "" {
+		t.Fatalf("stage ran %+v, want one failed invocation", invs)
+	}
+	// Reading in/ but writing only under elsewhere/: the write is refused.
+	policy := func(write string) {
+		doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::role-test/in/*"},` +
+			`{"Effect":"Allow","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::role-test/` + write + `*"]}]}`
+		if _, err := ic.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: sdkaws.String("stage-role"), PolicyName: sdkaws.String("s3"),
+			PolicyDocument: &doc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	policy("elsewhere/")
+	put("in/2")
+	if invs := srv.Invocations("stage"); len(invs) != 2 || invs[1].FunctionError == "" {
+		t.Fatalf("stage ran %+v, want a second failed invocation", invs)
+	}
+	policy("out/")
+	put("in/3")
+	if invs := srv.Invocations("stage"); len(invs) != 3 || invs[2].FunctionError != "" {
+		t.Fatalf("stage ran %+v, want a third, successful invocation", invs)
+	}
+	if keys := srv.Objects("role-test", ""); fmt.Sprint(keys) != "[in/1 in/2 in/3 out/3]" {
+		t.Errorf("objects %v", keys)
+	}
+}

@@ -1251,7 +1251,7 @@ func (s *Server) functionEnv(c Configuration, envJSON string) map[string]string 
 		"LAMBDAFAKE_HANDLER":    c.Handler,
 		"AWS_ACCESS_KEY_ID":     RoleAccessKeyID,
 		"AWS_SECRET_ACCESS_KEY": RoleSecretAccessKey,
-		"AWS_SESSION_TOKEN":     "lambdafake-session-" + c.FunctionName,
+		"AWS_SESSION_TOKEN":     sessionPrefix + c.FunctionName,
 		"AWS_REGION":            Region,
 		"AWS_DEFAULT_REGION":    Region,
 		"AWS_ENDPOINT_URL_S3":   s.URL,
