@@ -57,6 +57,15 @@ func sdkConfig(t *testing.T) sdkaws.Config {
 	return c
 }
 
+// summary describes invocations for a failure message.
+func summary(invs []lambdafake.InvocationRecord) string {
+	var b strings.Builder
+	for _, r := range invs {
+		fmt.Fprintf(&b, "[%s attempt %d: %s %s expired=%v event %s] ", r.RequestID, r.Attempt, r.Status, r.FunctionError, r.Expired, r.Event)
+	}
+	return fmt.Sprintf("%d times: %s", len(invs), b.String())
+}
+
 func apiCode(err error) string {
 	var api smithy.APIError
 	if errors.As(err, &api) {
@@ -146,7 +155,8 @@ func runChain(t *testing.T, python string) {
 		t.Skip("no " + python)
 	}
 	needBoto3(t, python)
-	srv := lambdafake.Start(t, lambdafake.Options{Python: python, Activation: time.Millisecond, Update: time.Millisecond, LogPageSize: 2})
+	srv := lambdafake.Start(t, lambdafake.Options{Python: python, Activation: time.Millisecond, Update: time.Millisecond, LogPageSize: 2,
+		InitTimeout: time.Minute})
 	cfg := sdkConfig(t)
 	lc, sc, logs := lambda.NewFromConfig(cfg), s3.NewFromConfig(cfg), cloudwatchlogs.NewFromConfig(cfg)
 	ctx := context.Background()
@@ -240,7 +250,7 @@ func runChain(t *testing.T, python string) {
 	for _, fn := range []string{"stage-a", "stage-b"} {
 		invs := srv.Invocations(fn)
 		if len(invs) != 1 || !invs[0].Async || invs[0].FunctionError != "" {
-			t.Fatalf("%s ran %+v, want one successful asynchronous invocation", fn, invs)
+			t.Fatalf("%s ran %s, want one successful asynchronous invocation", fn, summary(invs))
 		}
 		var ev struct {
 			Records []struct {
@@ -331,7 +341,7 @@ func runChain(t *testing.T, python string) {
 		t.Errorf("LostEvents = %d, want 1", n)
 	}
 	if invs := srv.Invocations("stage-a"); len(invs) != 3 || !strings.Contains(string(invs[1].Event), `"ObjectCreated:Copy"`) {
-		t.Errorf("stage-a ran %d times (%+v), want 3: the first run, and the copy twice", len(invs), invs)
+		t.Errorf("stage-a ran %s, want 3 times: the first run, and the copy twice", summary(invs))
 	}
 	if keys := srv.Objects(bucket, "1-a/"); fmt.Sprint(keys) != "[1-a/run 1+x.txt 1-a/twice.txt]" {
 		t.Errorf("1-a/ holds %v", keys)
@@ -439,7 +449,7 @@ func TestAsyncRetries(t *testing.T) {
 		t.Skip("no python3")
 	}
 	srv := lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond, Update: time.Millisecond,
-		RetryDelay: 200 * time.Millisecond, EventAgeUnit: time.Millisecond})
+		RetryDelay: time.Second, EventAgeUnit: 10 * time.Millisecond, InitTimeout: time.Minute})
 	c, ctx := client(t), context.Background()
 	_, err := c.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: sdkaws.String("flaky"), Role: sdkaws.String("arn:aws:iam::" + lambdafake.Account + ":role/r"),
@@ -475,10 +485,10 @@ func TestAsyncRetries(t *testing.T) {
 	invs := srv.Invocations("flaky")
 	if len(invs) != 2 || invs[0].Attempt != 1 || invs[1].Attempt != 2 || invs[0].RequestID != invs[1].RequestID ||
 		invs[1].FunctionError != "Unhandled" || string(invs[1].Event) != `{"n":1}` {
-		t.Errorf("attempts %+v, want 2 failed attempts of one request", invs)
+		t.Errorf("attempts %s, want 2 failed attempts of one request", summary(invs))
 	}
 
-	// With the default 2 retries, but a 60 s (here 60 ms) age limit: the
+	// With the default 2 retries, but a 60 s (here 600 ms) age limit: the
 	// first retry comes too late.
 	if _, err := c.DeleteFunctionEventInvokeConfig(ctx, &lambda.DeleteFunctionEventInvokeConfigInput{FunctionName: fn}); err != nil {
 		t.Fatal(err)
@@ -499,7 +509,7 @@ func TestAsyncRetries(t *testing.T) {
 	}
 	invs = srv.Invocations("flaky")[2:]
 	if len(invs) != 2 || invs[0].Expired || !invs[1].Expired || invs[1].Attempt != 2 {
-		t.Errorf("attempts %+v, want one failed attempt and an expired retry", invs)
+		t.Errorf("attempts %s, want one failed attempt and an expired retry", summary(invs))
 	}
 	// Every attempt that ran wrote its REPORT line.
 	reports := 0
@@ -567,7 +577,7 @@ func TestEventFilters(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("no python3")
 	}
-	srv := lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond})
+	srv := lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond, InitTimeout: time.Minute})
 	cfg := sdkConfig(t)
 	lc, sc, logs := lambda.NewFromConfig(cfg), s3.NewFromConfig(cfg), cloudwatchlogs.NewFromConfig(cfg)
 	ctx := context.Background()
@@ -655,7 +665,7 @@ func TestRoleS3Access(t *testing.T) {
 		t.Skip("no python3")
 	}
 	needBoto3(t, "python3")
-	srv := lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond})
+	srv := lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond, InitTimeout: time.Minute})
 	cfg := sdkConfig(t)
 	lc, sc, ic := lambda.NewFromConfig(cfg), s3.NewFromConfig(cfg), iam.NewFromConfig(cfg)
 	ctx := context.Background()
@@ -702,7 +712,7 @@ func TestRoleS3Access(t *testing.T) {
 	// The role allows no S3 call: the stage fails reading its input.
 	put("in/1")
 	if invs := srv.Invocations("stage"); len(invs) != 1 || invs[0].FunctionError == "" {
-		t.Fatalf("stage ran %+v, want one failed invocation", invs)
+		t.Fatalf("stage ran %s, want one failed invocation", summary(invs))
 	}
 	// Reading in/ but writing only under elsewhere/: the write is refused.
 	policy := func(write string) {
@@ -716,12 +726,12 @@ func TestRoleS3Access(t *testing.T) {
 	policy("elsewhere/")
 	put("in/2")
 	if invs := srv.Invocations("stage"); len(invs) != 2 || invs[1].FunctionError == "" {
-		t.Fatalf("stage ran %+v, want a second failed invocation", invs)
+		t.Fatalf("stage ran %s, want a second failed invocation", summary(invs))
 	}
 	policy("out/")
 	put("in/3")
 	if invs := srv.Invocations("stage"); len(invs) != 3 || invs[2].FunctionError != "" {
-		t.Fatalf("stage ran %+v, want a third, successful invocation", invs)
+		t.Fatalf("stage ran %s, want a third, successful invocation", summary(invs))
 	}
 	if keys := srv.Objects("role-test", ""); fmt.Sprint(keys) != "[in/1 in/2 in/3 out/3]" {
 		t.Errorf("objects %v", keys)

@@ -121,6 +121,10 @@ type Options struct {
 	// EventAgeUnit is what one second of MaximumEventAgeInSeconds lasts
 	// (default a second), so that tests can age events quickly.
 	EventAgeUnit time.Duration
+	// InitTimeout replaces Lambda's 10 s limit on an execution
+	// environment's start and init, for hosts too busy to start Python
+	// (and import boto3) in time.
+	InitTimeout time.Duration
 	// LogPageSize caps the events (or log groups, or streams) of one page
 	// of CloudWatch Logs' answers below the service's own page sizes, so
 	// that tests exercise nextToken.
@@ -325,7 +329,7 @@ func New(opts Options) (*Server, error) {
 	if opts.EventAgeUnit == 0 {
 		opts.EventAgeUnit = time.Second
 	}
-	pl, err := fake.New(fake.Options{Python: interpreter(opts.Python)})
+	pl, err := fake.New(fake.Options{Python: interpreter(opts.Python), InitTimeout: opts.InitTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("lambdafake: %w", err)
 	}
