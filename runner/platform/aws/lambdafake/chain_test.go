@@ -398,7 +398,7 @@ func TestNotificationDestinations(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("no python3")
 	}
-	lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond})
+	srv := lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond})
 	cfg := sdkConfig(t)
 	lc, sc := lambda.NewFromConfig(cfg), s3.NewFromConfig(cfg)
 	ctx := context.Background()
@@ -431,6 +431,17 @@ func TestNotificationDestinations(t *testing.T) {
 	}
 	if err := put("f"); err != nil {
 		t.Errorf("a policy for b*: %v", err)
+	}
+	// Faults on S3 and CloudWatch Logs calls.
+	srv.Inject(lambdafake.Fault{Op: "PutBucketTagging", Kind: lambdafake.AccessDenied})
+	if _, err := sc.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: sdkaws.String("bkt-1"),
+		Tagging: &s3types.Tagging{TagSet: []s3types.Tag{}}}); apiCode(err) != "AccessDenied" {
+		t.Errorf("PutBucketTagging with a fault: %v, want AccessDenied", err)
+	}
+	srv.Inject(lambdafake.Fault{Op: "DescribeLogGroups", Kind: lambdafake.AccessDenied})
+	logs := cloudwatchlogs.NewFromConfig(cfg)
+	if _, err := logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{}); apiCode(err) != "AccessDeniedException" {
+		t.Errorf("DescribeLogGroups with a fault: %v, want AccessDeniedException", err)
 	}
 	var notFound *types.ResourceNotFoundException
 	if _, err := lc.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: sdkaws.String("f"), StatementId: sdkaws.String("nope")}); !errors.As(err, &notFound) {
@@ -735,5 +746,41 @@ func TestRoleS3Access(t *testing.T) {
 	}
 	if keys := srv.Objects("role-test", ""); fmt.Sprint(keys) != "[in/1 in/2 in/3 out/3]" {
 		t.Errorf("objects %v", keys)
+	}
+}
+
+// TestLogDelay checks that log events become visible only after
+// Options.LogDelay, as CloudWatch ingests them late.
+func TestLogDelay(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3")
+	}
+	lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond, LogDelay: 3 * time.Second, InitTimeout: time.Minute})
+	c, logs, ctx := client(t), cloudwatchlogs.NewFromConfig(sdkConfig(t)), context.Background()
+	create(t, c, "late")
+	time.Sleep(10 * time.Millisecond) // Activation
+	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: sdkaws.String("late"), Payload: []byte(`{"n":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	filter := &cloudwatchlogs.FilterLogEventsInput{LogGroupName: sdkaws.String("/aws/lambda/late"), FilterPattern: sdkaws.String("REPORT")}
+	start := time.Now()
+	out, err := logs.FilterLogEvents(ctx, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Events) != 0 && time.Since(start) < 2*time.Second {
+		t.Errorf("the REPORT line is visible at once: %+v", out.Events)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		out, err := logs.FilterLogEvents(ctx, filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Events) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no REPORT line after a minute: %+v", out.Events)
+		}
 	}
 }

@@ -125,6 +125,10 @@ type Options struct {
 	// environment's start and init, for hosts too busy to start Python
 	// (and import boto3) in time.
 	InitTimeout time.Duration
+	// LogDelay is how long an invocation's log events take to become
+	// visible to FilterLogEvents (CloudWatch ingests them seconds late);
+	// default none.
+	LogDelay time.Duration
 	// LogPageSize caps the events (or log groups, or streams) of one page
 	// of CloudWatch Logs' answers below the service's own page sizes, so
 	// that tests exercise nextToken.
