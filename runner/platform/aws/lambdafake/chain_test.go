@@ -57,6 +57,15 @@ func sdkConfig(t *testing.T) sdkaws.Config {
 	return c
 }
 
+// summary describes invocations for a failure message.
+func summary(invs []lambdafake.InvocationRecord) string {
+	var b strings.Builder
+	for _, r := range invs {
+		fmt.Fprintf(&b, "[%s attempt %d: %s %s expired=%v event %s] ", r.RequestID, r.Attempt, r.Status, r.FunctionError, r.Expired, r.Event)
+	}
+	return fmt.Sprintf("%d times: %s", len(invs), b.String())
+}
+
 func apiCode(err error) string {
 	var api smithy.APIError
 	if errors.As(err, &api) {
@@ -146,7 +155,8 @@ func runChain(t *testing.T, python string) {
 		t.Skip("no " + python)
 	}
 	needBoto3(t, python)
-	srv := lambdafake.Start(t, lambdafake.Options{Python: python, Activation: time.Millisecond, Update: time.Millisecond, LogPageSize: 2})
+	srv := lambdafake.Start(t, lambdafake.Options{Python: python, Activation: time.Millisecond, Update: time.Millisecond, LogPageSize: 2,
+		InitTimeout: time.Minute})
 	cfg := sdkConfig(t)
 	lc, sc, logs := lambda.NewFromConfig(cfg), s3.NewFromConfig(cfg), cloudwatchlogs.NewFromConfig(cfg)
 	ctx := context.Background()
@@ -240,7 +250,7 @@ func runChain(t *testing.T, python string) {
 	for _, fn := range []string{"stage-a", "stage-b"} {
 		invs := srv.Invocations(fn)
 		if len(invs) != 1 || !invs[0].Async || invs[0].FunctionError != "" {
-			t.Fatalf("%s ran %+v, want one successful asynchronous invocation", fn, invs)
+			t.Fatalf("%s ran %s, want one successful asynchronous invocation", fn, summary(invs))
 		}
 		var ev struct {
 			Records []struct {
@@ -331,7 +341,7 @@ func runChain(t *testing.T, python string) {
 		t.Errorf("LostEvents = %d, want 1", n)
 	}
 	if invs := srv.Invocations("stage-a"); len(invs) != 3 || !strings.Contains(string(invs[1].Event), `"ObjectCreated:Copy"`) {
-		t.Errorf("stage-a ran %d times (%+v), want 3: the first run, and the copy twice", len(invs), invs)
+		t.Errorf("stage-a ran %s, want 3 times: the first run, and the copy twice", summary(invs))
 	}
 	if keys := srv.Objects(bucket, "1-a/"); fmt.Sprint(keys) != "[1-a/run 1+x.txt 1-a/twice.txt]" {
 		t.Errorf("1-a/ holds %v", keys)
@@ -388,7 +398,7 @@ func TestNotificationDestinations(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("no python3")
 	}
-	lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond})
+	srv := lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond})
 	cfg := sdkConfig(t)
 	lc, sc := lambda.NewFromConfig(cfg), s3.NewFromConfig(cfg)
 	ctx := context.Background()
@@ -422,6 +432,17 @@ func TestNotificationDestinations(t *testing.T) {
 	if err := put("f"); err != nil {
 		t.Errorf("a policy for b*: %v", err)
 	}
+	// Faults on S3 and CloudWatch Logs calls.
+	srv.Inject(lambdafake.Fault{Op: "PutBucketTagging", Kind: lambdafake.AccessDenied})
+	if _, err := sc.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: sdkaws.String("bkt-1"),
+		Tagging: &s3types.Tagging{TagSet: []s3types.Tag{}}}); apiCode(err) != "AccessDenied" {
+		t.Errorf("PutBucketTagging with a fault: %v, want AccessDenied", err)
+	}
+	srv.Inject(lambdafake.Fault{Op: "DescribeLogGroups", Kind: lambdafake.AccessDenied})
+	logs := cloudwatchlogs.NewFromConfig(cfg)
+	if _, err := logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{}); apiCode(err) != "AccessDeniedException" {
+		t.Errorf("DescribeLogGroups with a fault: %v, want AccessDeniedException", err)
+	}
 	var notFound *types.ResourceNotFoundException
 	if _, err := lc.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: sdkaws.String("f"), StatementId: sdkaws.String("nope")}); !errors.As(err, &notFound) {
 		t.Errorf("RemovePermission of no statement: %v, want ResourceNotFoundException", err)
@@ -439,7 +460,7 @@ func TestAsyncRetries(t *testing.T) {
 		t.Skip("no python3")
 	}
 	srv := lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond, Update: time.Millisecond,
-		RetryDelay: 200 * time.Millisecond, EventAgeUnit: time.Millisecond})
+		RetryDelay: time.Second, EventAgeUnit: 10 * time.Millisecond, InitTimeout: time.Minute})
 	c, ctx := client(t), context.Background()
 	_, err := c.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: sdkaws.String("flaky"), Role: sdkaws.String("arn:aws:iam::" + lambdafake.Account + ":role/r"),
@@ -475,10 +496,10 @@ func TestAsyncRetries(t *testing.T) {
 	invs := srv.Invocations("flaky")
 	if len(invs) != 2 || invs[0].Attempt != 1 || invs[1].Attempt != 2 || invs[0].RequestID != invs[1].RequestID ||
 		invs[1].FunctionError != "Unhandled" || string(invs[1].Event) != `{"n":1}` {
-		t.Errorf("attempts %+v, want 2 failed attempts of one request", invs)
+		t.Errorf("attempts %s, want 2 failed attempts of one request", summary(invs))
 	}
 
-	// With the default 2 retries, but a 60 s (here 60 ms) age limit: the
+	// With the default 2 retries, but a 60 s (here 600 ms) age limit: the
 	// first retry comes too late.
 	if _, err := c.DeleteFunctionEventInvokeConfig(ctx, &lambda.DeleteFunctionEventInvokeConfigInput{FunctionName: fn}); err != nil {
 		t.Fatal(err)
@@ -499,7 +520,7 @@ func TestAsyncRetries(t *testing.T) {
 	}
 	invs = srv.Invocations("flaky")[2:]
 	if len(invs) != 2 || invs[0].Expired || !invs[1].Expired || invs[1].Attempt != 2 {
-		t.Errorf("attempts %+v, want one failed attempt and an expired retry", invs)
+		t.Errorf("attempts %s, want one failed attempt and an expired retry", summary(invs))
 	}
 	// Every attempt that ran wrote its REPORT line.
 	reports := 0
@@ -556,5 +577,210 @@ func TestRolePolicies(t *testing.T) {
 	}
 	if r := srv.Roles(); len(r) != 0 {
 		t.Errorf("roles left: %v", r)
+	}
+}
+
+// TestEventFilters checks which writes S3 reports to which function:
+// event types (Put, Copy, CompleteMultipartUpload), prefix and suffix
+// rules; and the JSON log format's REPORT records, found by a JSON
+// filter pattern.
+func TestEventFilters(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3")
+	}
+	srv := lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond, InitTimeout: time.Minute})
+	cfg := sdkConfig(t)
+	lc, sc, logs := lambda.NewFromConfig(cfg), s3.NewFromConfig(cfg), cloudwatchlogs.NewFromConfig(cfg)
+	ctx := context.Background()
+	out, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: sdkaws.String("echo"), Role: sdkaws.String("arn:aws:iam::" + lambdafake.Account + ":role/r"),
+		Runtime: types.RuntimePython312, Handler: sdkaws.String("app.handler"),
+		Code:          &types.FunctionCode{ZipFile: zipOf(t, map[string]string{"app.py": "def handler(e, c):\n    return e\n"})},
+		LoggingConfig: &types.LoggingConfig{LogFormat: types.LogFormatJson},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: sdkaws.String("echo"), StatementId: sdkaws.String("s3"),
+		Action: sdkaws.String("lambda:InvokeFunction"), Principal: sdkaws.String("s3.amazonaws.com")}); err != nil {
+		t.Fatal(err)
+	}
+	bucket := sdkaws.String("filters")
+	if _, err := sc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket}); err != nil {
+		t.Fatal(err)
+	}
+	n := notification("copies-and-uploads", sdkaws.ToString(out.FunctionArn), "up/",
+		s3types.EventS3ObjectCreatedCopy, s3types.EventS3ObjectCreatedCompleteMultipartUpload)
+	n.Filter.Key.FilterRules = append(n.Filter.Key.FilterRules, s3types.FilterRule{Name: s3types.FilterRuleNameSuffix, Value: sdkaws.String(".txt")})
+	if _, err := sc.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: bucket,
+		NotificationConfiguration: &s3types.NotificationConfiguration{LambdaFunctionConfigurations: []s3types.LambdaFunctionConfiguration{n}}}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(key string) {
+		t.Helper()
+		if _, err := sc.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: sdkaws.String(key), Body: strings.NewReader("data")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("up/put.txt") // a Put: not subscribed
+	put("up/a.bin")   // no .txt
+	put("down/b.txt") // not under up/
+	if _, err := sc.CopyObject(ctx, &s3.CopyObjectInput{Bucket: bucket, Key: sdkaws.String("up/copy.txt"),
+		CopySource: sdkaws.String("filters/up/a.bin")}); err != nil {
+		t.Fatal(err)
+	}
+	mp, err := sc.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: bucket, Key: sdkaws.String("up/multi.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := sc.UploadPart(ctx, &s3.UploadPartInput{Bucket: bucket, Key: sdkaws.String("up/multi.txt"), UploadId: mp.UploadId,
+		PartNumber: sdkaws.Int32(1), Body: strings.NewReader("one part")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: bucket, Key: sdkaws.String("up/multi.txt"),
+		UploadId: mp.UploadId, MultipartUpload: &s3types.CompletedMultipartUpload{Parts: []s3types.CompletedPart{
+			{ETag: part.ETag, PartNumber: sdkaws.Int32(1)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, inv := range srv.Invocations("echo") {
+		var ev struct {
+			Records []struct {
+				EventName string
+				S3        struct{ Object struct{ Key string } }
+			}
+		}
+		json.Unmarshal(inv.Event, &ev)
+		for _, r := range ev.Records {
+			got = append(got, r.EventName+" "+r.S3.Object.Key)
+		}
+	}
+	if fmt.Sprint(got) != "[ObjectCreated:Copy up/copy.txt ObjectCreated:CompleteMultipartUpload up/multi.txt]" {
+		t.Errorf("events delivered: %q", got)
+	}
+	found, err := logs.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: sdkaws.String("/aws/lambda/echo"),
+		FilterPattern: sdkaws.String(`{ $.type = "platform.report" && $.record.status = "success" }`)})
+	if err != nil || len(found.Events) != 2 || !strings.Contains(sdkaws.ToString(found.Events[0].Message), srv.Invocations("echo")[0].RequestID) {
+		t.Errorf("JSON REPORT records: %v %+v", err, found)
+	}
+}
+
+// TestRoleS3Access checks that a function whose role the fake knows
+// reaches S3 only as far as the role's policies allow.
+func TestRoleS3Access(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3")
+	}
+	needBoto3(t, "python3")
+	srv := lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond, InitTimeout: time.Minute})
+	cfg := sdkConfig(t)
+	lc, sc, ic := lambda.NewFromConfig(cfg), s3.NewFromConfig(cfg), iam.NewFromConfig(cfg)
+	ctx := context.Background()
+	role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: sdkaws.String("stage-role"),
+		AssumeRolePolicyDocument: sdkaws.String(`{"Version":"2012-10-17","Statement":[]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: sdkaws.String("stage"), Role: role.Role.Arn,
+		Runtime: types.RuntimePython312, Handler: sdkaws.String("stage.handler"), Timeout: sdkaws.Int32(60),
+		Code:        &types.FunctionCode{ZipFile: zipOf(t, map[string]string{"stage.py": stageCode})},
+		Environment: &types.Environment{Variables: map[string]string{"OUTPUT_PREFIX": "out/"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: sdkaws.String("stage"),
+		MaximumRetryAttempts: sdkaws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: sdkaws.String("stage"), StatementId: sdkaws.String("s3"),
+		Action: sdkaws.String("lambda:InvokeFunction"), Principal: sdkaws.String("s3.amazonaws.com")}); err != nil {
+		t.Fatal(err)
+	}
+	bucket := sdkaws.String("role-test")
+	if _, err := sc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: bucket,
+		NotificationConfiguration: &s3types.NotificationConfiguration{LambdaFunctionConfigurations: []s3types.LambdaFunctionConfiguration{
+			notification("in", sdkaws.ToString(out.FunctionArn), "in/", "s3:ObjectCreated:*")}}}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(key string) {
+		t.Helper()
+		if _, err := sc.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: sdkaws.String(key), Body: strings.NewReader(key)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.WaitIdle(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The role allows no S3 call: the stage fails reading its input.
+	put("in/1")
+	if invs := srv.Invocations("stage"); len(invs) != 1 || invs[0].FunctionError == "" {
+		t.Fatalf("stage ran %s, want one failed invocation", summary(invs))
+	}
+	// Reading in/ but writing only under elsewhere/: the write is refused.
+	policy := func(write string) {
+		doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::role-test/in/*"},` +
+			`{"Effect":"Allow","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::role-test/` + write + `*"]}]}`
+		if _, err := ic.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: sdkaws.String("stage-role"), PolicyName: sdkaws.String("s3"),
+			PolicyDocument: &doc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	policy("elsewhere/")
+	put("in/2")
+	if invs := srv.Invocations("stage"); len(invs) != 2 || invs[1].FunctionError == "" {
+		t.Fatalf("stage ran %s, want a second failed invocation", summary(invs))
+	}
+	policy("out/")
+	put("in/3")
+	if invs := srv.Invocations("stage"); len(invs) != 3 || invs[2].FunctionError != "" {
+		t.Fatalf("stage ran %s, want a third, successful invocation", summary(invs))
+	}
+	if keys := srv.Objects("role-test", ""); fmt.Sprint(keys) != "[in/1 in/2 in/3 out/3]" {
+		t.Errorf("objects %v", keys)
+	}
+}
+
+// TestLogDelay checks that log events become visible only after
+// Options.LogDelay, as CloudWatch ingests them late.
+func TestLogDelay(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3")
+	}
+	lambdafake.Start(t, lambdafake.Options{Activation: time.Millisecond, LogDelay: 3 * time.Second, InitTimeout: time.Minute})
+	c, logs, ctx := client(t), cloudwatchlogs.NewFromConfig(sdkConfig(t)), context.Background()
+	create(t, c, "late")
+	time.Sleep(10 * time.Millisecond) // Activation
+	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: sdkaws.String("late"), Payload: []byte(`{"n":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	filter := &cloudwatchlogs.FilterLogEventsInput{LogGroupName: sdkaws.String("/aws/lambda/late"), FilterPattern: sdkaws.String("REPORT")}
+	start := time.Now()
+	out, err := logs.FilterLogEvents(ctx, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Events) != 0 && time.Since(start) < 2*time.Second {
+		t.Errorf("the REPORT line is visible at once: %+v", out.Events)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		out, err := logs.FilterLogEvents(ctx, filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Events) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no REPORT line after a minute: %+v", out.Events)
+		}
 	}
 }

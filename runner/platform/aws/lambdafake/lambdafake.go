@@ -1,20 +1,46 @@
-// Package lambdafake is a fake of AWS Lambda's REST API (and of the few
-// STS and IAM calls faaslab makes) for tests and benchmarks: an HTTP
-// server on the loopback interface that the AWS SDK reaches through
-// AWS_ENDPOINT_URL.
+// Package lambdafake is a test fake of AWS Lambda's REST API, with the
+// parts of S3, CloudWatch Logs, STS and IAM that faaslab uses beside it:
+// an HTTP server on the loopback interface that the AWS SDK reaches
+// through AWS_ENDPOINT_URL. Requests go to the service their SigV4
+// credential scope names (signatures are not checked).
 //
-// It keeps each function's state as Lambda does (Pending, then Active;
-// an update InProgress, then Successful; 409 ResourceConflictException
-// while either lasts), returns the log tail with a REPORT line in the
-// text or the JSON log format, and injects faults on demand: throttling
-// with Retry-After, conflicts, server errors, access denied, dropped
-// connections and function timeouts.
+// Lambda: it keeps each function's state as Lambda does (Pending, then
+// Active; an update InProgress, then Successful; 409
+// ResourceConflictException while either lasts), returns the log tail
+// with a REPORT line in the text or the JSON log format, and keeps the
+// function's resource-based policy (AddPermission, RemovePermission,
+// GetPolicy) and its event invoke configuration. Invoke with
+// InvocationType Event answers 202 and queues the event; each function
+// has one execution environment, which runs queued events one after
+// another (no concurrency is modelled) and shares itself with
+// synchronous calls; failed attempts are retried after Options.RetryDelay
+// and twice that, up to MaximumRetryAttempts, unless older than
+// MaximumEventAgeInSeconds.
+//
+// S3 (path-style, as the SDK addresses an IP endpoint): buckets and
+// objects are gofakes3's, in memory; the fake adds bucket tagging and
+// notification configurations for Lambda destinations, which it
+// validates as S3 does (the function must exist and its policy allow
+// s3.amazonaws.com for the bucket). After every object creation (PUT,
+// copy, multipart completion) it delivers S3's event document to each
+// matching function by asynchronous invocation, at least once.
+//
+// CloudWatch Logs: every invocation, synchronous or not, appends its
+// START, output, END and REPORT lines (or JSON records) to the
+// function's log group, one stream per execution environment; the fake
+// answers FilterLogEvents, DescribeLogGroups, DescribeLogStreams and
+// DeleteLogGroup. IAM: roles, their managed and inline policies.
+//
+// It injects faults on demand: throttling with Retry-After, conflicts,
+// server errors, access denied, dropped connections, function timeouts,
+// and S3 event deliveries lost, duplicated or delayed.
 //
 // It runs the functions' code for real: each function's zip is unpacked
 // and run by faaslab's fake platform (runner/platform/fake), which starts
-// plain Python processes on the host with no isolation at all. Like that
-// platform, it must only ever run the trusted fixtures of faaslab's own
-// tests.
+// plain Python processes on the host with no isolation at all, with the
+// fake's role credentials, region and S3 endpoint in their environment.
+// Like that platform, it must only ever run the trusted fixtures of
+// faaslab's own tests.
 package lambdafake
 
 import (
@@ -95,6 +121,14 @@ type Options struct {
 	// EventAgeUnit is what one second of MaximumEventAgeInSeconds lasts
 	// (default a second), so that tests can age events quickly.
 	EventAgeUnit time.Duration
+	// InitTimeout replaces Lambda's 10 s limit on an execution
+	// environment's start and init, for hosts too busy to start Python
+	// (and import boto3) in time.
+	InitTimeout time.Duration
+	// LogDelay is how long an invocation's log events take to become
+	// visible to FilterLogEvents (CloudWatch ingests them seconds late);
+	// default none.
+	LogDelay time.Duration
 	// LogPageSize caps the events (or log groups, or streams) of one page
 	// of CloudWatch Logs' answers below the service's own page sizes, so
 	// that tests exercise nextToken.
@@ -299,7 +333,7 @@ func New(opts Options) (*Server, error) {
 	if opts.EventAgeUnit == 0 {
 		opts.EventAgeUnit = time.Second
 	}
-	pl, err := fake.New(fake.Options{Python: interpreter(opts.Python)})
+	pl, err := fake.New(fake.Options{Python: interpreter(opts.Python), InitTimeout: opts.InitTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("lambdafake: %w", err)
 	}
@@ -1123,17 +1157,6 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, name string, fau
 	if f == nil {
 		return
 	}
-	switch typ {
-	case "Event":
-		// Lambda queues the event, even for a pending function.
-		w.Header().Set("X-Amzn-RequestId", s.enqueue(f, event))
-		w.WriteHeader(http.StatusAccepted)
-		return
-	case "DryRun":
-		w.Header().Set("X-Amzn-RequestId", requestID())
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
 	s.mu.Lock()
 	c := s.configOf(f)
 	gen := f.generation
@@ -1141,6 +1164,16 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, name string, fau
 	if c.State == "Pending" {
 		s.lambdaError(w, http.StatusConflict, "ResourceConflictException",
 			"The operation cannot be performed at this time. The function is currently in the following state: Pending")
+		return
+	}
+	switch typ {
+	case "Event":
+		w.Header().Set("X-Amzn-RequestId", s.enqueue(f, event))
+		w.WriteHeader(http.StatusAccepted)
+		return
+	case "DryRun":
+		w.Header().Set("X-Amzn-RequestId", requestID())
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	id := requestID()
@@ -1226,7 +1259,7 @@ func (s *Server) functionEnv(c Configuration, envJSON string) map[string]string 
 		"LAMBDAFAKE_HANDLER":    c.Handler,
 		"AWS_ACCESS_KEY_ID":     RoleAccessKeyID,
 		"AWS_SECRET_ACCESS_KEY": RoleSecretAccessKey,
-		"AWS_SESSION_TOKEN":     "lambdafake-session-" + c.FunctionName,
+		"AWS_SESSION_TOKEN":     sessionPrefix + c.FunctionName,
 		"AWS_REGION":            Region,
 		"AWS_DEFAULT_REGION":    Region,
 		"AWS_ENDPOINT_URL_S3":   s.URL,

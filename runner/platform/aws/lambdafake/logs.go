@@ -34,7 +34,7 @@ type logStream struct {
 }
 
 type logEvent struct {
-	ts, ingested int64 // milliseconds since the epoch
+	ts, ingested int64 // milliseconds since the epoch; ingested may be ahead (Options.LogDelay)
 	seq          int64 // order of ingestion, server-wide
 	message      string
 }
@@ -67,7 +67,7 @@ func (s *Server) record(f *function, c Configuration, id string, inv platform.In
 		st = &logStream{name: stream, created: time.Now()}
 		g.streams[stream] = st
 	}
-	now := time.Now().UnixMilli()
+	now := time.Now().Add(s.opts.LogDelay).UnixMilli()
 	for i, line := range lines {
 		ts := start
 		if i >= len(lines)-2 { // END and REPORT (or runtimeDone and report)
@@ -214,6 +214,7 @@ func (s *Server) filterLogEvents(w http.ResponseWriter, group string, streams []
 		return
 	}
 	var events []logEventOut
+	visible := time.Now().UnixMilli()
 	for _, st := range g.streams {
 		if len(want) > 0 && !want[st.name] || !strings.HasPrefix(st.name, streamPrefix) {
 			continue
@@ -222,7 +223,7 @@ func (s *Server) filterLogEvents(w http.ResponseWriter, group string, streams []
 			if startTime != nil && e.ts < *startTime || endTime != nil && e.ts > *endTime {
 				continue
 			}
-			if e.ts < afterTS || e.ts == afterTS && e.seq <= afterSeq || !match(e.message) {
+			if e.ingested > visible || e.ts < afterTS || e.ts == afterTS && e.seq <= afterSeq || !match(e.message) {
 				continue
 			}
 			events = append(events, logEventOut{LogStreamName: st.name, Timestamp: e.ts, Message: e.message,

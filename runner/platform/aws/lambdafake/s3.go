@@ -146,6 +146,11 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if action, resource, caller := s.s3Denied(r, op, bucket, key); action != "" {
+		s.s3Error(w, r, http.StatusForbidden, "AccessDenied", "User: "+caller+" is not authorized to perform: "+action+
+			" on resource: \""+resource+"\" because no identity-based policy allows the "+action+" action", "")
+		return
+	}
 	q := r.URL.Query()
 	for _, sub := range unsupportedBucketSubresources {
 		if q.Has(sub) {
