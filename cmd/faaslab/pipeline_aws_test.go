@@ -30,7 +30,7 @@ func TestPipelineOnAWS(t *testing.T) {
 	if err := exec.Command(debianPython, "-c", "import PIL, boto3, numpy").Run(); err != nil {
 		t.Skipf("%s lacks Pillow, boto3 or numpy (scripts/install-deps installs them): %v", debianPython, err)
 	}
-	s := lambdafake.Start(t, lambdafake.Options{Python: debianPython})
+	s := lambdafake.Start(t, lambdafake.Options{Python: debianPython, InitTimeout: 2 * time.Minute})
 	// Not under /tmp: the fake platforms map /tmp to each environment's
 	// own.
 	dir, err := os.MkdirTemp("/var/tmp", "faaslab-pipeline-aws-")

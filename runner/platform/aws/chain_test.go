@@ -89,14 +89,19 @@ func summary(run platform.ChainRun) string {
 // its timeout, and that Close leaves nothing, in both log formats.
 func TestChain(t *testing.T) {
 	needBoto3(t)
-	for _, format := range []string{lambdafake.FormatText, lambdafake.FormatJSON} {
-		t.Run(format, func(t *testing.T) { testChainOn(t, format) })
+	// The JSON format's logs become visible late, as CloudWatch Logs
+	// ingests them.
+	for _, o := range []lambdafake.Options{{LogFormat: lambdafake.FormatText}, {LogFormat: lambdafake.FormatJSON, LogDelay: time.Second}} {
+		t.Run(o.LogFormat, func(t *testing.T) {
+			o.InitTimeout = time.Minute // Python and boto3 on a busy host
+			testChainOn(t, o)
+		})
 	}
 }
 
-func testChainOn(t *testing.T, format string) {
+func testChainOn(t *testing.T, opts lambdafake.Options) {
 	ctx := context.Background()
-	s := lambdafake.Start(t, lambdafake.Options{LogFormat: format})
+	s := lambdafake.Start(t, opts)
 	p := open(t, func(o *aws.Options) { o.Config.Role = aws.RoleCreate })
 	c := testChain(t, 3, "conformance", "r1")
 	d, err := p.DeployChain(ctx, c)
@@ -262,7 +267,7 @@ func TestChainDeployFailure(t *testing.T) {
 // leaves another study's chain alone.
 func TestDestroyChain(t *testing.T) {
 	needBoto3(t)
-	s := lambdafake.Start(t, lambdafake.Options{})
+	s := lambdafake.Start(t, lambdafake.Options{InitTimeout: time.Minute})
 	ctx := context.Background()
 	pa := open(t, func(o *aws.Options) { o.Config.Study, o.Config.Role = "alpha", aws.RoleCreate })
 	pb := open(t, func(o *aws.Options) { o.Config.Study = "beta" })
@@ -307,7 +312,7 @@ func TestDestroyChain(t *testing.T) {
 // aws platform on the fake: S3 notifications deliver the events.
 func TestChainConformance(t *testing.T) {
 	needBoto3(t)
-	s := lambdafake.Start(t, lambdafake.Options{})
+	s := lambdafake.Start(t, lambdafake.Options{InitTimeout: time.Minute})
 	t.Run("suite", func(t *testing.T) {
 		platformtest.RunChain(t, func(t *testing.T) platform.Chainer { return open(t, nil) })
 	})
