@@ -106,6 +106,9 @@ type Platform struct {
 	poolMu     sync.Mutex
 	idle       map[string][]*deployment
 	poolClosed bool
+	// chains are the chains deployed and not closed yet, which Close
+	// closes.
+	chains map[*chainDeployment]bool
 }
 
 var (

@@ -165,6 +165,12 @@ func (p *Platform) DeployChain(ctx context.Context, c platform.Chain) (platform.
 	for i := range cd.seen {
 		cd.seen[i] = map[string]bool{}
 	}
+	p.poolMu.Lock()
+	if p.chains == nil {
+		p.chains = map[*chainDeployment]bool{}
+	}
+	p.chains[cd] = true
+	p.poolMu.Unlock()
 	if err := cd.deploy(ctx); err != nil {
 		if cerr := cd.Close(context.WithoutCancel(ctx)); cerr != nil {
 			p.log.Warn("deleting a chain that failed to deploy", "chain", c.Name, "error", cerr)
@@ -434,6 +440,9 @@ func (cd *chainDeployment) Close(ctx context.Context) error {
 		return fmt.Errorf("close chain %s: %w", cd.c.Name, errors.Join(errs...))
 	}
 	cd.closed = true
+	p.poolMu.Lock()
+	delete(p.chains, cd)
+	p.poolMu.Unlock()
 	return nil
 }
 

@@ -321,3 +321,52 @@ func TestChainConformance(t *testing.T) {
 		t.Errorf("the suite left buckets %v, functions %v, log groups %v", b, f, g)
 	}
 }
+
+// TestChainFaults runs a chain through throttled S3 and CloudWatch Logs
+// calls, a stage's event delivered twice (S3 delivers at least once) and
+// one delivered late, and checks that each run still gets one invocation
+// per stage; and that closing the platform deletes a chain left open.
+func TestChainFaults(t *testing.T) {
+	needBoto3(t)
+	s := lambdafake.Start(t, lambdafake.Options{InitTimeout: time.Minute, LogDelay: 500 * time.Millisecond})
+	p := open(t, nil)
+	ctx := context.Background()
+	d, err := p.DeployChain(ctx, testChain(t, 2, "conformance", "r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := chainRun(t, d, "c1-0001.txt", "warm up", 2*time.Minute)
+	if len(run.Stages) != 2 || run.Stages[1].Output == nil {
+		t.Fatalf("run: %s", summary(run))
+	}
+	fns := s.Functions()
+	for _, f := range []lambdafake.Fault{
+		{Op: "PutObject", Kind: lambdafake.Throttle},
+		{Op: "ListObjectsV2", Kind: lambdafake.ServerError},
+		{Op: "FilterLogEvents", Kind: lambdafake.Throttle, Times: 2},
+		{Op: "S3Event", Function: fns[0], Kind: lambdafake.DuplicateEvent},
+		{Op: "S3Event", Function: fns[1], Kind: lambdafake.DelayEvent, Delay: 2 * time.Second},
+	} {
+		s.Inject(f)
+	}
+	run = chainRun(t, d, "c1-0002.txt", "faults", 2*time.Minute)
+	if run.TimedOut || len(run.Stages) != 2 {
+		t.Fatalf("run through faults: %s", summary(run))
+	}
+	for i, st := range run.Stages {
+		if st.Invocation.Status != platform.StatusOK || st.Output == nil || st.Invocation.Cold {
+			t.Errorf("stage %d: %+v, output %v", i, st.Invocation, st.Output)
+		}
+	}
+	if run.Stages[0].Invocation.RequestID == "" || run.Stages[0].Invocation.RequestID == run.Stages[1].Invocation.RequestID {
+		t.Errorf("request ids %q, %q", run.Stages[0].Invocation.RequestID, run.Stages[1].Invocation.RequestID)
+	}
+	// The platform closes the chain left open.
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.WaitIdle(ctx)
+	if b, f, g := s.Buckets(), s.Functions(), s.LogGroups(); len(b)+len(f)+len(g) > 0 {
+		t.Errorf("closing the platform left buckets %v, functions %v, log groups %v", b, f, g)
+	}
+}

@@ -86,15 +86,23 @@ func (d *deployment) reuse(ctx context.Context, fn platform.Function) error {
 	return nil
 }
 
-// Close deletes the functions kept for reuse; deployments closed after it
-// delete their own. The session closes the platform when a run ends.
+// Close deletes the functions kept for reuse and the chains still
+// deployed; deployments closed after it delete their own. The session
+// closes the platform when a run ends.
 func (p *Platform) Close(ctx context.Context) error {
 	p.poolMu.Lock()
 	p.poolClosed = true
 	idle := p.idle
 	p.idle = nil
+	var chains []*chainDeployment
+	for cd := range p.chains {
+		chains = append(chains, cd)
+	}
 	p.poolMu.Unlock()
 	var errs []error
+	for _, cd := range chains {
+		errs = append(errs, cd.Close(ctx))
+	}
 	for _, ds := range idle {
 		for _, d := range ds {
 			if err := d.delete(ctx); err != nil {
