@@ -81,6 +81,7 @@ func (f *fakeCgroupFS) populate(dir, controllers string, root bool) {
 		}
 		if slices.Contains(on, "cpu") {
 			files["cpu.max"] = "max 100000\n"
+			files["cpu.weight"] = "100\n"
 			files["cpu.stat"] += "nr_periods 0\nnr_throttled 0\nthrottled_usec 0\n"
 		}
 		if slices.Contains(on, "pids") {
