@@ -27,6 +27,9 @@ import (
 // goes first. It reports the medians of:
 //
 //   - host-s and host-cpu-s: the host import's wall and CPU time;
+//   - cold-invoke-s: the cold Invoke as the caller sees it, which adds
+//     the container's set-up (its cgroup, /tmp, and with object storage
+//     the network namespace and its servers) and the call to init-s;
 //   - init-s: the sandbox's start and init (fork to the runtime's first
 //     next), import-s the handler module's import inside it;
 //   - init-cpu-s: the CPU time the container's cgroup used for init, and
@@ -104,8 +107,10 @@ func benchmarkInitUnderLoad(b *testing.B, opts Options, memoryMB int, s3 bool) {
 		return wall, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), sched
 	}
 	type sandboxInit struct {
-		wall, imported, cpu, throttled time.Duration
-		sched                          schedStat
+		// cold is the whole cold Invoke as the caller sees it: set-up
+		// (cgroup, /tmp, object storage's namespace) and init.
+		cold, wall, imported, cpu, throttled time.Duration
+		sched                                schedStat
 	}
 	// coldStart deploys and invokes the function once; unweighed, it
 	// undoes Deploy's weighing of the containers (see deploy.go) first,
@@ -125,7 +130,9 @@ func benchmarkInitUnderLoad(b *testing.B, opts Options, memoryMB int, s3 bool) {
 				b.Fatal(err)
 			}
 		}
+		start := time.Now()
 		inv, err := d.Invoke(ctx, []byte(`{}`))
+		took := time.Since(start)
 		if err != nil || inv.Status != platform.StatusOK || !inv.Cold {
 			b.Fatalf("cold invoke: %v %s %s %s", err, inv.Status, inv.ErrorMessage, inv.Log)
 		}
@@ -145,9 +152,11 @@ func benchmarkInitUnderLoad(b *testing.B, opts Options, memoryMB int, s3 bool) {
 		}
 		call := time.Duration((inv.EnvCPUUser + inv.EnvCPUSystem) * float64(time.Second))
 		s.wall, s.imported, s.cpu, s.throttled = dep.c.initTook, inv.InitDuration, u.usage-call, u.throttled
+		s.cold = took
 		return s
 	}
 
+	var coldWall []time.Duration
 	var hostWall, hostCPU, hostWait, initWall, imported, initCPU, throttled, initWait, unweighedWall []time.Duration
 	load0 := loadAverage()
 	b.ResetTimer()
@@ -171,6 +180,7 @@ func benchmarkInitUnderLoad(b *testing.B, opts Options, memoryMB int, s3 bool) {
 		initCPU, throttled = append(initCPU, s.cpu), append(throttled, s.throttled)
 		initWait = append(initWait, time.Duration(s.sched.WaitNS))
 		unweighedWall = append(unweighedWall, u.wall)
+		coldWall = append(coldWall, s.cold)
 		b.Logf("round %d: host %.2fs (cpu %.2fs, waited %.2fs) | sandbox init %.2fs, import %.2fs, cpu %.2fs, waited %.2fs, throttled %.2fs | unweighed init %.2fs (cpu %.2fs, waited %.2fs) | load %s",
 			i, hw.Seconds(), hc.Seconds(), float64(hs.WaitNS)/1e9, s.wall.Seconds(), s.imported.Seconds(), s.cpu.Seconds(),
 			float64(s.sched.WaitNS)/1e9, s.throttled.Seconds(), u.wall.Seconds(), u.cpu.Seconds(), float64(u.sched.WaitNS)/1e9, loadAverage())
@@ -181,6 +191,7 @@ func benchmarkInitUnderLoad(b *testing.B, opts Options, memoryMB int, s3 bool) {
 	b.ReportMetric(med(hostCPU), "host-cpu-s")
 	b.ReportMetric(med(hostWait), "host-wait-s")
 	b.ReportMetric(med(initWall), "init-s")
+	b.ReportMetric(med(coldWall), "cold-invoke-s")
 	b.ReportMetric(med(imported), "import-s")
 	b.ReportMetric(med(initCPU), "init-cpu-s")
 	b.ReportMetric(med(initWait), "init-wait-s")
@@ -242,4 +253,31 @@ func loadAverage() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// BenchmarkS3Setup measures what a container with object storage adds
+// before its sandbox starts: a network namespace with its loopback up,
+// the HTTP, HTTPS and DNS servers in it, and their teardown. The
+// certificate authority is made once per Platform, before the loop.
+//
+//	go test -run '^$' -bench S3Setup -benchtime 50x ./runner/platform/local/
+func BenchmarkS3Setup(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("object storage in the sandbox needs root")
+	}
+	var names s3Names
+	dir := b.TempDir()
+	h := objstore.New().Handler(objstore.Scope{Bucket: "pipe"})
+	if _, err := names.prepare(dir); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e, err := newS3Endpoint(h, &names, dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.releaseNamespace()
+		e.close()
+	}
 }
