@@ -50,9 +50,18 @@ func realV2Mount(t *testing.T) cgroupMount {
 }
 
 // makeTopGroup creates a group of the test's at the hierarchy's root and
-// removes it, and everything beneath it, when the test ends.
+// removes it, and everything beneath it, when the test ends. It first
+// removes the groups of the same name that a test process that no longer
+// runs left behind (killed before its cleanup ran).
 func makeTopGroup(t *testing.T, m cgroupMount, name string) string {
 	t.Helper()
+	left, _ := filepath.Glob(filepath.Join(m.point, name+"-*"))
+	for _, dir := range left {
+		pid, err := strconv.Atoi(strings.Split(strings.TrimPrefix(filepath.Base(dir), name+"-"), "-")[0])
+		if err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
+			removeV2Tree(t, dir)
+		}
+	}
 	top := filepath.Join(m.point, fmt.Sprintf("%s-%d-%s", name, os.Getpid(), randomHex(3)))
 	if err := os.Mkdir(top, 0o755); err != nil {
 		t.Skipf("cannot create a cgroup v2 group at %s: %v", m.point, err)
