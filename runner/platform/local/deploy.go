@@ -207,7 +207,10 @@ func (p *Platform) environment(d *deployment) []string {
 
 // limitsFor gives fn Lambda's resources: its memory, and CPU in proportion
 // to memory, a full vCPU per 1,769 MB, as many as the host has at most.
-// Init gets at least one vCPU unless Options.StrictInitCPU is set.
+// Init gets at least one vCPU unless Options.StrictInitCPU is set, as AWS
+// describes an on-demand function's init: a full, unthrottled vCPU for up
+// to 10 s ("Effectively running Java on Serverless", serverlessland.com;
+// provisioned concurrency gets no such burst).
 func (p *Platform) limitsFor(fn platform.Function) limits {
 	vcpus := math.Min(float64(fn.MemoryMB)/mbPerVCPU, float64(p.opts.HostCPUs))
 	lim := limits{
