@@ -46,7 +46,7 @@ func (c *fakeChain) Run(_ context.Context, name string, data []byte, _ time.Dura
 }
 
 func (c *fakeChain) Get(_ context.Context, key string) ([]byte, error) { return c.objects[key], nil }
-func (c *fakeChain) Close(context.Context) error                      { return nil }
+func (c *fakeChain) Close(context.Context) error                       { return nil }
 
 func TestCheckObjects(t *testing.T) {
 	ok := platform.Invocation{Status: platform.StatusOK, Duration: time.Millisecond}
