@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +110,21 @@ func (plain) Name() string { return "plain" }
 func TestPipelinesNeedAChainer(t *testing.T) {
 	if _, err := chainer(plain{}); err == nil || !strings.Contains(err.Error(), "platform plain cannot run pipelines") {
 		t.Errorf("chainer of a platform without chains: %v", err)
+	}
+}
+
+// TestReferenceObjectsCached: a resumed run (a new engine) reads the
+// reference pipeline's objects from the run directory.
+func TestReferenceObjectsCached(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "functions", "reference-p", "objects.json")
+	os.MkdirAll(filepath.Dir(cache), 0o755)
+	if err := os.WriteFile(cache, []byte(`[{"name":"input.png","data":"aW4="},{"name":"input.png","data":"b3V0"}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Dir: dir, Plan: &plan.Plan{Study: &schema.Study{}}}
+	objs, err := e.referenceObjects(context.Background(), "p")
+	if err != nil || len(objs) != 2 || string(objs[1].Data) != "out" {
+		t.Fatalf("referenceObjects = %+v, %v", objs, err)
 	}
 }
