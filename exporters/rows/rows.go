@@ -216,7 +216,8 @@ type Stage struct {
 	Warmup          bool      `parquet:"warmup"`
 	Stage           string    `parquet:"stage,dict"`
 	StageIndex      int32     `parquet:"stage_index"`
-	Model           string    `parquet:"model,dict"`
+	Model           string    `parquet:"model,dict"`       // the pipeline cell's: a model, or a mix's name
+	StageModel      string    `parquet:"stage_model,dict"` // the model whose code the stage ran
 	Variant         string    `parquet:"variant,dict"`
 	Platform        string    `parquet:"platform,dict"`
 	Arch            string    `parquet:"arch,dict"`
@@ -259,6 +260,11 @@ type Pipeline struct {
 	Status      string    `parquet:"status,dict"`
 	FailedStage string    `parquet:"failed_stage,dict"`
 	CostUSD     *float64  `parquet:"cost_usd,optional"`
+	// EndToEndClass is the run's final object against the reference
+	// pipeline's: OK or FD (EndToEndDetail says what differs); empty
+	// when the run failed.
+	EndToEndClass  string `parquet:"end_to_end_class,dict"`
+	EndToEndDetail string `parquet:"end_to_end_detail"`
 }
 
 // PipelineCell summarises one pipeline cell: one row per stage and one
@@ -278,6 +284,7 @@ type PipelineCell struct {
 	StageIndex    int32    `parquet:"stage_index"`
 	GenerationID  string   `parquet:"generation_id"` // the stage's; empty end to end
 	Model         string   `parquet:"model,dict"`
+	StageModel    string   `parquet:"stage_model,dict"` // the stage's generation's model; empty end to end
 	Variant       string   `parquet:"variant,dict"`
 	Platform      string   `parquet:"platform,dict"`
 	Arch          string   `parquet:"arch,dict"`

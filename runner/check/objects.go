@@ -16,29 +16,31 @@ import (
 const RuleBytes = "bytes"
 
 // ObjectTest is one test of a function whose output is an object it
-// writes to storage rather than its return value: a pipeline stage. The
-// caller owns the storage: it has put the input object, serves the
-// candidate's Function.S3, and reads the written object back in Output.
+// writes to storage rather than its return value: a pipeline stage.
 type ObjectTest struct {
 	Name string
-	// Event is what the candidate is invoked with: the storage event of
-	// its input object.
-	Event json.RawMessage
+	// InputName and Input are the object the test uploads, which
+	// triggers the candidate: its file name (its stem names the test's
+	// objects) and contents.
+	InputName string
+	Input     []byte
 	// Want is the object the reference wrote for the same input.
 	Want []byte
 	// Compare is RuleImage (Metric and Threshold; Field is ignored) or
 	// RuleBytes.
 	Compare Compare
-	// Output returns the object the candidate wrote for this test, and
-	// false when it wrote none.
-	Output func(ctx context.Context) (data []byte, ok bool, err error)
 }
 
+// objectPrefixes are the key prefixes of the one-stage chain that
+// CheckObjects deploys: the candidate reads the first, writes the second.
+var objectPrefixes = []string{"in/", "out/"}
+
 // CheckObjects classifies cand as Check does, on tests whose outputs are
-// objects: NOCODE, SE, then one invocation per test, whose written object
-// is compared with the reference's (a missing object is FD). Images are
-// compared in the sandbox like Check's. The same errors as Check's are
-// returned.
+// objects: NOCODE, SE, then one run per test of cand as a one-stage chain
+// (platform.Chainer) on the checker's platform, triggered by the upload
+// of the test's input object; the object it writes is compared with the
+// reference's (a missing object is FD). Images are compared in the sandbox
+// like Check's. The same errors as Check's are returned.
 func (c *Checker) CheckObjects(ctx context.Context, cand platform.Function, tests []ObjectTest) (Report, error) {
 	if len(tests) == 0 {
 		return Report{}, errors.New("check: no tests")
@@ -55,6 +57,10 @@ func (c *Checker) CheckObjects(ctx context.Context, cand platform.Function, test
 			}
 		}
 	}
+	chainer, ok := c.Platform.(platform.Chainer)
+	if !ok {
+		return Report{}, fmt.Errorf("check: platform %s cannot run pipeline stages: it does not deploy chained functions (platform.Chainer)", c.Platform.Name())
+	}
 	if has, err := hasCode(cand.CodeDir); err != nil {
 		return Report{}, err
 	} else if !has {
@@ -68,7 +74,8 @@ func (c *Checker) CheckObjects(ctx context.Context, cand platform.Function, test
 	if cand.Name == "" {
 		cand.Name = uniqueName("check")
 	}
-	dep, err := c.Platform.Deploy(ctx, cand)
+	dep, err := chainer.DeployChain(ctx, platform.Chain{Name: cand.Name, Stages: []platform.Function{cand},
+		Prefixes: objectPrefixes, Tags: cand.Tags})
 	if err != nil {
 		return Report{}, fmt.Errorf("check: deploy candidate: %w", err)
 	}
@@ -81,7 +88,14 @@ func (c *Checker) CheckObjects(ctx context.Context, cand platform.Function, test
 	return rep, err
 }
 
-func (c *Checker) runObjectTests(ctx context.Context, cand platform.Function, dep platform.Deployment, tests []ObjectTest) (Report, error) {
+// objectRunTimeout bounds one test's run: the candidate's own timeout
+// ends a hanging handler first; the rest allows for cold starts on a busy
+// host and for the output's arrival. It guards against lost events.
+func objectRunTimeout(cand platform.Function) time.Duration {
+	return cand.Timeout + 10*time.Minute
+}
+
+func (c *Checker) runObjectTests(ctx context.Context, cand platform.Function, dep platform.ChainDeployment, tests []ObjectTest) (Report, error) {
 	rep := Report{Class: ClassOK}
 	initFailed := false
 	for _, t := range tests {
@@ -89,30 +103,32 @@ func (c *Checker) runObjectTests(ctx context.Context, cand platform.Function, de
 			rep.Tests = append(rep.Tests, TestResult{Name: t.Name, Class: ClassInit, Detail: "not run: the handler module failed to import"})
 			continue
 		}
-		inv, err := dep.Invoke(ctx, compactEvent(t.Event))
-		if err == nil && inv.InitTimedOut {
-			// As Lambda does after an init past its 10 s limit, the next
-			// invocation starts the environment again: a busy host's slow
-			// imports (boto3's) do not make the code TIMEOUT at once.
-			inv, err = dep.Invoke(ctx, compactEvent(t.Event))
-		}
+		// The chain re-invokes after an init past Lambda's 10 s limit, as
+		// Lambda does: a busy host's slow imports (boto3's) do not make
+		// the code TIMEOUT at once.
+		run, err := dep.Run(ctx, t.InputName, t.Input, objectRunTimeout(cand))
 		if err != nil {
-			return Report{}, fmt.Errorf("check: invoke candidate on test %q: %w", t.Name, err)
+			return Report{}, fmt.Errorf("check: run candidate on test %q: %w", t.Name, err)
 		}
+		if len(run.Stages) == 0 {
+			return Report{}, fmt.Errorf("check: test %q: candidate not invoked within %s: %w", t.Name, objectRunTimeout(cand), platform.ErrInfrastructure)
+		}
+		st := run.Stages[0]
+		inv := st.Invocation
 		r := TestResult{Name: t.Name, Duration: inv.Duration}
 		if r.Duration == 0 {
 			r.Duration = inv.RoundTrip
 		}
 		switch inv.Status {
 		case platform.StatusOK:
-			got, ok, err := t.Output(ctx)
-			if err != nil {
-				return Report{}, fmt.Errorf("check: test %q: read output: %w", t.Name, err)
-			}
 			r.Class = ClassOK
-			if !ok {
+			if st.Output == nil {
 				r.Class, r.Detail = ClassFD, "returned without writing an object under its output prefix"
 				break
+			}
+			got, err := dep.Get(ctx, st.Output.Key)
+			if err != nil {
+				return Report{}, fmt.Errorf("check: test %q: read output: %w", t.Name, err)
 			}
 			equal, detail, err := c.compareObjects(ctx, cand, t.Compare, got, t.Want)
 			if err != nil {

@@ -32,7 +32,9 @@ type Record struct {
 	Attempt *AttemptRecord `json:"attempt,omitempty"`
 	// PipelineRun is one measured run of a pipeline cell.
 	PipelineRun *PipelineRunRecord `json:"pipeline_run,omitempty"`
-	// PipelineCheck is a pipeline cell's end-to-end check.
+	// PipelineCheck is a pipeline cell's end-to-end check, as journals of
+	// earlier versions hold it: runs now carry their own
+	// (rows.Pipeline.EndToEndClass).
 	PipelineCheck *PipelineCheckRecord `json:"pipeline_check,omitempty"`
 }
 

@@ -2,50 +2,38 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/faaslab/faaslab/exporters/rows"
 	"github.com/faaslab/faaslab/runner/check"
 	"github.com/faaslab/faaslab/runner/llm"
-	"github.com/faaslab/faaslab/runner/objstore"
 	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
+	"github.com/faaslab/faaslab/runner/platform/chain"
 	"github.com/faaslab/faaslab/schema"
 )
 
-// Pipelines on platforms that host storage themselves (local).
+// Pipelines run as chains (platform.Chain): a pipeline cell's stages
+// deployed together on a platform that implements platform.Chainer. Stage
+// i reads the keys under InputPrefix(t, i) and writes under
+// InputPrefix(t, i+1), the next stage's input; the platform wires the
+// storage events between them (on the local platform faaslab delivers
+// them from an object store of the chain's own, see
+// runner/platform/chain; on AWS Lambda S3 bucket notifications do). The
+// references and the per-stage checks run as one-stage chains on the
+// checks' platform, so they work wherever pipelines do.
 //
-// A pipeline cell gets an object store of its own (runner/objstore) with
-// one bucket, PipelineBucket. Stage i reads the keys under
-// InputPrefix(t, i) and writes under InputPrefix(t, i+1), the next
-// stage's input: each stage's Function.S3 is the store's REST API limited
-// to exactly those two prefixes, and its environment names the output
-// (OUTPUT_BUCKET, OUTPUT_PREFIX), as a Lambda function's configuration
-// would. faaslab delivers the events itself: it uploads a run's input
-// object, invokes stage 0 with the S3 event of that object, watches the
-// stage's output prefix for the object the run's stage wrote, and invokes
-// the next stage with that object's event. On AWS, S3 bucket
-// notifications deliver the same events.
-
-// PipelineBucket is the bucket of a pipeline cell's objects.
-const PipelineBucket = "faaslab-pipeline"
-
-// Environment variables that tell a stage where to write its output.
-const (
-	EnvOutputBucket = "OUTPUT_BUCKET"
-	EnvOutputPrefix = "OUTPUT_PREFIX"
-)
-
-// outputWait bounds the wait for a stage's output object after the stage
-// returned: a stage writes it before it returns.
-const outputWait = 10 * time.Second
+// Infrastructure failures are retried here, a run at a time: a run that
+// hit one is run again whole (the chain deploys a crashed stage anew), and
+// only finished runs are journaled.
 
 // InputPrefix is the key prefix of stage i's input objects: "0-input/"
 // for the first stage, "<i>-<name of stage i-1>/" after. Stage i writes
@@ -57,16 +45,9 @@ func InputPrefix(t schema.Task, i int) string {
 	return fmt.Sprintf("%d-%s/", i, t.Stages[i-1].Name)
 }
 
-// stem is a key's file name without its extension: the run's instance id
-// (or a check's test name) that every object of the run carries, whatever
-// format a stage writes.
-func stem(key string) string {
-	base := path.Base(key)
-	if i := strings.IndexByte(base, '.'); i > 0 {
-		return base[:i]
-	}
-	return base
-}
+// checkPrefixes are the key prefixes of a one-stage chain that runs a
+// reference or checks a candidate stage.
+var checkPrefixes = []string{"in/", "out/"}
 
 // object is one object of a pipeline run: its file name and contents.
 type object struct {
@@ -74,77 +55,89 @@ type object struct {
 	Data []byte `json:"data"`
 }
 
-// stageFunction is generation g's stage as a function: the stage's
-// handler, runtime, packages and timeout, at memoryMB, reading in and
-// writing out of store's bucket.
-func (e *Engine) stageFunction(dir string, t schema.Task, stage int, arch string, memoryMB int, store *objstore.Store, in, out string) platform.Function {
+// stageFunction is the stage function of code in dir: the stage's
+// handler, runtime, packages and timeout, at memoryMB. The platform that
+// deploys it in a chain sets its storage and output location.
+func (e *Engine) stageFunction(dir string, t schema.Task, stage int, arch string, memoryMB int) platform.Function {
 	st := t.StageTask(stage)
 	return platform.Function{CodeDir: dir, Handler: st.Handler, Runtime: st.Runtime, MemoryMB: memoryMB, Arch: arch,
-		Timeout: time.Duration(st.TimeoutS) * time.Second, Packages: st.Packages, EphemeralMB: schema.EphemeralMB(st, schema.Platform{}),
-		Env: map[string]string{EnvOutputBucket: PipelineBucket, EnvOutputPrefix: out},
-		S3:  store.Handler(objstore.Scope{Bucket: PipelineBucket, Read: []string{in}, Write: []string{out}})}
+		Timeout: time.Duration(st.TimeoutS) * time.Second, Packages: st.Packages, EphemeralMB: schema.EphemeralMB(st, schema.Platform{})}
 }
 
-// findOutput returns the object under prefix whose stem is want, if any.
-func findOutput(ctx context.Context, store *objstore.Store, prefix, want string) (objstore.Object, bool, error) {
-	objs, err := store.List(ctx, PipelineBucket, prefix)
-	if err != nil {
-		return objstore.Object{}, false, err
+// chainer is pl as a platform that deploys chains.
+func chainer(pl platform.Platform) (platform.Chainer, error) {
+	c, ok := pl.(platform.Chainer)
+	if !ok {
+		return nil, fmt.Errorf("platform %s cannot run pipelines: it does not deploy chained functions (platform.Chainer)", pl.Name())
 	}
-	for _, o := range objs {
-		if stem(o.Key) == want {
-			return o, true, nil
-		}
-	}
-	return objstore.Object{}, false, nil
+	return c, nil
 }
 
-// runStage runs fn (a stage function of dir) once on the object in, in a
-// store of its own, and returns the object it wrote. A stage that fails
-// or writes nothing is an error: runStage runs references, whose failure
-// is the study's problem, not a class of the code.
+// runTimeout bounds a run of chain c: every stage's own timeout, and for
+// each a cold start that may be made twice (Lambda's init limit) on a busy
+// host and the wait for its output object. It is a guard against events
+// that never arrive, not a measurement.
+func runTimeout(c platform.Chain) time.Duration {
+	d := time.Duration(0)
+	for _, fn := range c.Stages {
+		d += fn.Timeout + 5*time.Minute
+	}
+	return d
+}
+
+// runStage runs fn (a stage function of dir) once on the object in, as a
+// one-stage chain on pl, and returns the object it wrote. A stage that
+// fails or writes nothing is an error: runStage runs references, whose
+// failure is the study's problem, not a class of the code.
 func (e *Engine) runStage(ctx context.Context, pl platform.Platform, dir string, t schema.Task, stage int, in object) (object, error) {
-	store := objstore.New()
-	const inPrefix, outPrefix = "in/", "out/"
-	key := inPrefix + in.Name
-	if err := store.Put(ctx, PipelineBucket, key, in.Data); err != nil {
-		return object{}, err
-	}
-	fn := e.stageFunction(dir, t, stage, e.CheckArch, e.CheckMemoryMB, store, inPrefix, outPrefix)
-	fn.Name = "ref-" + t.Stages[stage].Name
-	event, err := store.Notification(ctx, PipelineBucket, key)
+	cr, err := chainer(pl)
 	if err != nil {
 		return object{}, err
 	}
-	var inv platform.Invocation
+	fn := e.stageFunction(dir, t, stage, e.CheckArch, e.CheckMemoryMB)
+	fn.Name = "ref-" + t.Stages[stage].Name
+	s := e.Plan.Study
+	c := platform.Chain{Name: fn.Name, Stages: []platform.Function{fn}, Prefixes: checkPrefixes,
+		Tags: map[string]string{platform.TagStudy: s.Name, platform.TagRun: e.Facts.RunID}}
+	var run platform.ChainRun
+	var out object
 	_, err = e.retry(ctx, isInfrastructure, func() error {
-		dep, err := pl.Deploy(ctx, fn)
+		out = object{}
+		dep, err := cr.DeployChain(ctx, c)
 		if err != nil {
 			return err
 		}
 		defer dep.Close(context.WithoutCancel(ctx))
-		inv, err = dep.Invoke(ctx, event)
-		if err == nil && inv.InitTimedOut {
+		if run, err = dep.Run(ctx, in.Name, in.Data, runTimeout(c)); err != nil {
+			return err
+		}
+		if len(run.Stages) == 0 {
+			// The run's timeout passed before the stage was invoked.
+			return fmt.Errorf("%s on %s: not invoked within %s: %w", fn.Name, in.Name, runTimeout(c), platform.ErrInfrastructure)
+		}
+		st := run.Stages[0]
+		if inv := st.Invocation; inv.InitTimedOut {
 			// Trusted code that cannot start in time: a busy host.
 			return fmt.Errorf("%s: init timed out: %w", fn.Name, platform.ErrInfrastructure)
 		}
+		if st.Output == nil {
+			return nil
+		}
+		data, err := dep.Get(ctx, st.Output.Key)
+		out = object{Name: path.Base(st.Output.Key), Data: data}
 		return err
 	})
 	if err != nil {
 		return object{}, err
 	}
+	inv := run.Stages[0].Invocation
 	if inv.Status != platform.StatusOK {
 		return object{}, fmt.Errorf("%s on %s: %s: %s %s", t.Stages[stage].Name, in.Name, inv.Status, inv.ErrorType, inv.ErrorMessage)
 	}
-	o, ok, err := findOutput(ctx, store, outPrefix, stem(in.Name))
-	if err != nil {
-		return object{}, err
+	if out.Name == "" {
+		return object{}, fmt.Errorf("%s on %s wrote no object under $%s named %s.*", t.Stages[stage].Name, in.Name, platform.EnvOutputPrefix, chain.Stem(in.Name))
 	}
-	if !ok {
-		return object{}, fmt.Errorf("%s on %s wrote no object under $%s named %s.*", t.Stages[stage].Name, in.Name, EnvOutputPrefix, stem(in.Name))
-	}
-	data, _, err := store.Get(ctx, PipelineBucket, o.Key)
-	return object{Name: path.Base(o.Key), Data: data}, err
+	return out, nil
 }
 
 // referenceObjects returns the reference pipeline's objects for task's
@@ -155,6 +148,9 @@ func (e *Engine) referenceObjects(ctx context.Context, task string) ([]object, e
 	defer e.refMu.Unlock()
 	if objs, ok := e.refObjects[task]; ok {
 		return objs, nil
+	}
+	if e.refObjects == nil {
+		e.refObjects = map[string][]object{}
 	}
 	cache := filepath.Join(e.Dir, "functions", "reference-"+task, "objects.json")
 	var objs []object
@@ -185,9 +181,6 @@ func (e *Engine) referenceObjects(ctx context.Context, task string) ([]object, e
 	}
 	if err := os.WriteFile(cache, b, 0o644); err != nil {
 		return nil, err
-	}
-	if e.refObjects == nil {
-		e.refObjects = map[string][]object{}
 	}
 	e.refObjects[task] = objs
 	return objs, nil
@@ -255,33 +248,16 @@ func (e *Engine) checkStage(ctx context.Context, g plan.Generation, candDir stri
 		}
 		inputs = append(inputs, input{name: tt.Name, in: in, want: want})
 	}
-	store := objstore.New()
-	const inPrefix, outPrefix = "in/", "out/"
 	cmp := objectCompare(st.Compare)
 	var tests []check.ObjectTest
 	names, rules := []string{}, []string{}
 	for _, in := range inputs {
-		key := inPrefix + in.name + path.Ext(in.in.Name)
-		if err := store.Put(ctx, PipelineBucket, key, in.in.Data); err != nil {
-			return check.Report{}, nil, nil, err
-		}
-		event, err := store.Notification(ctx, PipelineBucket, key)
-		if err != nil {
-			return check.Report{}, nil, nil, err
-		}
-		name := in.name
-		tests = append(tests, check.ObjectTest{Name: name, Event: event, Want: in.want.Data, Compare: cmp,
-			Output: func(ctx context.Context) ([]byte, bool, error) {
-				o, ok, err := findOutput(ctx, store, outPrefix, name)
-				if err != nil || !ok {
-					return nil, ok, err
-				}
-				data, _, err := store.Get(ctx, PipelineBucket, o.Key)
-				return data, true, err
-			}})
-		names, rules = append(names, name), append(rules, cmp.Rule)
+		tests = append(tests, check.ObjectTest{Name: in.name, Input: in.in.Data, InputName: in.name + path.Ext(in.in.Name),
+			Want: in.want.Data, Compare: cmp})
+		names, rules = append(names, in.name), append(rules, cmp.Rule)
 	}
-	cand := e.stageFunction(candDir, t, g.StageIndex, e.CheckArch, e.CheckMemoryMB, store, inPrefix, outPrefix)
+	cand := e.stageFunction(candDir, t, g.StageIndex, e.CheckArch, e.CheckMemoryMB)
+	cand.Tags = map[string]string{platform.TagStudy: s.Name, platform.TagRun: e.Facts.RunID}
 	var rep check.Report
 	attempts, err := e.retry(ctx, isInfrastructure, func() error {
 		rep, err = e.Checker.CheckObjects(ctx, cand, tests)
@@ -304,113 +280,100 @@ func objectCompare(c schema.ObjectCompare) check.Compare {
 
 // ---- measure ----
 
-// stageRun is one stage's deployment in a pipeline cell.
-type stageRun struct {
-	fn  platform.Function
-	dep platform.Deployment
+// pipelineRun carries a pipeline cell's measurement: its chain and what
+// every run needs.
+type pipelineRun struct {
+	e     *Engine
+	pc    plan.Pipeline
+	task  schema.Task
+	chain platform.Chain
+	dep   platform.ChainDeployment
+	input object
+	// stageModels is each stage's generation's model: the cell's model,
+	// or a mix's model for the stage.
+	stageModels []string
 }
 
-// pipelineRun carries a pipeline cell's measurement: its store, its
-// stages' deployments and what every run needs.
-type pipelineRun struct {
-	e      *Engine
-	pc     plan.Pipeline
-	task   schema.Task
-	pl     platform.Platform
-	store  *objstore.Store
-	stages []*stageRun
-	input  object
+// pipelineChain is pipeline cell pc's chain: stage i the code in dirs[i].
+func (e *Engine) pipelineChain(pc plan.Pipeline, t schema.Task, dirs []string) platform.Chain {
+	s := e.Plan.Study
+	c := platform.Chain{Name: pc.ID,
+		Tags: map[string]string{platform.TagStudy: s.Name, platform.TagRun: e.Facts.RunID, platform.TagCell: pc.ID}}
+	for i, dir := range dirs {
+		fn := e.stageFunction(dir, t, i, pc.Arch, pc.StageMemoryMB[i])
+		fn.Name = fmt.Sprintf("%s-%d", pc.ID, i)
+		fn.Cold = s.ModeOf(pc.Platform) == "cold"
+		fn.Tags = c.Tags
+		c.Stages = append(c.Stages, fn)
+		c.Prefixes = append(c.Prefixes, InputPrefix(t, i))
+	}
+	c.Prefixes = append(c.Prefixes, InputPrefix(t, len(dirs)))
+	return c
+}
+
+// deploy deploys r's chain on pl, retrying infrastructure failures.
+func (r *pipelineRun) deploy(ctx context.Context, pl platform.Platform) (int, error) {
+	cr, err := chainer(pl)
+	if err != nil {
+		return 0, err
+	}
+	return r.e.retry(ctx, isInfrastructure, func() error {
+		r.dep, err = cr.DeployChain(ctx, r.chain)
+		return err
+	})
 }
 
 func (r *pipelineRun) close(ctx context.Context) {
-	for _, st := range r.stages {
-		if st.dep != nil {
-			st.dep.Close(context.WithoutCancel(ctx))
-			st.dep = nil
-		}
+	if r.dep != nil {
+		r.dep.Close(context.WithoutCancel(ctx))
+		r.dep = nil
 	}
 }
 
-// ready deploys stage i when it has no deployment.
-func (r *pipelineRun) ready(ctx context.Context, i int) error {
-	st := r.stages[i]
-	if st.dep != nil {
-		return nil
-	}
-	dep, err := r.pl.Deploy(ctx, st.fn)
-	if err != nil {
+// statusNoOutput is a stage that returned but wrote no output object.
+const statusNoOutput = "no_output"
+
+// run makes one pipeline run, seq, retrying it whole after an
+// infrastructure failure, and returns its rows and the final object's key
+// (empty when the run failed). Only infrastructure failures past their
+// retries and a cancelled ctx are errors.
+func (r *pipelineRun) run(ctx context.Context, seq int, warmup bool) (PipelineRunRecord, string, int, error) {
+	var (
+		rec   PipelineRunRecord
+		final string
+	)
+	attempts, err := r.e.retry(ctx, isInfrastructure, func() error {
+		var err error
+		rec, final, err = r.runOnce(ctx, seq, warmup)
 		return err
-	}
-	st.dep = dep
-	return nil
+	})
+	return rec, final, attempts, err
 }
 
-// run makes one pipeline run, seq, and returns its rows and the final
-// object's key (empty when the run failed). Only infrastructure failures
-// past their retries and a cancelled ctx are errors.
-func (r *pipelineRun) run(ctx context.Context, seq int, warmup bool) (PipelineRunRecord, string, error) {
+func (r *pipelineRun) runOnce(ctx context.Context, seq int, warmup bool) (PipelineRunRecord, string, error) {
 	e, pc, t := r.e, r.pc, r.task
 	s := e.Plan.Study
 	instance := fmt.Sprintf("%s-%04d", pc.ID, seq)
-	ext := path.Ext(r.input.Name)
-	key := InputPrefix(t, 0) + instance + ext
-	if err := r.store.Put(ctx, PipelineBucket, key, r.input.Data); err != nil {
-		return PipelineRunRecord{}, "", err
-	}
-	_, uploaded, err := r.store.Get(ctx, PipelineBucket, key)
+	run, err := r.dep.Run(ctx, instance+path.Ext(r.input.Name), r.input.Data, runTimeout(r.chain))
 	if err != nil {
 		return PipelineRunRecord{}, "", err
 	}
 	rec := PipelineRunRecord{Pipeline: rows.Pipeline{Study: s.Name, RunID: e.Facts.RunID, CellID: pc.ID, Pipeline: pc.Task,
 		Instance: instance, Seq: int32(seq), Warmup: warmup, Model: pc.Model, Variant: pc.Variant, Platform: pc.Platform,
-		Arch: pc.Arch, MemoryMB: int32(pc.MemoryMB), StartedAt: uploaded.UTC(), Status: string(platform.StatusOK)}}
+		Arch: pc.Arch, MemoryMB: int32(pc.MemoryMB), StartedAt: run.Uploaded.UTC(), Status: string(platform.StatusOK)}}
 	bytesStored := int64(len(r.input.Data))
-	last := uploaded
+	last, key := run.Uploaded, ""
 	stagesMS, costUSD := 0.0, e.Plan.PriceTable().S3USD(1, 0, 0)
-	for i := range t.Stages {
-		out := InputPrefix(t, i+1)
-		wctx, cancel := context.WithCancel(ctx)
-		watch := r.store.Watch(wctx, PipelineBucket, out)
-		event, err := r.store.Notification(ctx, PipelineBucket, key)
-		if err != nil {
-			cancel()
-			return PipelineRunRecord{}, "", err
-		}
-		var inv platform.Invocation
-		_, err = e.retry(ctx, isInfrastructure, func() error {
-			if err := r.ready(ctx, i); err != nil {
-				return err
+	for i, st := range run.Stages {
+		row := stageRow(rec.Pipeline, t.Stages[i].Name, i, pc.StageMemoryMB[i], st.Invocation)
+		row.StageModel = r.stageModels[i]
+		if row.Status == string(platform.StatusOK) && st.Output == nil {
+			row.Status = statusNoOutput
+			row.Error = fmt.Sprintf("returned without writing an object named %s.* under $%s (%s)", instance, platform.EnvOutputPrefix, InputPrefix(t, i+1))
+			if run.TimedOut {
+				row.Status = string(platform.StatusTimeout)
+				row.Error = "the run's timeout passed before its output object appeared"
 			}
-			var err error
-			inv, err = r.stages[i].dep.Invoke(ctx, event)
-			if err == nil && inv.InitTimedOut {
-				// Lambda starts the environment again on the next call
-				// after an init past its limit; so does the run.
-				inv, err = r.stages[i].dep.Invoke(ctx, event)
-			}
-			if isInfrastructure(err) {
-				r.stages[i].dep.Close(context.WithoutCancel(ctx))
-				r.stages[i].dep = nil
-			}
-			return err
-		})
-		if err != nil {
-			cancel()
-			return PipelineRunRecord{}, "", err
-		}
-		row := stageRow(rec.Pipeline, t.Stages[i].Name, i, pc.StageMemoryMB[i], inv)
-		var written objstore.Object
-		if inv.Status == platform.StatusOK {
-			var ok bool
-			written, ok = waitOutput(ctx, watch, instance)
-			if !ok && ctx.Err() == nil {
-				row.Status = statusNoOutput
-				row.Error = fmt.Sprintf("returned without writing an object named %s.* under $%s (%s)", instance, EnvOutputPrefix, out)
-			}
-		}
-		cancel()
-		if err := ctx.Err(); err != nil {
-			return PipelineRunRecord{}, "", err
 		}
 		if row.Status != string(platform.StatusOK) {
 			rec.Stages = append(rec.Stages, row)
@@ -422,42 +385,22 @@ func (r *pipelineRun) run(ctx context.Context, seq int, warmup bool) (PipelineRu
 		rec.Stages = append(rec.Stages, row)
 		stagesMS += row.DurationMS
 		costUSD += cost
-		bytesStored += written.Size
-		key, last = written.Key, written.Modified
+		bytesStored += st.Output.Size
+		key, last = st.Output.Key, st.Output.Modified
+	}
+	if n := len(run.Stages); n < len(t.Stages) {
+		// The run's timeout passed before stage n was invoked.
+		rec.Pipeline.Status, rec.Pipeline.FailedStage = string(platform.StatusTimeout), t.Stages[n].Name
+		return rec, "", nil
 	}
 	if w := t.Workload; w != nil {
 		costUSD += e.Plan.PriceTable().S3USD(0, 0, float64(bytesStored)/(1<<30)*w.RetentionH/(30*24))
 	}
-	endToEnd := float64(last.Sub(uploaded)) / float64(time.Millisecond)
+	endToEnd := float64(last.Sub(run.Uploaded)) / float64(time.Millisecond)
 	overhead := endToEnd - stagesMS
 	rec.Pipeline.EndToEndMS, rec.Pipeline.StagesMS, rec.Pipeline.OverheadMS = &endToEnd, &stagesMS, &overhead
 	rec.Pipeline.CostUSD = &costUSD
 	return rec, key, nil
-}
-
-// statusNoOutput is a stage that returned but wrote no output object.
-const statusNoOutput = "no_output"
-
-// waitOutput returns the first object reported by watch whose stem is
-// instance, waiting at most outputWait.
-func waitOutput(ctx context.Context, watch <-chan objstore.Object, instance string) (objstore.Object, bool) {
-	timer := time.NewTimer(outputWait)
-	defer timer.Stop()
-	for {
-		select {
-		case o, ok := <-watch:
-			if !ok {
-				return objstore.Object{}, false
-			}
-			if stem(o.Key) == instance {
-				return o, true
-			}
-		case <-timer.C:
-			return objstore.Object{}, false
-		case <-ctx.Done():
-			return objstore.Object{}, false
-		}
-	}
 }
 
 // stageCost is a stage invocation's price on AWS by the plan's price
@@ -472,7 +415,7 @@ func (e *Engine) stageCost(arch string, row rows.Stage) float64 {
 // stageRow is the table row of stage i's invocation in run p.
 func stageRow(p rows.Pipeline, stage string, i, memoryMB int, inv platform.Invocation) rows.Stage {
 	r := rows.Stage{Study: p.Study, RunID: p.RunID, CellID: p.CellID, Pipeline: p.Pipeline, Instance: p.Instance,
-		Seq: p.Seq, Warmup: p.Warmup, Stage: stage, StageIndex: int32(i), Model: p.Model, Variant: p.Variant,
+		Seq: p.Seq, Warmup: p.Warmup, Stage: stage, StageIndex: int32(i), Model: p.Model, StageModel: p.Model, Variant: p.Variant,
 		Platform: p.Platform, Arch: p.Arch, MemoryMB: int32(memoryMB), StartedAt: inv.Start.UTC(),
 		DurationMS: ms(inv.Duration), Cold: inv.Cold, Status: string(inv.Status)}
 	b := billingOf(inv)
@@ -483,19 +426,18 @@ func stageRow(p rows.Pipeline, stage string, i, memoryMB int, inv platform.Invoc
 	return r
 }
 
-// measurePipeline makes the pipeline cell's remaining runs on one
-// deployment per stage, journaling each run as it finishes, and checks
-// the cell end to end on its first successful run of this session.
+// measurePipeline makes the pipeline cell's remaining runs on one chain
+// deployment, checking each run's final object against the reference
+// pipeline's and journaling each run as it finishes.
 func (e *Engine) measurePipeline(ctx context.Context, pc plan.Pipeline, bar *Bar) (bool, error) {
 	var (
 		done, checkedOK int
-		ended, e2eDone  bool
+		ended           bool
 		gens            = make([]GenerationRecord, len(pc.Generations))
 	)
 	e.journal.View(func(s *State) {
 		done = len(s.PipelineRuns[pc.ID])
 		_, ended = s.PipelineEnded(pc.ID)
-		_, e2eDone = s.PipelineChecks[pc.ID]
 		for i, gi := range pc.Generations {
 			id := e.Plan.Generations[gi].ID
 			gens[i] = s.Generations[id]
@@ -525,46 +467,51 @@ func (e *Engine) measurePipeline(ctx context.Context, pc plan.Pipeline, bar *Bar
 	if err != nil {
 		return fail(done, 0, err)
 	}
-	if pl.Name() == "aws" {
-		// The seam for it: stageFunction's S3 handler is ignored there;
-		// a bucket per cell, its notifications and the Lambda permission
-		// they need take the place of the objstore and of run's delivery.
-		return fail(done, 0, fmt.Errorf("pipeline %s on platform %s: pipelines do not run on AWS Lambda yet (S3 buckets and notifications); run them on a local platform", pc.Task, pc.Platform))
+	if _, err := chainer(pl); err != nil {
+		return fail(done, 0, fmt.Errorf("pipeline %s on platform %s: %w", pc.Task, pc.Platform, err))
 	}
 	refs, err := e.referenceObjects(ctx, pc.Task)
 	if err != nil {
 		return fail(done, 0, err)
 	}
-	r := &pipelineRun{e: e, pc: pc, task: t, pl: pl, store: objstore.New(), input: refs[0]}
-	defer r.close(ctx)
+	r := &pipelineRun{e: e, pc: pc, task: t, input: refs[0]}
+	var dirs []string
 	for i, gi := range pc.Generations {
 		dir, err := e.functionDir(ctx, e.Plan.Generations[gi], gens[i])
 		if err != nil {
 			return fail(done, 0, err)
 		}
-		fn := e.stageFunction(dir, t, i, pc.Arch, pc.StageMemoryMB[i], r.store, InputPrefix(t, i), InputPrefix(t, i+1))
-		fn.Name = fmt.Sprintf("%s-%d", pc.ID, i)
-		fn.Cold = s.ModeOf(pc.Platform) == "cold"
-		fn.Tags = map[string]string{platform.TagStudy: s.Name, platform.TagRun: e.Facts.RunID, platform.TagCell: pc.ID}
-		r.stages = append(r.stages, &stageRun{fn: fn})
+		dirs = append(dirs, dir)
+		r.stageModels = append(r.stageModels, e.Plan.Generations[gi].Model)
 	}
+	r.chain = e.pipelineChain(pc, t, dirs)
+	if attempts, err := r.deploy(ctx, pl); err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return fail(done, attempts, err)
+	}
+	defer r.close(ctx)
 	// A resumed cell past its warm-up is warmed by one unrecorded run,
 	// so that no cold start is recorded as a warm run.
 	if s.ModeOf(pc.Platform) != "cold" && done > 0 && done >= pc.Warmup {
-		if _, _, err := r.run(ctx, -1, true); err != nil {
+		if _, _, attempts, err := r.run(ctx, -1, true); err != nil {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
-			return fail(done, 0, err)
+			return fail(done, attempts, err)
 		}
 	}
 	for seq := done; seq < total; seq++ {
-		rec, final, err := r.run(ctx, seq, seq < pc.Warmup)
+		rec, final, attempts, err := r.run(ctx, seq, seq < pc.Warmup)
+		if err == nil && final != "" {
+			err = e.checkRun(ctx, pc, r.dep, final, refs[len(refs)-1], &rec.Pipeline)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
-			return fail(seq, 0, err)
+			return fail(seq, attempts, err)
 		}
 		if err := e.journal.Append(Record{PipelineRun: &rec}); err != nil {
 			return false, err
@@ -576,57 +523,67 @@ func (e *Engine) measurePipeline(ctx context.Context, pc plan.Pipeline, bar *Bar
 			bar.Skip((total-seq)*stages - len(rec.Stages))
 			return false, nil
 		}
-		if !e2eDone {
-			chk, err := e.checkEndToEnd(ctx, pc, r.store, final, refs[len(refs)-1])
-			if err != nil {
-				if ctx.Err() != nil {
-					return false, ctx.Err()
-				}
-				return fail(seq+1, 0, err)
-			}
-			if err := e.journal.Append(Record{PipelineCheck: &chk}); err != nil {
-				return false, err
-			}
-			e2eDone = true
-		}
 	}
 	e.Log.Info("measured pipeline", "cell", pc.ID, "model", pc.Model, "task", pc.Task, "variant", pc.Variant,
 		"platform", pc.Platform, "arch", pc.Arch, "memory_mb", pc.MemoryMB, "runs", total-done)
 	return false, nil
 }
 
-// checkEndToEnd compares a run's final object with the reference
-// pipeline's, by the task's compare (an image by PSNR ≥ 30 dB unless it
-// says otherwise).
-func (e *Engine) checkEndToEnd(ctx context.Context, pc plan.Pipeline, store *objstore.Store, key string, want object) (PipelineCheckRecord, error) {
-	t := e.Plan.Study.Tasks[pc.Task]
-	got, _, err := store.Get(ctx, PipelineBucket, key)
+// checkRun sets row's end-to-end verdict: the run's final object (key in
+// dep) against the reference pipeline's, by the task's compare (an image
+// by PSNR ≥ 30 dB unless it says otherwise). Final objects byte-identical
+// to one already compared for the task take its verdict.
+func (e *Engine) checkRun(ctx context.Context, pc plan.Pipeline, dep platform.ChainDeployment, key string, want object, row *rows.Pipeline) error {
+	got, err := dep.Get(ctx, key)
 	if err != nil {
-		return PipelineCheckRecord{}, err
+		return fmt.Errorf("end-to-end check: read %s: %w", key, err)
 	}
-	cmp := check.Compare{Rule: check.RuleImage, Metric: check.MetricPSNR}
-	if t.Compare != nil {
-		cmp = objectCompare(*t.Compare)
+	sum := sha256.Sum256(got)
+	vk := verdictKey{task: pc.Task, sum: hex.EncodeToString(sum[:])}
+	e.refMu.Lock()
+	v, ok := e.verdicts[vk]
+	e.refMu.Unlock()
+	if !ok {
+		t := e.Plan.Study.Tasks[pc.Task]
+		cmp := check.Compare{Rule: check.RuleImage, Metric: check.MetricPSNR}
+		if t.Compare != nil {
+			cmp = objectCompare(*t.Compare)
+		}
+		like := platform.Function{Runtime: t.Runtime, Arch: e.CheckArch}
+		var equal bool
+		var detail string
+		_, err = e.retry(ctx, isInfrastructure, func() error {
+			equal, detail, err = e.Checker.CompareObjects(ctx, like, cmp, got, want.Data)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("end-to-end check: %w", err)
+		}
+		v = verdict{class: string(check.ClassOK)}
+		if !equal {
+			v = verdict{class: string(check.ClassFD), detail: "final object: " + detail}
+		}
+		e.refMu.Lock()
+		if e.verdicts == nil {
+			e.verdicts = map[verdictKey]verdict{}
+		}
+		e.verdicts[vk] = v
+		e.refMu.Unlock()
 	}
-	like := platform.Function{Runtime: t.Runtime, Arch: e.CheckArch}
-	rec := PipelineCheckRecord{ID: pc.ID, Class: string(check.ClassOK)}
-	var equal bool
-	var detail string
-	_, err = e.retry(ctx, isInfrastructure, func() error {
-		equal, detail, err = e.Checker.CompareObjects(ctx, like, cmp, got, want.Data)
-		return err
-	})
-	if err != nil {
-		return PipelineCheckRecord{}, fmt.Errorf("end-to-end check: %w", err)
-	}
-	if !equal {
-		rec.Class, rec.Detail = string(check.ClassFD), "final object "+path.Base(key)+": "+detail
-	}
-	return rec, nil
+	row.EndToEndClass, row.EndToEndDetail = v.class, v.detail
+	return nil
 }
 
-// refState holds the reference pipelines' objects of an engine.
+// verdictKey is a final object of a pipeline task, by its SHA-256.
+type verdictKey struct{ task, sum string }
+
+// verdict is an end-to-end check's outcome.
+type verdict struct{ class, detail string }
+
+// refState holds the reference pipelines' objects of an engine, and the
+// end-to-end verdicts of the final objects compared with them.
 type refState struct {
 	refMu      sync.Mutex
 	refObjects map[string][]object
+	verdicts   map[verdictKey]verdict
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/faaslab/faaslab/exporters/rows"
-	"github.com/faaslab/faaslab/runner/objstore"
 	"github.com/faaslab/faaslab/runner/plan"
 	"github.com/faaslab/faaslab/runner/platform"
 	"github.com/faaslab/faaslab/runner/platform/local"
@@ -52,16 +51,18 @@ func BenchmarkPipelineOverhead(b *testing.B) {
 	e := &Engine{Plan: &plan.Plan{Study: &schema.Study{Name: "bench"}}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Facts: rows.Manifest{RunID: "bench"}, Retries: 2, Backoff: time.Second}
 	pc := plan.Pipeline{Cell: plan.Cell{ID: "bench", Task: "images", Platform: "local", Arch: platform.HostArch(), MemoryMB: memoryMB}}
-	r := &pipelineRun{e: e, pc: pc, task: task, pl: pl, store: objstore.New(), input: object{Name: "in.bin", Data: make([]byte, 64<<10)}}
-	ctx := context.Background()
-	defer r.close(ctx)
-	for i := range stages {
+	var dirs []string
+	for range stages {
 		pc.StageMemoryMB = append(pc.StageMemoryMB, memoryMB)
-		fn := e.stageFunction("testdata/noop_stage", task, i, pc.Arch, memoryMB, r.store, InputPrefix(task, i), InputPrefix(task, i+1))
-		fn.Name = fmt.Sprintf("bench-noop-stage-%d", i)
-		r.stages = append(r.stages, &stageRun{fn: fn})
+		dirs = append(dirs, "testdata/noop_stage")
 	}
-	r.pc = pc
+	r := &pipelineRun{e: e, pc: pc, task: task, input: object{Name: "in.bin", Data: make([]byte, 64<<10)},
+		stageModels: make([]string, stages), chain: e.pipelineChain(pc, task, dirs)}
+	ctx := context.Background()
+	if _, err := r.deploy(ctx, pl); err != nil {
+		b.Fatal(err)
+	}
+	defer r.close(ctx)
 	var singles []platform.Deployment
 	for i := range stages {
 		d, err := pl.Deploy(ctx, platform.Function{Name: fmt.Sprintf("bench-noop-%d", i), CodeDir: "testdata/noop",
@@ -83,7 +84,7 @@ func BenchmarkPipelineOverhead(b *testing.B) {
 		return time.Since(start)
 	}
 	run := func(seq int) PipelineRunRecord {
-		rec, _, err := r.run(ctx, seq, false)
+		rec, _, _, err := r.run(ctx, seq, false)
 		if err != nil || rec.Pipeline.Status != "ok" {
 			b.Fatalf("pipeline run: %v %+v", err, rec)
 		}

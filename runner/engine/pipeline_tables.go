@@ -23,6 +23,10 @@ func pipelineTables(p *plan.Plan, st *State, runID string, t *rows.Tables) {
 		stageMS := make([][]float64, len(pc.Generations))
 		stageCost := make([][]float64, len(pc.Generations))
 		var e2e, cost []float64
+		// The first run whose final object failed the end-to-end check,
+		// and whether any passed it.
+		var fdRun *rows.Pipeline
+		checkedOK := false
 		for _, r := range runs {
 			for _, row := range r.Stages {
 				row.Study, row.RunID = s.Name, runID
@@ -37,6 +41,14 @@ func pipelineTables(p *plan.Plan, st *State, runID string, t *rows.Tables) {
 			row := r.Pipeline
 			row.Study, row.RunID = s.Name, runID
 			t.Pipelines = append(t.Pipelines, row)
+			switch row.EndToEndClass {
+			case string(check.ClassFD):
+				if fdRun == nil {
+					fdRun = &row
+				}
+			case string(check.ClassOK):
+				checkedOK = true
+			}
 			if !row.Warmup && row.Status == string(platform.StatusOK) && row.EndToEndMS != nil {
 				e2e = append(e2e, *row.EndToEndMS)
 				if row.CostUSD != nil {
@@ -56,6 +68,7 @@ func pipelineTables(p *plan.Plan, st *State, runID string, t *rows.Tables) {
 			g := p.Generations[gi]
 			r := base
 			r.Stage, r.StageIndex, r.GenerationID, r.MemoryMB = g.Stage, int32(i), g.ID, int32(pc.StageMemoryMB[i])
+			r.StageModel = g.Model
 			if chk, ok := st.Checks[g.ID]; ok {
 				r.Class = chk.Class
 				if chk.Class != string(check.ClassOK) {
@@ -76,8 +89,17 @@ func pipelineTables(p *plan.Plan, st *State, runID string, t *rows.Tables) {
 		r := base
 		r.Stage, r.StageIndex, r.MemoryMB = EndToEnd, -1, int32(pc.MemoryMB)
 		r.Class, r.Detail = e2eClass, e2eDetail
-		if chk, ok := st.PipelineChecks[pc.ID]; ok && e2eClass == "" {
-			r.Class, r.Detail = chk.Class, chk.Detail
+		if e2eClass == "" {
+			// FD when any run's final object is; journals of earlier
+			// versions hold one check per cell instead.
+			switch chk, ok := st.PipelineChecks[pc.ID]; {
+			case fdRun != nil:
+				r.Class, r.Detail = fdRun.EndToEndClass, "run "+fdRun.Instance+": "+fdRun.EndToEndDetail
+			case checkedOK:
+				r.Class = string(check.ClassOK)
+			case ok:
+				r.Class, r.Detail = chk.Class, chk.Detail
+			}
 		}
 		if status, ended := st.PipelineEnded(pc.ID); ended && (r.Class == "" || r.Class == string(check.ClassOK)) {
 			r.Class = endClass(status)

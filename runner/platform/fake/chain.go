@@ -1,0 +1,16 @@
+package fake
+
+import (
+	"context"
+
+	"github.com/faaslab/faaslab/runner/platform"
+	"github.com/faaslab/faaslab/runner/platform/chain"
+)
+
+var _ platform.Chainer = (*Platform)(nil)
+
+// DeployChain deploys a pipeline whose events the runner delivers, over
+// an object store of the chain's own (runner/platform/chain).
+func (p *Platform) DeployChain(ctx context.Context, c platform.Chain) (platform.ChainDeployment, error) {
+	return chain.Deploy(ctx, p, c)
+}
