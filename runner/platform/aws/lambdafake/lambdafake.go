@@ -599,6 +599,9 @@ func (s *Server) take(op, name string) *Fault {
 			if f.Kind == FunctionTimeout && op != "Invoke" {
 				continue
 			}
+			if eventFault := f.Kind == LoseEvent || f.Kind == DuplicateEvent || f.Kind == DelayEvent; eventFault != (op == "S3Event") {
+				continue
+			}
 			f.Times--
 			if f.Times <= 0 {
 				s.faults = append(s.faults[:i], s.faults[i+1:]...)
@@ -1211,16 +1214,11 @@ func (s *Server) run(ctx context.Context, f *function, c Configuration, gen int,
 		f.dep = nil
 	}
 	if f.dep == nil {
-		env := map[string]string{}
-		if c.Environment != nil {
-			env = clone(c.Environment.Variables)
-		}
-		envJSON, _ := json.Marshal(env)
 		dep, err := s.platform.Deploy(ctx, platform.Function{
 			Name: c.FunctionName, CodeDir: f.codeDir, Handler: entryModule + ".handler", Runtime: c.Runtime,
 			MemoryMB: c.MemorySize, Arch: c.Architectures[0], Timeout: time.Duration(c.Timeout) * time.Second,
 			EphemeralMB: c.EphemeralStorage.Size,
-			Env:         s.functionEnv(c, string(envJSON)),
+			Env:         s.functionEnv(c),
 		})
 		if err != nil {
 			return platform.Invocation{}, "", err
@@ -1248,22 +1246,26 @@ const (
 	RoleSecretAccessKey = "fakeSecretKeyOfTheLambdaFakeRole01234567"
 )
 
-// functionEnv is the environment of a function's process beside its own
-// variables (which entry.py sets from LAMBDAFAKE_ENV): the role's
-// credentials, the region and the fake's S3 endpoint, as Lambda gives
-// them (it has no AWS_ENDPOINT_URL_S3, which points the function's SDK
-// at the fake instead of S3).
-func (s *Server) functionEnv(c Configuration, envJSON string) map[string]string {
-	return map[string]string{
-		"LAMBDAFAKE_ENV":        envJSON,
-		"LAMBDAFAKE_HANDLER":    c.Handler,
+// functionEnv is the environment of a function's process: its own
+// variables and, as Lambda gives them, its role's credentials, the
+// region and (where Lambda has none) the fake's S3 endpoint; entry.py
+// sets them all from JSON at import.
+func (s *Server) functionEnv(c Configuration) map[string]string {
+	own := map[string]string{}
+	if c.Environment != nil {
+		own = clone(c.Environment.Variables)
+	}
+	ownJSON, _ := json.Marshal(own)
+	runtimeJSON, _ := json.Marshal(map[string]string{
 		"AWS_ACCESS_KEY_ID":     RoleAccessKeyID,
 		"AWS_SECRET_ACCESS_KEY": RoleSecretAccessKey,
 		"AWS_SESSION_TOKEN":     sessionPrefix + c.FunctionName,
 		"AWS_REGION":            Region,
 		"AWS_DEFAULT_REGION":    Region,
 		"AWS_ENDPOINT_URL_S3":   s.URL,
-	}
+	})
+	return map[string]string{"LAMBDAFAKE_ENV": string(ownJSON), "LAMBDAFAKE_RUNTIME_ENV": string(runtimeJSON),
+		"LAMBDAFAKE_HANDLER": c.Handler}
 }
 
 // outcome is what Lambda makes of an invocation: the response's payload
