@@ -337,7 +337,17 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lambdafake: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "lambdafake-")
+	// The functions' code lives outside /tmp where it can: the fake
+	// platform's shim maps paths under /tmp to each environment's own
+	// /tmp, where a function would not find its own files.
+	root := ""
+	if st, err := os.Stat("/var/tmp"); err == nil && st.IsDir() && strings.HasPrefix(os.TempDir(), "/tmp") {
+		root = "/var/tmp"
+	}
+	dir, err := os.MkdirTemp(root, "lambdafake-")
+	if err != nil && root != "" {
+		dir, err = os.MkdirTemp("", "lambdafake-")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lambdafake: %w", err)
 	}
