@@ -1,20 +1,46 @@
-// Package lambdafake is a fake of AWS Lambda's REST API (and of the few
-// STS and IAM calls faaslab makes) for tests and benchmarks: an HTTP
-// server on the loopback interface that the AWS SDK reaches through
-// AWS_ENDPOINT_URL.
+// Package lambdafake is a test fake of AWS Lambda's REST API, with the
+// parts of S3, CloudWatch Logs, STS and IAM that faaslab uses beside it:
+// an HTTP server on the loopback interface that the AWS SDK reaches
+// through AWS_ENDPOINT_URL. Requests go to the service their SigV4
+// credential scope names (signatures are not checked).
 //
-// It keeps each function's state as Lambda does (Pending, then Active;
-// an update InProgress, then Successful; 409 ResourceConflictException
-// while either lasts), returns the log tail with a REPORT line in the
-// text or the JSON log format, and injects faults on demand: throttling
-// with Retry-After, conflicts, server errors, access denied, dropped
-// connections and function timeouts.
+// Lambda: it keeps each function's state as Lambda does (Pending, then
+// Active; an update InProgress, then Successful; 409
+// ResourceConflictException while either lasts), returns the log tail
+// with a REPORT line in the text or the JSON log format, and keeps the
+// function's resource-based policy (AddPermission, RemovePermission,
+// GetPolicy) and its event invoke configuration. Invoke with
+// InvocationType Event answers 202 and queues the event; each function
+// has one execution environment, which runs queued events one after
+// another (no concurrency is modelled) and shares itself with
+// synchronous calls; failed attempts are retried after Options.RetryDelay
+// and twice that, up to MaximumRetryAttempts, unless older than
+// MaximumEventAgeInSeconds.
+//
+// S3 (path-style, as the SDK addresses an IP endpoint): buckets and
+// objects are gofakes3's, in memory; the fake adds bucket tagging and
+// notification configurations for Lambda destinations, which it
+// validates as S3 does (the function must exist and its policy allow
+// s3.amazonaws.com for the bucket). After every object creation (PUT,
+// copy, multipart completion) it delivers S3's event document to each
+// matching function by asynchronous invocation, at least once.
+//
+// CloudWatch Logs: every invocation, synchronous or not, appends its
+// START, output, END and REPORT lines (or JSON records) to the
+// function's log group, one stream per execution environment; the fake
+// answers FilterLogEvents, DescribeLogGroups, DescribeLogStreams and
+// DeleteLogGroup. IAM: roles, their managed and inline policies.
+//
+// It injects faults on demand: throttling with Retry-After, conflicts,
+// server errors, access denied, dropped connections, function timeouts,
+// and S3 event deliveries lost, duplicated or delayed.
 //
 // It runs the functions' code for real: each function's zip is unpacked
 // and run by faaslab's fake platform (runner/platform/fake), which starts
-// plain Python processes on the host with no isolation at all. Like that
-// platform, it must only ever run the trusted fixtures of faaslab's own
-// tests.
+// plain Python processes on the host with no isolation at all, with the
+// fake's role credentials, region and S3 endpoint in their environment.
+// Like that platform, it must only ever run the trusted fixtures of
+// faaslab's own tests.
 package lambdafake
 
 import (
@@ -41,7 +67,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/johannesboyne/gofakes3"
 
 	"github.com/faaslab/faaslab/runner/platform"
 	"github.com/faaslab/faaslab/runner/platform/fake"
@@ -85,6 +114,25 @@ type Options struct {
 	// SnapStart reports cold starts with a Restore Duration instead of an
 	// Init Duration, as a SnapStart function's restore does.
 	SnapStart bool
+	// RetryDelay is the wait before the first retry of a failed
+	// asynchronous invocation; the second waits twice as long (Lambda:
+	// one minute, then two). Default 50 ms.
+	RetryDelay time.Duration
+	// EventAgeUnit is what one second of MaximumEventAgeInSeconds lasts
+	// (default a second), so that tests can age events quickly.
+	EventAgeUnit time.Duration
+	// InitTimeout replaces Lambda's 10 s limit on an execution
+	// environment's start and init, for hosts too busy to start Python
+	// (and import boto3) in time.
+	InitTimeout time.Duration
+	// LogDelay is how long an invocation's log events take to become
+	// visible to FilterLogEvents (CloudWatch ingests them seconds late);
+	// default none.
+	LogDelay time.Duration
+	// LogPageSize caps the events (or log groups, or streams) of one page
+	// of CloudWatch Logs' answers below the service's own page sizes, so
+	// that tests exercise nextToken.
+	LogPageSize int
 }
 
 // Fault kinds Inject can cause.
@@ -105,18 +153,28 @@ const (
 	// FunctionTimeout makes an Invoke time out as the function would at
 	// its timeout, without running it (and without waiting).
 	FunctionTimeout FaultKind = "function_timeout"
+	// LoseEvent, DuplicateEvent and DelayEvent act on S3's delivery of an
+	// event to a function (operation "S3Event", Function the
+	// destination): the event is lost, delivered twice (S3 delivers at
+	// least once), or delivered after Fault.Delay.
+	LoseEvent      FaultKind = "lose_event"
+	DuplicateEvent FaultKind = "duplicate_event"
+	DelayEvent     FaultKind = "delay_event"
 )
 
 // Fault is a failure injected into the next Times (default 1) calls of
-// operation Op (e.g. "Invoke", "CreateFunction", "GetCallerIdentity";
-// empty: any), on function Function (empty: any).
+// operation Op (e.g. "Invoke", "CreateFunction", "GetCallerIdentity",
+// "PutObject", "FilterLogEvents", "S3Event"; empty: any), on function
+// Function (empty: any; S3 and CloudWatch Logs calls have none).
 type Fault struct {
 	Op       string
 	Function string
 	Kind     FaultKind
 	// RetryAfter is the Retry-After of a Throttle, in seconds.
 	RetryAfter int
-	Times      int
+	// Delay is the delay of a DelayEvent.
+	Delay time.Duration
+	Times int
 }
 
 // Server is the fake. It is safe for concurrent use.
@@ -129,14 +187,29 @@ type Server struct {
 	srv      *http.Server
 	dir      string
 
-	mu        sync.Mutex
-	functions map[string]*function
-	roles     map[string]*role
-	faults    []*Fault
-	created   []map[string]string // every function's tags at creation
-	calls     map[string]int
-	requests  int
-	closing   sync.WaitGroup
+	// ctx ends with Close: it stops asynchronous work.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	s3backend gofakes3.Backend
+	s3rest    http.Handler
+
+	mu          sync.Mutex
+	functions   map[string]*function
+	roles       map[string]*role
+	buckets     map[string]*bucketState
+	logGroups   map[string]*logGroup
+	logSeq      int64
+	invocations []InvocationRecord
+	lost        int // S3 events lost
+	faults      []*Fault
+	created     []map[string]string // every function's tags at creation
+	calls       map[string]int
+	requests    int
+	closing     sync.WaitGroup
+	// pending counts asynchronous work not done: queued events, waiting
+	// retries and deliveries.
+	pending atomic.Int64
 }
 
 // function is one function's state.
@@ -154,12 +227,20 @@ type function struct {
 	invokeMu sync.Mutex // one execution environment serves one call at a time
 	dep      platform.Deployment
 	depGen   int
+	stream   string // the log stream of dep's environment
+
+	policy        []statement // the resource-based policy
+	policyChanged time.Time
+	eventConfig   *eventInvokeConfig
+	queue         []asyncEvent // asynchronous events waiting
+	draining      bool         // a goroutine runs the queue
 }
 
 type role struct {
 	arn      string
 	tags     map[string]string
-	policies []string
+	policies []string          // attached managed policies' ARNs
+	inline   map[string]string // inline policies: name -> document
 }
 
 // Configuration is the part of Lambda's FunctionConfiguration the fake
@@ -246,11 +327,27 @@ func New(opts Options) (*Server, error) {
 	if opts.UnreservedConcurrency == 0 {
 		opts.UnreservedConcurrency = 1000
 	}
-	pl, err := fake.New(fake.Options{Python: interpreter(opts.Python)})
+	if opts.RetryDelay == 0 {
+		opts.RetryDelay = 50 * time.Millisecond
+	}
+	if opts.EventAgeUnit == 0 {
+		opts.EventAgeUnit = time.Second
+	}
+	pl, err := fake.New(fake.Options{Python: interpreter(opts.Python), InitTimeout: opts.InitTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("lambdafake: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "lambdafake-")
+	// The functions' code lives outside /tmp where it can: the fake
+	// platform's shim maps paths under /tmp to each environment's own
+	// /tmp, where a function would not find its own files.
+	root := ""
+	if st, err := os.Stat("/var/tmp"); err == nil && st.IsDir() && strings.HasPrefix(os.TempDir(), "/tmp") {
+		root = "/var/tmp"
+	}
+	dir, err := os.MkdirTemp(root, "lambdafake-")
+	if err != nil && root != "" {
+		dir, err = os.MkdirTemp("", "lambdafake-")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lambdafake: %w", err)
 	}
@@ -260,7 +357,10 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("lambdafake: %w", err)
 	}
 	s := &Server{URL: "http://" + ln.Addr().String(), opts: opts, platform: pl, dir: dir,
-		functions: map[string]*function{}, roles: map[string]*role{}, calls: map[string]int{}}
+		functions: map[string]*function{}, roles: map[string]*role{}, calls: map[string]int{},
+		buckets: map[string]*bucketState{}, logGroups: map[string]*logGroup{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.s3backend, s.s3rest = newS3()
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: time.Minute}
 	go s.srv.Serve(ln)
 	return s, nil
@@ -270,6 +370,7 @@ func New(opts Options) (*Server, error) {
 func (s *Server) Close() error {
 	err := s.srv.Close()
 	s.mu.Lock()
+	s.cancel()
 	for name, f := range s.functions {
 		s.retire(f)
 		delete(s.functions, name)
@@ -368,8 +469,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !strings.Contains(r.Header.Get("Authorization"), "Credential=") {
+	if !strings.Contains(r.Header.Get("Authorization"), "Credential=") && r.URL.Query().Get("X-Amz-Credential") == "" {
 		s.lambdaError(w, http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token")
+		return
+	}
+	switch service(r) {
+	case "s3":
+		s.serveS3(w, r)
+		return
+	case "logs":
+		s.serveLogs(w, r)
 		return
 	}
 	if r.URL.Path == "/" && r.Method == http.MethodPost {
@@ -391,7 +500,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		op = map[string]string{
 			"GET configuration": "GetFunctionConfiguration", "PUT configuration": "UpdateFunctionConfiguration",
 			"PUT code": "UpdateFunctionCode", "POST invocations": "Invoke",
+			"POST policy": "AddPermission", "GET policy": "GetPolicy",
 		}[r.Method+" "+segs[3]]
+	case len(segs) == 5 && segs[0] == "2015-03-31" && segs[1] == "functions" && segs[3] == "policy" && r.Method == http.MethodDelete:
+		name = functionName(segs[2])
+		op = "RemovePermission"
+	case len(segs) == 4 && segs[0] == "2019-09-25" && segs[1] == "functions" && segs[3] == "event-invoke-config":
+		name = functionName(segs[2])
+		op = map[string]string{http.MethodPut: "PutFunctionEventInvokeConfig", http.MethodPost: "UpdateFunctionEventInvokeConfig",
+			http.MethodGet: "GetFunctionEventInvokeConfig", http.MethodDelete: "DeleteFunctionEventInvokeConfig"}[r.Method]
 	case len(segs) == 3 && segs[0] == "2017-03-31" && segs[1] == "tags":
 		name = functionName(segs[2])
 		op = map[string]string{http.MethodGet: "ListTags", http.MethodPost: "TagResource"}[r.Method]
@@ -427,7 +544,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.tagResource(w, r, name)
 	case "GetAccountSettings":
 		s.accountSettings(w)
+	case "AddPermission":
+		s.addPermission(w, r, name)
+	case "RemovePermission":
+		s.removePermission(w, name, segs[4])
+	case "GetPolicy":
+		s.getPolicy(w, name)
+	case "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig", "DeleteFunctionEventInvokeConfig":
+		s.eventInvokeConfigOp(w, r, op, name)
 	}
+}
+
+// service is the service a request is signed for: the SigV4 credential
+// scope's service ("s3", "logs", "lambda", "iam", "sts").
+func service(r *http.Request) string {
+	cred := r.URL.Query().Get("X-Amz-Credential")
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		_, cred, _ = strings.Cut(auth, "Credential=")
+		cred, _, _ = strings.Cut(cred, ",")
+	}
+	parts := strings.Split(cred, "/")
+	if len(parts) == 5 {
+		return parts[3]
+	}
+	if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Logs_20140328.") {
+		return "logs"
+	}
+	return ""
 }
 
 // splitPath splits the URL's path into unescaped segments.
@@ -464,6 +607,9 @@ func (s *Server) take(op, name string) *Fault {
 	for i, f := range s.faults {
 		if (f.Op == "" || f.Op == op) && (f.Function == "" || f.Function == name) {
 			if f.Kind == FunctionTimeout && op != "Invoke" {
+				continue
+			}
+			if eventFault := f.Kind == LoseEvent || f.Kind == DuplicateEvent || f.Kind == DelayEvent; eventFault != (op == "S3Event") {
 				continue
 			}
 			f.Times--
@@ -1014,8 +1160,10 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, name string, fau
 		s.lambdaError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json")
 		return
 	}
-	if t := r.Header.Get("X-Amz-Invocation-Type"); t != "" && t != "RequestResponse" {
-		s.lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", "lambdafake runs RequestResponse invocations only")
+	typ := r.Header.Get("X-Amz-Invocation-Type")
+	if typ != "" && typ != "RequestResponse" && typ != "Event" && typ != "DryRun" {
+		s.lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException",
+			"1 validation error detected: Value '"+typ+"' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
 		return
 	}
 	f := s.lookup(w, name)
@@ -1031,24 +1179,44 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, name string, fau
 			"The operation cannot be performed at this time. The function is currently in the following state: Pending")
 		return
 	}
+	switch typ {
+	case "Event":
+		w.Header().Set("X-Amzn-RequestId", s.enqueue(f, event))
+		w.WriteHeader(http.StatusAccepted)
+		return
+	case "DryRun":
+		w.Header().Set("X-Amzn-RequestId", requestID())
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	id := requestID()
 	var inv platform.Invocation
+	var stream string
 	if fault != nil && fault.Kind == FunctionTimeout {
 		inv = platform.Invocation{Status: platform.StatusTimeout, Duration: time.Duration(c.Timeout) * time.Second,
 			ErrorType: fake.ErrTypeTimeout}
+		s.mu.Lock()
+		if f.stream == "" {
+			f.stream = streamName()
+		}
+		stream = f.stream
+		s.mu.Unlock()
 	} else {
-		inv, err = s.run(r.Context(), f, c, gen, event)
+		inv, stream, err = s.run(r.Context(), f, c, gen, event)
 		if err != nil {
 			s.lambdaError(w, http.StatusInternalServerError, "ServiceException", "lambdafake: "+err.Error())
 			return
 		}
 	}
-	s.answer(w, r, c, id, inv)
+	out := s.outcomeOf(c, id, inv)
+	s.record(f, c, id, inv, out, stream, InvocationRecord{Event: event})
+	s.answer(w, r, id, out)
 }
 
 // run invokes the function's environment, starting one when there is
-// none for the current configuration.
-func (s *Server) run(ctx context.Context, f *function, c Configuration, gen int, event []byte) (platform.Invocation, error) {
+// none for the current configuration, and returns the environment's log
+// stream with the invocation.
+func (s *Server) run(ctx context.Context, f *function, c Configuration, gen int, event []byte) (platform.Invocation, string, error) {
 	f.invokeMu.Lock()
 	defer f.invokeMu.Unlock()
 	if f.dep != nil && f.depGen != gen {
@@ -1056,19 +1224,14 @@ func (s *Server) run(ctx context.Context, f *function, c Configuration, gen int,
 		f.dep = nil
 	}
 	if f.dep == nil {
-		env := map[string]string{}
-		if c.Environment != nil {
-			env = clone(c.Environment.Variables)
-		}
-		envJSON, _ := json.Marshal(env)
 		dep, err := s.platform.Deploy(ctx, platform.Function{
 			Name: c.FunctionName, CodeDir: f.codeDir, Handler: entryModule + ".handler", Runtime: c.Runtime,
 			MemoryMB: c.MemorySize, Arch: c.Architectures[0], Timeout: time.Duration(c.Timeout) * time.Second,
 			EphemeralMB: c.EphemeralStorage.Size,
-			Env:         map[string]string{"LAMBDAFAKE_ENV": string(envJSON), "LAMBDAFAKE_HANDLER": c.Handler},
+			Env:         s.functionEnv(c),
 		})
 		if err != nil {
-			return platform.Invocation{}, err
+			return platform.Invocation{}, "", err
 		}
 		f.dep, f.depGen = dep, gen
 	}
@@ -1077,11 +1240,55 @@ func (s *Server) run(ctx context.Context, f *function, c Configuration, gen int,
 		f.dep.Close(context.Background())
 		f.dep = nil
 	}
-	return inv, err
+	s.mu.Lock()
+	if inv.Cold || f.stream == "" {
+		f.stream = streamName() // a new execution environment
+	}
+	stream := f.stream
+	s.mu.Unlock()
+	return inv, stream, err
 }
 
-// answer writes Lambda's response to an invocation that ended as inv.
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, c Configuration, id string, inv platform.Invocation) {
+// Role credentials the fake gives functions, as Lambda gives a
+// function its execution role's: any signature is accepted.
+const (
+	RoleAccessKeyID     = "ASIAFAKELAMBDAROLE01"
+	RoleSecretAccessKey = "fakeSecretKeyOfTheLambdaFakeRole01234567"
+)
+
+// functionEnv is the environment of a function's process: its own
+// variables and, as Lambda gives them, its role's credentials, the
+// region and (where Lambda has none) the fake's S3 endpoint; entry.py
+// sets them all from JSON at import.
+func (s *Server) functionEnv(c Configuration) map[string]string {
+	own := map[string]string{}
+	if c.Environment != nil {
+		own = clone(c.Environment.Variables)
+	}
+	ownJSON, _ := json.Marshal(own)
+	runtimeJSON, _ := json.Marshal(map[string]string{
+		"AWS_ACCESS_KEY_ID":     RoleAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY": RoleSecretAccessKey,
+		"AWS_SESSION_TOKEN":     sessionPrefix + c.FunctionName,
+		"AWS_REGION":            Region,
+		"AWS_DEFAULT_REGION":    Region,
+		"AWS_ENDPOINT_URL_S3":   s.URL,
+	})
+	return map[string]string{"LAMBDAFAKE_ENV": string(ownJSON), "LAMBDAFAKE_RUNTIME_ENV": string(runtimeJSON),
+		"LAMBDAFAKE_HANDLER": c.Handler}
+}
+
+// outcome is what Lambda makes of an invocation: the response's payload
+// and X-Amz-Function-Error, the REPORT line's figures, and the log.
+type outcome struct {
+	payload       []byte
+	functionError string
+	rep           report.Report
+	log           []byte
+}
+
+// outcomeOf is the outcome of the invocation id that ended as inv.
+func (s *Server) outcomeOf(c Configuration, id string, inv platform.Invocation) outcome {
 	timeout := time.Duration(c.Timeout) * time.Second
 	rep := report.Report{RequestID: id, Duration: inv.Duration, MemorySizeMB: c.MemorySize, Status: report.StatusSuccess,
 		MaxMemoryUsedMB: int(math.Ceil(float64(inv.MaxRSSKB) / 1024))}
@@ -1136,18 +1343,23 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, c Configuration,
 			rep.InitDuration = d
 		}
 	}
+	return outcome{payload: payload, functionError: functionError, rep: rep, log: logOf(c, id, inv.Log+extraLog, rep)}
+}
+
+// answer writes Lambda's response to the invocation id.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, out outcome) {
 	h := w.Header()
 	h.Set("X-Amzn-RequestId", id)
 	h.Set("X-Amz-Executed-Version", "$LATEST")
-	if functionError != "" {
-		h.Set("X-Amz-Function-Error", functionError)
+	if out.functionError != "" {
+		h.Set("X-Amz-Function-Error", out.functionError)
 	}
 	if r.Header.Get("X-Amz-Log-Type") == "Tail" {
-		h.Set("X-Amz-Log-Result", base64.StdEncoding.EncodeToString(tail(logOf(c, id, inv.Log+extraLog, rep))))
+		h.Set("X-Amz-Log-Result", base64.StdEncoding.EncodeToString(tail(out.log)))
 	}
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	w.Write(payload)
+	w.Write(out.payload)
 }
 
 // logOf is an invocation's log in the function's log format.

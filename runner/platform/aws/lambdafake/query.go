@@ -1,9 +1,11 @@
 package lambdafake
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,13 +103,88 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 			s.mu.Unlock()
 			s.queryError(w, http.StatusConflict, "DeleteConflict", "Cannot delete entity, must detach all policies first.")
 			return
+		case len(rl.inline) > 0:
+			s.mu.Unlock()
+			s.queryError(w, http.StatusConflict, "DeleteConflict", "Cannot delete entity, must delete policies first.")
+			return
 		}
 		delete(s.roles, roleName)
 		s.mu.Unlock()
 		s.queryResult(w, op, "")
+	case "PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy", "ListRolePolicies":
+		s.rolePolicy(w, r, op, roleName)
 	default:
 		s.queryError(w, http.StatusBadRequest, "InvalidAction", "lambdafake does not implement "+op)
 	}
+}
+
+// rolePolicy answers IAM's calls on a role's inline policies.
+func (s *Server) rolePolicy(w http.ResponseWriter, r *http.Request, op, roleName string) {
+	name, doc := r.PostForm.Get("PolicyName"), r.PostForm.Get("PolicyDocument")
+	if op == "PutRolePolicy" && !json.Valid([]byte(doc)) {
+		s.queryError(w, http.StatusBadRequest, "MalformedPolicyDocument", "Syntax errors in policy.")
+		return
+	}
+	s.mu.Lock()
+	rl := s.roles[roleName]
+	if rl == nil {
+		s.mu.Unlock()
+		s.queryError(w, http.StatusNotFound, "NoSuchEntity", "The role with name "+roleName+" cannot be found.")
+		return
+	}
+	_, exists := rl.inline[name]
+	switch op {
+	case "PutRolePolicy":
+		if rl.inline == nil {
+			rl.inline = map[string]string{}
+		}
+		rl.inline[name] = doc
+		s.mu.Unlock()
+		s.queryResult(w, op, "")
+		return
+	case "ListRolePolicies":
+		var names []string
+		for n := range rl.inline {
+			names = append(names, n)
+		}
+		s.mu.Unlock()
+		sort.Strings(names)
+		var b strings.Builder
+		for _, n := range names {
+			fmt.Fprintf(&b, "<member>%s</member>", esc(n))
+		}
+		s.queryResult(w, op, "<PolicyNames>"+b.String()+"</PolicyNames><IsTruncated>false</IsTruncated>")
+		return
+	}
+	if !exists {
+		s.mu.Unlock()
+		s.queryError(w, http.StatusNotFound, "NoSuchEntity", "The role policy with name "+name+" cannot be found.")
+		return
+	}
+	doc = rl.inline[name]
+	if op == "DeleteRolePolicy" {
+		delete(rl.inline, name)
+	}
+	s.mu.Unlock()
+	if op == "DeleteRolePolicy" {
+		s.queryResult(w, op, "")
+		return
+	}
+	// IAM returns policy documents URL-encoded.
+	s.queryResult(w, op, fmt.Sprintf("<RoleName>%s</RoleName><PolicyName>%s</PolicyName><PolicyDocument>%s</PolicyDocument>",
+		esc(roleName), esc(name), esc(strings.ReplaceAll(url.QueryEscape(doc), "+", "%20"))))
+}
+
+// RolePolicies returns the inline policies of the role name (policy name
+// to document), nil when the role does not exist.
+func (s *Server) RolePolicies(name string) map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rl := s.roles[name]
+	if rl == nil {
+		return nil
+	}
+	return clone(rl.inline)
 }
 
 // findRole returns the role name, or answers NoSuchEntity.
