@@ -122,3 +122,45 @@ func TestPipelineArm64RefusedLocally(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+func TestPipelineMixes(t *testing.T) {
+	s, err := Load(writePipeline(t, `mixes: fast: {grey: "reference", rotate: "reference"}`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.Tasks["pipe"]
+	if p.StageModel("fast", 1) != "reference" || p.StageModel("reference", 0) != "reference" {
+		t.Errorf("mixes decoded as %v", p.Mixes)
+	}
+	for _, tt := range []struct{ task, want string }{
+		{`mixes: fast: {grey: "reference", rotate: "reference", blur: "reference"}`, `tasks.pipe.mixes.fast.blur: no stage named "blur" (stages: [grey rotate])`},
+		{`mixes: fast: {grey: "reference", rotate: "gpt"}`, `tasks.pipe.mixes.fast.rotate: no model named "gpt" (models: [reference])`},
+		{`mixes: fast: {grey: "reference"}`, `tasks.pipe.mixes.fast: mix "fast" names no model for stage "rotate"`},
+		{`mixes: reference: {grey: "reference", rotate: "reference"}`, `tasks.pipe.mixes.reference: mix "reference" has the name of a model`},
+	} {
+		_, err := Load(writePipeline(t, tt.task), Options{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s:\n got %v\nwant one containing %q", tt.task, err, tt.want)
+			continue
+		}
+		// The error names the file and line of the mix.
+		if !strings.Contains(err.Error(), "study.cue:9:") {
+			t.Errorf("%s: %v, want the position study.cue:9", tt.task, err)
+		}
+	}
+	// A matrix pattern may name a mix as its model.
+	path := writePipeline(t, `mixes: fast: {grey: "reference", rotate: "reference"}`)
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(b), "repetitions: 10}", `repetitions: 10, exclude: [{model: "fast"}, {model: "slow"}]}`, 1)), 0o644)
+	if _, err := Load(path, Options{}); err == nil || !strings.Contains(err.Error(), `matrix.exclude[1].model: no model or mix named "slow"`) ||
+		strings.Contains(err.Error(), "exclude[0]") {
+		t.Errorf("patterns naming mixes: %v", err)
+	}
+	// A single function has no mixes.
+	path = writeStudy(t, "", "")
+	b, _ = os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(b), "\treference: \"ref.py\"\n", "\treference: \"ref.py\"\n\tmixes: m: x: \"y\"\n", 1)), 0o644)
+	if _, err := Load(path, Options{}); err == nil || !strings.Contains(err.Error(), "tasks.sq.mixes: mixes belong to a pipeline task") {
+		t.Errorf("single function with mixes: %v", err)
+	}
+}

@@ -114,11 +114,15 @@ type Task struct {
 
 	// Stages make the task a pipeline (IsPipeline); Input, Compare,
 	// Workload and ExpectedMS are a pipeline's.
-	Stages     []Stage        `json:"stages,omitempty"`
-	Input      string         `json:"input,omitempty"`
-	Compare    *ObjectCompare `json:"compare,omitempty"`
-	Workload   *Workload      `json:"workload,omitempty"`
-	ExpectedMS *float64       `json:"expected_ms,omitempty"`
+	Stages []Stage `json:"stages,omitempty"`
+	// Mixes name pipelines whose stages' code comes from different
+	// models: mix name → stage name → model id. Plan measures each like
+	// a model.
+	Mixes      map[string]map[string]string `json:"mixes,omitempty"`
+	Input      string                       `json:"input,omitempty"`
+	Compare    *ObjectCompare               `json:"compare,omitempty"`
+	Workload   *Workload                    `json:"workload,omitempty"`
+	ExpectedMS *float64                     `json:"expected_ms,omitempty"`
 }
 
 // IsPipeline reports whether the task is a pipeline of stages rather than
@@ -142,6 +146,15 @@ func (t Task) HasVariant(name string) bool {
 	}
 	_, ok := t.Variants[name]
 	return ok
+}
+
+// StageModel is the model whose code stage i of pipeline t has in the
+// cells of model (a model's id, or the name of one of t's mixes).
+func (t Task) StageModel(model string, i int) string {
+	if mix, ok := t.Mixes[model]; ok {
+		return mix[t.Stages[i].Name]
+	}
+	return model
 }
 
 // StageTask is stage i of pipeline t as a function of its own: the

@@ -80,6 +80,9 @@ func validate(s *Study, opts Options) Errors {
 			}
 			seen[test.Name] = true
 		}
+		if t.Mixes != nil {
+			v.fail(at+".mixes", "mixes belong to a pipeline task (one with stages): a single function's code comes from one model")
+		}
 		for _, f := range []struct {
 			name string
 			set  bool
@@ -172,6 +175,7 @@ func (v *validator) pipeline(at string, t Task) {
 	for i, in := range t.Inputs {
 		v.file(fmt.Sprintf("%s.inputs[%d]", at, i), in)
 	}
+	v.mixes(at, t)
 	names := map[string]bool{}
 	want := SortedKeys(t.Stages[0].Variants)
 	for i, st := range t.Stages {
@@ -196,6 +200,39 @@ func (v *validator) pipeline(at string, t Task) {
 			}
 			tests[tt.Name] = true
 			v.file(fmt.Sprintf("%s.tests[%d].input", sat, j), tt.Input)
+		}
+	}
+}
+
+// mixes checks a pipeline's mixes: each names a model of the study for
+// every stage and for nothing else, and no mix has a model's name (the
+// model column could not tell them apart).
+func (v *validator) mixes(at string, t Task) {
+	stages := map[string]bool{}
+	var names []string
+	for _, st := range t.Stages {
+		stages[st.Name] = true
+		names = append(names, st.Name)
+	}
+	for _, mix := range SortedKeys(t.Mixes) {
+		mat := at + ".mixes." + mix
+		if _, ok := v.s.Models[mix]; ok {
+			v.fail(mat, fmt.Sprintf("mix %q has the name of a model: name it apart, since the tables' model column holds either", mix))
+		}
+		m := t.Mixes[mix]
+		for _, stage := range SortedKeys(m) {
+			if !stages[stage] {
+				v.fail(mat+"."+stage, fmt.Sprintf("no stage named %q (stages: %v)", stage, names))
+				continue
+			}
+			if _, ok := v.s.Models[m[stage]]; !ok {
+				v.fail(mat+"."+stage, fmt.Sprintf("no model named %q (models: %v)", m[stage], SortedKeys(v.s.Models)))
+			}
+		}
+		for _, stage := range names {
+			if _, ok := m[stage]; !ok {
+				v.fail(mat, fmt.Sprintf("mix %q names no model for stage %q: a mix names one for every stage", mix, stage))
+			}
 		}
 	}
 }
@@ -319,8 +356,8 @@ func (v *validator) unique(path string, xs any) {
 func (v *validator) pattern(at string, p Pattern) {
 	s := v.s
 	if p.Model != nil {
-		if _, ok := s.Models[*p.Model]; !ok {
-			v.fail(at+".model", fmt.Sprintf("no model named %q", *p.Model))
+		if _, ok := s.Models[*p.Model]; !ok && !v.isMix(p.Task, *p.Model) {
+			v.fail(at+".model", fmt.Sprintf("no model or mix named %q", *p.Model))
 		}
 	}
 	if p.Task != nil {
@@ -342,6 +379,20 @@ func (v *validator) pattern(at string, p Pattern) {
 	if p.Model == nil && p.Task == nil && p.Variant == nil && p.Sample == nil && p.Platform == nil && p.Arch == nil && p.MemoryMB == nil {
 		v.fail(at, "names no dimension: give at least one of model, task, variant, sample, platform, arch, memory_mb")
 	}
+}
+
+// isMix reports whether a pipeline task (task, or any when nil) has a
+// mix named name.
+func (v *validator) isMix(task *string, name string) bool {
+	for id, t := range v.s.Tasks {
+		if task != nil && *task != id {
+			continue
+		}
+		if _, ok := t.Mixes[name]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *validator) hasVariant(task *string, variant string) bool {

@@ -25,7 +25,8 @@ const debianPython = "/usr/bin/python3"
 // through the S3 REST API with boto3, as on the local platform, and reads
 // the tables back: a row per stage invocation for all five stages, a row
 // per pipeline run, the defective stand-in's rotate stage FD and its
-// pipeline not measured, and the end-to-end checks OK.
+// pipeline not measured, the mix measured on its models' stages, and
+// every run's end-to-end check OK.
 func TestPipelineStudy(t *testing.T) {
 	if err := exec.Command(debianPython, "-c", "import PIL, boto3, numpy").Run(); err != nil {
 		t.Skipf("%s lacks Pillow, boto3 or numpy (scripts/install-deps installs them): %v", debianPython, err)
@@ -71,26 +72,37 @@ func TestPipelineStudy(t *testing.T) {
 	cells := readTable(t, filepath.Join(tables[0], "pipeline_cells.csv"))
 	checks := readTable(t, filepath.Join(tables[0], "checks.csv"))
 
-	// Two measured models × (1 warm-up + 2 runs) × 5 stages.
+	// Two measured models and the mix × (1 warm-up + 2 runs) × 5 stages.
 	perStage := map[string]int{}
+	mixed := map[string]string{"greyscale": "deepseek-v2.5", "resize": "gemini-2.5-pro", "depth": "gpt-5-thinking",
+		"rotate": "gemini-2.5-pro", "convert": "deepseek-v2.5"}
 	for _, r := range stages.rows {
 		if stages.get(r, "status") != "ok" {
 			t.Errorf("stage row %v: status %s", r, stages.get(r, "status"))
 		}
-		perStage[stages.get(r, "model")+"/"+stages.get(r, "stage")]++
+		model, stage := stages.get(r, "model"), stages.get(r, "stage")
+		perStage[model+"/"+stage]++
+		want := model
+		if model == "mixed-fast" {
+			want = mixed[stage]
+		}
+		if got := stages.get(r, "stage_model"); got != want {
+			t.Errorf("%s/%s: stage_model %s, want %s", model, stage, got, want)
+		}
 	}
-	for _, m := range []string{"gpt-5-thinking", "gemini-2.5-pro"} {
+	for _, m := range []string{"gpt-5-thinking", "gemini-2.5-pro", "mixed-fast"} {
 		for _, st := range []string{"greyscale", "resize", "depth", "rotate", "convert"} {
 			if n := perStage[m+"/"+st]; n != 3 {
 				t.Errorf("%s/%s: %d stage rows, want 3", m, st, n)
 			}
 		}
 	}
-	if len(stages.rows) != 30 || len(pipes.rows) != 6 {
-		t.Errorf("%d stage rows and %d pipeline rows, want 30 and 6", len(stages.rows), len(pipes.rows))
+	if len(stages.rows) != 45 || len(pipes.rows) != 9 {
+		t.Errorf("%d stage rows and %d pipeline rows, want 45 and 9", len(stages.rows), len(pipes.rows))
 	}
 	for _, r := range pipes.rows {
-		if pipes.get(r, "status") != "ok" || pipes.get(r, "end_to_end_ms") == "" || pipes.get(r, "cost_usd") == "" {
+		if pipes.get(r, "status") != "ok" || pipes.get(r, "end_to_end_ms") == "" || pipes.get(r, "cost_usd") == "" ||
+			pipes.get(r, "end_to_end_class") != "OK" {
 			t.Errorf("pipeline row %v", r)
 		}
 	}

@@ -102,6 +102,7 @@ func (e *Engine) runStage(ctx context.Context, pl platform.Platform, dir string,
 	var run platform.ChainRun
 	var out object
 	_, err = e.retry(ctx, isInfrastructure, func() error {
+		out = object{}
 		dep, err := cr.DeployChain(ctx, c)
 		if err != nil {
 			return err
@@ -148,6 +149,9 @@ func (e *Engine) referenceObjects(ctx context.Context, task string) ([]object, e
 	if objs, ok := e.refObjects[task]; ok {
 		return objs, nil
 	}
+	if e.refObjects == nil {
+		e.refObjects = map[string][]object{}
+	}
 	cache := filepath.Join(e.Dir, "functions", "reference-"+task, "objects.json")
 	var objs []object
 	if b, err := os.ReadFile(cache); err == nil && json.Unmarshal(b, &objs) == nil {
@@ -177,9 +181,6 @@ func (e *Engine) referenceObjects(ctx context.Context, task string) ([]object, e
 	}
 	if err := os.WriteFile(cache, b, 0o644); err != nil {
 		return nil, err
-	}
-	if e.refObjects == nil {
-		e.refObjects = map[string][]object{}
 	}
 	e.refObjects[task] = objs
 	return objs, nil

@@ -96,3 +96,73 @@ func TestPipelineExpand(t *testing.T) {
 		t.Errorf("summary counts %+v, %d pipelines listed", sum.Counts, len(sum.Pipelines))
 	}
 }
+
+// TestPipelineMix: a mix is planned like a model, on the named models'
+// generations of each stage (shared, not made twice), with IDs of its own.
+func TestPipelineMix(t *testing.T) {
+	s := testStudy(t)
+	withPipeline(t, s)
+	s.Matrix.Exclude = []schema.Pattern{{Variant: ptr("short")}, {Task: ptr("b")}, {Task: ptr("a")}}
+	p0, err := New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := s.Tasks["p"]
+	task.Mixes = map[string]map[string]string{"crossed": {"s1": "m2", "s2": "m1"}}
+	s.Tasks["p"] = task
+	p, err := New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Pipelines) != 6 || len(p.Generations) != len(p0.Generations) {
+		t.Fatalf("%d pipelines and %d generations, want 6 (3 models or mixes × 2 memory sizes) and %d", len(p.Pipelines), len(p.Generations), len(p0.Generations))
+	}
+	for i, pc := range p0.Pipelines {
+		if p.Pipelines[i].ID != pc.ID {
+			t.Errorf("pipeline %d of a model changed ID with a mix added", i)
+		}
+	}
+	seen := map[string]bool{}
+	for _, pc := range p.Pipelines {
+		if seen[pc.ID] {
+			t.Errorf("repeated pipeline ID %s", pc.ID)
+		}
+		seen[pc.ID] = true
+		if pc.Model != "crossed" {
+			continue
+		}
+		g0, g1 := p.Generations[pc.Generations[0]], p.Generations[pc.Generations[1]]
+		if g0.Model != "m2" || g0.Stage != "s1" || g1.Model != "m1" || g1.Stage != "s2" {
+			t.Errorf("mix's stages' generations: %+v %+v", g0, g1)
+		}
+	}
+	// The summary counts the mix under its own name, after the models.
+	sum := p.Summarize(true)
+	models := sum.Dimensions["model"]
+	if n := len(models); n != 3 || models[2].Value != "crossed" || models[2].Generations != 0 || models[2].Cells != 2 || models[0].Cells != 2 {
+		t.Errorf("model dimension %+v", models)
+	}
+	for _, ps := range sum.Pipelines {
+		if ps.Model == "crossed" && (ps.Stages[0].Model != "m2" || ps.Stages[1].Model != "m1") {
+			t.Errorf("mix's stages in the summary: %+v", ps.Stages)
+		}
+	}
+	// A mix of one model for every stage is a cell apart from the model's.
+	task.Mixes = map[string]map[string]string{"same": {"s1": "m1", "s2": "m1"}}
+	s.Tasks["p"] = task
+	if p, err = New(s); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, pc := range p.Pipelines {
+		if ids[pc.ID] {
+			t.Errorf("mix %s has the ID of a model's pipeline", pc.Model)
+		}
+		ids[pc.ID] = true
+	}
+	// Patterns fix a mix like a model.
+	s.Matrix.Exclude = append(s.Matrix.Exclude, schema.Pattern{Model: ptr("same"), MemoryMB: ptr(1024)})
+	if p, err = New(s); err != nil || len(p.Pipelines) != 5 {
+		t.Errorf("excluding a mix's cell: %d pipelines, %v; want 5", len(p.Pipelines), err)
+	}
+}

@@ -59,7 +59,8 @@ type Cell struct {
 func (c Cell) Invocations() int { return c.Warmup + c.Repetitions }
 
 // Pipeline is one measured pipeline instance: every stage's code from one
-// model and variant, at one architecture, each stage at its memory size,
+// model (or, when Model names one of the task's mixes, each stage's from
+// the mix's model for it) and one variant, at one architecture, each stage at its memory size,
 // run Warmup+Repetitions times. Its embedded Cell holds its coordinates
 // (Cell.Generation is its first stage's); Generations and MemoryMB list
 // each stage's.
@@ -276,13 +277,18 @@ func New(s *schema.Study) (*Plan, error) {
 	}
 
 	// addPipeline adds the pipeline cell c of task t and its stages'
-	// generations. Its ID covers every stage's generation and memory size.
+	// generations: c.Model's, or for a mix each stage's model's (shared
+	// with that model's own pipeline cells). Its ID covers every stage's
+	// generation and memory size, and the mix's name.
 	addPipeline = func(c Cell, t schema.Task) error {
 		pc := Pipeline{Cell: c}
 		h := sha256.New()
 		h.Write(idInput(nil, "pipeline", c.Platform, c.Arch))
-		for _, st := range t.Stages {
-			gi, err := addGeneration(c.Model, c.Task, st.Name, c.Variant, c.Sample)
+		if _, ok := t.Mixes[c.Model]; ok {
+			h.Write(idInput(nil, "mix", c.Model))
+		}
+		for i, st := range t.Stages {
+			gi, err := addGeneration(t.StageModel(c.Model, i), c.Task, st.Name, c.Variant, c.Sample)
 			if err != nil {
 				return err
 			}
@@ -335,16 +341,21 @@ type genKey struct {
 
 // product calls f for every combination of the matrix's dimensions that
 // agrees with the pattern fix (nil fixes nothing), in the plan's order:
-// model, task, variant, sample, platform, arch, memory.
+// model, task, variant, sample, platform, arch, memory. The models are
+// the study's, then the pipelines' mixes (each with its own task only).
 func product(s *schema.Study, fix *schema.Pattern, f func(Cell)) {
 	m := s.Matrix
 	ok := func(want *string, have string) bool { return want == nil || *want == have }
-	for _, model := range schema.SortedKeys(s.Models) {
+	for _, model := range append(schema.SortedKeys(s.Models), mixNames(s)...) {
 		if fix != nil && !ok(fix.Model, model) {
 			continue
 		}
+		_, isModel := s.Models[model]
 		for _, task := range schema.SortedKeys(s.Tasks) {
 			if fix != nil && !ok(fix.Task, task) {
+				continue
+			}
+			if _, isMix := s.Tasks[task].Mixes[model]; !isModel && !isMix {
 				continue
 			}
 			for _, variant := range s.Tasks[task].VariantNames() {
@@ -369,14 +380,25 @@ func product(s *schema.Study, fix *schema.Pattern, f func(Cell)) {
 	}
 }
 
+// mixNames are the names of the study's mixes, sorted, each once.
+func mixNames(s *schema.Study) []string {
+	seen := map[string]bool{}
+	for _, t := range s.Tasks {
+		for name := range t.Mixes {
+			seen[name] = true
+		}
+	}
+	return schema.SortedKeys(seen)
+}
+
 // productSize is the number of cells before exclude and include.
 func productSize(s *schema.Study) int {
 	variants := 0
 	for _, t := range s.Tasks {
-		variants += len(t.VariantNames())
+		variants += (len(s.Models) + len(t.Mixes)) * len(t.VariantNames())
 	}
 	m := s.Matrix
-	return len(s.Models) * variants * m.Samples * len(m.Platforms) * len(m.Arch) * len(m.MemoryMB)
+	return variants * m.Samples * len(m.Platforms) * len(m.Arch) * len(m.MemoryMB)
 }
 
 // orOne is the values of a dimension, or the single value an include fixes

@@ -36,7 +36,10 @@ type PipelineSummary struct {
 type StageSummary struct {
 	Stage        string `json:"stage"`
 	GenerationID string `json:"generation_id"`
-	MemoryMB     int    `json:"memory_mb"`
+	// Model is the stage's generation's: the pipeline's model, or its
+	// mix's model for the stage.
+	Model    string `json:"model"`
+	MemoryMB int    `json:"memory_mb"`
 }
 
 // Counts are the plan's totals.
@@ -118,17 +121,39 @@ func (p *Plan) Summarize(withCells bool) Summary {
 		invsOf[c.Generation] += c.Invocations()
 	}
 	// A pipeline counts as a cell of its first stage's generation, with
-	// all its stages' calls.
+	// all its stages' calls; a mix's, under the mix's name as its model,
+	// after the models (it has no generations of its own).
+	mixCellsOf := make([]int, len(p.Generations))
+	mixInvsOf := make([]int, len(p.Generations))
+	type tally struct{ cells, invs int }
+	var mixOrder []string
+	mixes := map[string]*tally{}
 	for _, pc := range p.Pipelines {
 		cellsOf[pc.Generation]++
 		invsOf[pc.Generation] += pc.StageInvocations()
+		if p.Generations[pc.Generation].Model == pc.Model {
+			continue
+		}
+		mixCellsOf[pc.Generation]++
+		mixInvsOf[pc.Generation] += pc.StageInvocations()
+		t := mixes[pc.Model]
+		if t == nil {
+			t = &tally{}
+			mixes[pc.Model] = t
+			mixOrder = append(mixOrder, pc.Model)
+		}
+		t.cells++
+		t.invs += pc.StageInvocations()
 	}
 	for i, g := range p.Generations {
 		sample := strconv.Itoa(g.Sample)
-		add("model", g.Model, 1, cellsOf[i], invsOf[i])
+		add("model", g.Model, 1, cellsOf[i]-mixCellsOf[i], invsOf[i]-mixInvsOf[i])
 		add("task", g.Task, 1, cellsOf[i], invsOf[i])
 		add("variant", g.Variant, 1, cellsOf[i], invsOf[i])
 		add("sample", sample, 1, cellsOf[i], invsOf[i])
+	}
+	for _, mix := range mixOrder {
+		add("model", mix, 0, mixes[mix].cells, mixes[mix].invs)
 	}
 	// Platform, architecture and memory are tallied per combination, one
 	// map step per cell, and spread over their dimensions after.
@@ -136,7 +161,6 @@ func (p *Plan) Summarize(withCells bool) Summary {
 		platform, arch string
 		memoryMB       int
 	}
-	type tally struct{ cells, invs int }
 	var order []where
 	tallies := map[where]*tally{}
 	for _, c := range p.Cells {
@@ -177,7 +201,7 @@ func (p *Plan) Summarize(withCells bool) Summary {
 			}}
 			for i, gi := range pc.Generations {
 				g := p.Generations[gi]
-				ps.Stages = append(ps.Stages, StageSummary{Stage: g.Stage, GenerationID: g.ID, MemoryMB: pc.StageMemoryMB[i]})
+				ps.Stages = append(ps.Stages, StageSummary{Stage: g.Stage, GenerationID: g.ID, Model: g.Model, MemoryMB: pc.StageMemoryMB[i]})
 			}
 			s.Pipelines = append(s.Pipelines, ps)
 		}

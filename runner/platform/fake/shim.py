@@ -77,7 +77,9 @@ if _s3:
         _create = _bs.Session.create_client
 
         def _create_client(self, service_name, *args, **kwargs):
-            if service_name == "s3" and not kwargs.get("endpoint_url") and not (len(args) >= 4 and args[3]):
+            # endpoint_url is create_client's fifth positional parameter,
+            # after region_name, api_version, use_ssl and verify.
+            if service_name == "s3" and not kwargs.get("endpoint_url") and not (len(args) >= 5 and args[4]):
                 kwargs["endpoint_url"] = _s3
             return _create(self, service_name, *args, **kwargs)
 

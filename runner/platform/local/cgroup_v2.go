@@ -41,6 +41,13 @@ type cgroupV2 struct {
 	parent   string // Options.CgroupParent
 	selfPath string // the runner's group, as /proc/self/cgroup names it
 	euid     int
+	// controllers are the controllers the driver requires in the base,
+	// enables for the groups beneath it and sets limits through:
+	// requiredControllers, always, outside tests. The driver's core
+	// (groups, processes, freezing, cgroup.kill, cpu.stat's usage) needs
+	// none of them, which lets tests run it with none on a real
+	// hierarchy whose controllers are all bound to cgroup v1.
+	controllers []string
 }
 
 // newCgroupV2 returns a v2 driver for the hierarchy mounted at m, for a
@@ -52,7 +59,7 @@ func newCgroupV2(m cgroupMount, self string, euid int, parent string, fsys cgrou
 	if rel, ok := strings.CutPrefix(self, strings.TrimSuffix(m.root, "/")); ok && !strings.Contains(rel, "..") {
 		selfDir = filepath.Join(m.point, rel)
 	}
-	h := &cgroupV2{fs: fsys, mount: m.point, parent: parent, selfPath: self, euid: euid}
+	h := &cgroupV2{fs: fsys, mount: m.point, parent: parent, selfPath: self, euid: euid, controllers: requiredControllers}
 	candidates := []string{selfDir}
 	if euid == 0 && selfDir != m.point && !fsys.delegated(selfDir) {
 		candidates = []string{m.point, selfDir}
@@ -71,15 +78,25 @@ func newCgroupV2(m cgroupMount, self string, euid int, parent string, fsys cgrou
 	return nil, first
 }
 
-// usable checks that faaslab's groups can go beneath dir.
+// usable checks that faaslab's groups can go beneath dir: that it offers
+// the driver's controllers and that this process may create groups there.
 func (h *cgroupV2) usable(dir string) error {
+	if err := h.offers(dir); err != nil {
+		return err
+	}
+	return h.mayCreateIn(dir)
+}
+
+// offers checks that dir's cgroup.controllers lists the driver's
+// controllers.
+func (h *cgroupV2) offers(dir string) error {
 	data, err := h.fs.read(filepath.Join(dir, "cgroup.controllers"))
 	if err != nil {
 		return fmt.Errorf("%w: cgroup v2: %w", errUnavailable, err)
 	}
 	have := strings.Fields(string(data))
 	var missing []string
-	for _, c := range requiredControllers {
+	for _, c := range h.controllers {
 		if !slices.Contains(have, c) {
 			missing = append(missing, c)
 		}
@@ -92,6 +109,14 @@ func (h *cgroupV2) usable(dir string) error {
 		return fmt.Errorf("%w: cgroup v2 controllers %s are not available in %s (its cgroup.controllers lists %q)%s",
 			errUnavailable, strings.Join(missing, ", "), dir, strings.TrimSpace(string(data)), hint)
 	}
+	return nil
+}
+
+// mayCreateIn checks, without writing, that this process may create
+// groups in dir and move processes in and out of it: that it may write
+// the directory, its cgroup.subtree_control and its cgroup.procs, which
+// is what delegating a group to a user grants.
+func (h *cgroupV2) mayCreateIn(dir string) error {
 	for _, path := range []string{dir, filepath.Join(dir, "cgroup.subtree_control"), filepath.Join(dir, "cgroup.procs")} {
 		if err := h.fs.writable(path); err != nil {
 			return h.unwritable(dir, err)
@@ -146,7 +171,7 @@ func (h *cgroupV2) enable(dir string, mayMove bool) error {
 	}
 	on := strings.Fields(string(data))
 	var add []string
-	for _, c := range requiredControllers {
+	for _, c := range h.controllers {
 		if !slices.Contains(on, c) {
 			add = append(add, "+"+c)
 		}
@@ -219,6 +244,7 @@ func (h *cgroupV2) create(name string, lim limits) (group, error) {
 	if err := h.fs.mkdir(g.dir); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("create cgroup %s: %w", g.dir, err)
 	}
+	// Each file belongs to the controller its name starts with.
 	settings := []struct {
 		file, value string
 		optional    bool
@@ -231,6 +257,9 @@ func (h *cgroupV2) create(name string, lim limits) (group, error) {
 		{"pids.max", strconv.Itoa(lim.pidsMax), false},
 	}
 	for _, s := range settings {
+		if controller, _, _ := strings.Cut(s.file, "."); !slices.Contains(h.controllers, controller) {
+			continue // only in tests of the core (see controllers)
+		}
 		err := h.fs.write(filepath.Join(g.dir, s.file), s.value)
 		if err != nil && !(s.optional && errors.Is(err, fs.ErrNotExist)) {
 			return nil, errors.Join(fmt.Errorf("set cgroup limit: %w", err), g.remove())

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -104,6 +105,7 @@ func (p *Platform) Deploy(ctx context.Context, fn platform.Function) (platform.D
 		os.RemoveAll(d.dir)
 		return nil, fmt.Errorf("deploy %s: %w: %w", fn.Name, platform.ErrInfrastructure, err)
 	}
+	p.weighContainers()
 	d.taskDir = filepath.Join(d.dir, "task")
 	if err := copyCode(ctx, fn.CodeDir, d.taskDir); err != nil {
 		os.RemoveAll(d.dir)
@@ -205,7 +207,10 @@ func (p *Platform) environment(d *deployment) []string {
 
 // limitsFor gives fn Lambda's resources: its memory, and CPU in proportion
 // to memory, a full vCPU per 1,769 MB, as many as the host has at most.
-// Init gets at least one vCPU unless Options.StrictInitCPU is set.
+// Init gets at least one vCPU unless Options.StrictInitCPU is set, as AWS
+// describes an on-demand function's init: a full, unthrottled vCPU for up
+// to 10 s ("Effectively running Java on Serverless", serverlessland.com;
+// provisioned concurrency gets no such burst).
 func (p *Platform) limitsFor(fn platform.Function) limits {
 	vcpus := math.Min(float64(fn.MemoryMB)/mbPerVCPU, float64(p.opts.HostCPUs))
 	lim := limits{
@@ -290,6 +295,89 @@ func copyFile(src, dst string, perm os.FileMode) error {
 	}
 	if err != nil {
 		return fmt.Errorf("copy code %s: %w", src, err)
+	}
+	return nil
+}
+
+// The CPU weight of faaslab's containers.
+//
+// The kernel divides the CPU between sibling groups by their weight (cgroup
+// v1's cpu.shares, v2's cpu.weight), and by default a group weighs what one
+// nice-0 process does; so does each session of processes outside any group
+// (the kernel's autogroup schedules a session as one entity). Every
+// container of every runner on the host sits in faaslab's one parent group:
+// at the default weight, all of them together got what one shell session
+// gets. Under load a container's init then waited for a CPU many times
+// longer than the same import run from a shell, though it used the same
+// CPU time and its quota never held it back (BenchmarkInitUnderLoad; see
+// README, "Slow cold starts on a busy host"). So each Deploy gives the
+// parent one session's weight per deployment that may run a container (at
+// least one per group under it): each container then competes for the CPU
+// as a session of the host does, and its quota still caps it at Lambda's
+// share. The count is taken at each Deploy; deployments closed since keep
+// their weight until the next, which lets the containers still running
+// take more than a session's share, never beyond their quotas.
+
+// sessionWeight is the weight of one nice-0 entity: cgroup v1's cpu.shares
+// and v2's cpu.weight by default, and their maxima.
+const (
+	sessionSharesV1, maxSharesV1 = 1024, 262144
+	sessionWeightV2, maxWeightV2 = 100, 10000
+)
+
+// warnWeightOnce logs the first failure of weighContainers in the
+// process.
+var warnWeightOnce sync.Once
+
+// weighContainers sets the parent group's CPU weight (see above). It does
+// its best: where it may not, containers keep the default weight, and the
+// first failure is logged.
+func (p *Platform) weighContainers() {
+	n := liveDeployments(filepath.Dir(p.deployDir))
+	if groups, err := p.cgroups.driver.children(); err == nil {
+		n = max(n, len(groups))
+	}
+	if err := setParentWeight(p.cgroups.driver, max(n, 1)); err != nil {
+		warnWeightOnce.Do(func() {
+			p.opts.Logger.Warn("cannot weigh faaslab's containers as sessions of the host: under load they get less CPU than the host's processes", "err", err)
+		})
+	}
+}
+
+// liveDeployments counts the deployment directories of the running
+// runners under deployments (one directory per runner, named as in
+// stale.go).
+func liveDeployments(deployments string) int {
+	runners, _ := os.ReadDir(deployments)
+	n := 0
+	for _, r := range runners {
+		if !r.IsDir() || ownerDead(r.Name()) {
+			continue
+		}
+		entries, _ := os.ReadDir(filepath.Join(deployments, r.Name()))
+		for _, e := range entries {
+			if e.IsDir() {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// setParentWeight gives the driver's parent group the CPU weight of n
+// nice-0 entities, as far as the kernel allows.
+func setParentWeight(driver cgroupDriver, n int) error {
+	switch h := driver.(type) {
+	case *cgroupV1:
+		if _, ok := h.mounts["cpu"]; !ok {
+			return nil
+		}
+		return writeFile(filepath.Join(h.dir("cpu", "/"+h.parent), "cpu.shares"), strconv.Itoa(min(n*sessionSharesV1, maxSharesV1)))
+	case *cgroupV2:
+		if !slices.Contains(h.controllers, "cpu") {
+			return nil // the driver's core, in tests
+		}
+		return h.fs.write(filepath.Join(h.parentDir(), "cpu.weight"), strconv.Itoa(min(n*sessionWeightV2, maxWeightV2)))
 	}
 	return nil
 }

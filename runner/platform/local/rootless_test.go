@@ -29,9 +29,10 @@ const rootlessEnv = "FAASLAB_LOCAL_ROOTLESS"
 // it delegates a cgroup v1 parent group to an unprivileged uid, as README
 // ("Running without root") tells an administrator to, and runs
 // TestRootlessChild as that uid, in that group, with no capabilities.
-// The v2 path (a systemd scope with Delegate=yes) is tested against the
-// fake cgroupfs only (cgroup_v2_test.go); this host type has no v2
-// controllers.
+// On cgroup v2 (a systemd scope with Delegate=yes), the driver's core
+// runs for real as an unprivileged uid in TestCgroupV2RealDelegated
+// (cgroup_v2_real_test.go), and its controller files on the fake cgroupfs
+// only (cgroup_v2_test.go), where the host's v2 hierarchy has none.
 func TestRootless(t *testing.T) {
 	if os.Getenv(rootlessEnv) != "" {
 		t.Skip("the child runs TestRootlessChild")

@@ -337,7 +337,17 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lambdafake: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "lambdafake-")
+	// The functions' code lives outside /tmp where it can: the fake
+	// platform's shim maps paths under /tmp to each environment's own
+	// /tmp, where a function would not find its own files.
+	root := ""
+	if st, err := os.Stat("/var/tmp"); err == nil && st.IsDir() && strings.HasPrefix(os.TempDir(), "/tmp") {
+		root = "/var/tmp"
+	}
+	dir, err := os.MkdirTemp(root, "lambdafake-")
+	if err != nil && root != "" {
+		dir, err = os.MkdirTemp("", "lambdafake-")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lambdafake: %w", err)
 	}
@@ -597,6 +607,9 @@ func (s *Server) take(op, name string) *Fault {
 	for i, f := range s.faults {
 		if (f.Op == "" || f.Op == op) && (f.Function == "" || f.Function == name) {
 			if f.Kind == FunctionTimeout && op != "Invoke" {
+				continue
+			}
+			if eventFault := f.Kind == LoseEvent || f.Kind == DuplicateEvent || f.Kind == DelayEvent; eventFault != (op == "S3Event") {
 				continue
 			}
 			f.Times--
@@ -1211,16 +1224,11 @@ func (s *Server) run(ctx context.Context, f *function, c Configuration, gen int,
 		f.dep = nil
 	}
 	if f.dep == nil {
-		env := map[string]string{}
-		if c.Environment != nil {
-			env = clone(c.Environment.Variables)
-		}
-		envJSON, _ := json.Marshal(env)
 		dep, err := s.platform.Deploy(ctx, platform.Function{
 			Name: c.FunctionName, CodeDir: f.codeDir, Handler: entryModule + ".handler", Runtime: c.Runtime,
 			MemoryMB: c.MemorySize, Arch: c.Architectures[0], Timeout: time.Duration(c.Timeout) * time.Second,
 			EphemeralMB: c.EphemeralStorage.Size,
-			Env:         s.functionEnv(c, string(envJSON)),
+			Env:         s.functionEnv(c),
 		})
 		if err != nil {
 			return platform.Invocation{}, "", err
@@ -1248,22 +1256,26 @@ const (
 	RoleSecretAccessKey = "fakeSecretKeyOfTheLambdaFakeRole01234567"
 )
 
-// functionEnv is the environment of a function's process beside its own
-// variables (which entry.py sets from LAMBDAFAKE_ENV): the role's
-// credentials, the region and the fake's S3 endpoint, as Lambda gives
-// them (it has no AWS_ENDPOINT_URL_S3, which points the function's SDK
-// at the fake instead of S3).
-func (s *Server) functionEnv(c Configuration, envJSON string) map[string]string {
-	return map[string]string{
-		"LAMBDAFAKE_ENV":        envJSON,
-		"LAMBDAFAKE_HANDLER":    c.Handler,
+// functionEnv is the environment of a function's process: its own
+// variables and, as Lambda gives them, its role's credentials, the
+// region and (where Lambda has none) the fake's S3 endpoint; entry.py
+// sets them all from JSON at import.
+func (s *Server) functionEnv(c Configuration) map[string]string {
+	own := map[string]string{}
+	if c.Environment != nil {
+		own = clone(c.Environment.Variables)
+	}
+	ownJSON, _ := json.Marshal(own)
+	runtimeJSON, _ := json.Marshal(map[string]string{
 		"AWS_ACCESS_KEY_ID":     RoleAccessKeyID,
 		"AWS_SECRET_ACCESS_KEY": RoleSecretAccessKey,
 		"AWS_SESSION_TOKEN":     sessionPrefix + c.FunctionName,
 		"AWS_REGION":            Region,
 		"AWS_DEFAULT_REGION":    Region,
 		"AWS_ENDPOINT_URL_S3":   s.URL,
-	}
+	})
+	return map[string]string{"LAMBDAFAKE_ENV": string(ownJSON), "LAMBDAFAKE_RUNTIME_ENV": string(runtimeJSON),
+		"LAMBDAFAKE_HANDLER": c.Handler}
 }
 
 // outcome is what Lambda makes of an invocation: the response's payload
