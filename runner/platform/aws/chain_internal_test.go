@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -127,5 +128,16 @@ func TestForgedLine(t *testing.T) {
 	})
 	if inv := invs[0].invocation(platform.Function{}); inv.Status != platform.StatusError || inv.ErrorType != errTypeProtocol {
 		t.Errorf("forged line: %+v", inv)
+	}
+}
+
+// TestWrappedLine checks that the wrapper's line is found when a JSON
+// log format wraps stdout in a record.
+func TestWrappedLine(t *testing.T) {
+	inner := `FAASLAB_S3_EVENT {"requestId":"r1","objects":[["in/a.png","2026-12-02T12:00:00.5Z"]],"record":{"metrics":{"container_id":"0123456789abcdef"}}}`
+	b, _ := json.Marshal(map[string]any{"timestamp": "2026-12-02T12:00:00.6Z", "level": "INFO", "message": inner})
+	invs := parseLog([]logtypes.FilteredLogEvent{event("a", 1, "START RequestId: r1 Version: $LATEST"), event("a", 2, string(b))})
+	if len(invs) != 1 || invs[0].line == nil || invs[0].line.RequestID != "r1" {
+		t.Fatalf("wrapped line not found: %+v", invs)
 	}
 }

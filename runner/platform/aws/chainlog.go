@@ -113,7 +113,7 @@ func parseLog(events []logtypes.FilteredLogEvent) []*logInvocation {
 			all = append(all, cur)
 		}
 		for _, e := range evs {
-			msg := sdkaws.ToString(e.Message)
+			msg := unwrap(sdkaws.ToString(e.Message))
 			at := time.UnixMilli(sdkaws.ToInt64(e.Timestamp)).UTC()
 			if id, ok := startLine(msg); ok {
 				open(id)
@@ -255,4 +255,20 @@ func errorPayload(log string) []byte {
 		}
 	}
 	return nil
+}
+
+// unwrap is the text of a log event that a JSON log format wrapped in a
+// record's "message" field, or msg itself.
+func unwrap(msg string) string {
+	t := strings.TrimSpace(msg)
+	if !strings.HasPrefix(t, "{") || !strings.Contains(t, eventLinePrefix) {
+		return msg
+	}
+	var rec struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal([]byte(t), &rec) == nil && strings.Contains(rec.Message, eventLinePrefix) {
+		return rec.Message
+	}
+	return msg
 }
