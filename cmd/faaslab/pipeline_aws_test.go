@@ -21,7 +21,8 @@ import (
 // pipeline cell whose notifications invoke the stages, their figures from
 // the REPORT lines in their logs. The tables hold a row per stage
 // invocation with Lambda's billed duration and a row per pipeline run end
-// to end, and the run leaves no bucket, function, log group or role
+// to end (its final object checked against the reference pipeline's),
+// and the run leaves no bucket, function, log group or role
 // policy behind; destroy deletes the role.
 func TestPipelineOnAWS(t *testing.T) {
 	if testing.Short() {
@@ -63,9 +64,9 @@ func TestPipelineOnAWS(t *testing.T) {
 	}
 	stages := readTable(t, filepath.Join(tables[0], "stages.csv"))
 	pipes := readTable(t, filepath.Join(tables[0], "pipelines.csv"))
-	// Two measured models × (1 warm-up + 2 runs) × 5 stages.
-	if len(stages.rows) != 30 || len(pipes.rows) != 6 {
-		t.Errorf("%d stage rows and %d pipeline rows, want 30 and 6", len(stages.rows), len(pipes.rows))
+	// Two measured models and the mix × (1 warm-up + 2 runs) × 5 stages.
+	if len(stages.rows) != 45 || len(pipes.rows) != 9 {
+		t.Errorf("%d stage rows and %d pipeline rows, want 45 and 9", len(stages.rows), len(pipes.rows))
 	}
 	for _, r := range stages.rows {
 		if stages.get(r, "platform") != "aws" || stages.get(r, "status") != "ok" || stages.get(r, "billed_ms") == "" ||
@@ -78,8 +79,8 @@ func TestPipelineOnAWS(t *testing.T) {
 		}
 	}
 	for _, r := range pipes.rows {
-		if pipes.get(r, "status") != "ok" || pipes.get(r, "end_to_end_ms") == "" {
-			t.Errorf("pipeline row: status %s end to end %q", pipes.get(r, "status"), pipes.get(r, "end_to_end_ms"))
+		if pipes.get(r, "status") != "ok" || pipes.get(r, "end_to_end_ms") == "" || pipes.get(r, "end_to_end_class") != "OK" {
+			t.Errorf("pipeline row: status %s end to end %q %s", pipes.get(r, "status"), pipes.get(r, "end_to_end_ms"), pipes.get(r, "end_to_end_class"))
 		}
 	}
 	s.WaitIdle(context.Background())

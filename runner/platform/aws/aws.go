@@ -177,7 +177,13 @@ func newPlatform(ctx context.Context, opts Options) (*Platform, sdkaws.Config, e
 	p.region = c.Region
 	// faaslab retries itself (see retry), honouring Retry-After.
 	p.lambda = lambda.NewFromConfig(c, func(o *lambda.Options) { o.Retryer = sdkaws.NopRetryer{} })
-	p.s3 = s3.NewFromConfig(c, func(o *s3.Options) { o.Retryer = sdkaws.NopRetryer{} })
+	p.s3 = s3.NewFromConfig(c, func(o *s3.Options) {
+		o.Retryer = sdkaws.NopRetryer{}
+		// Objects that S3-compatible stores (and older uploads) keep
+		// without a checksum would make every GetObject log that it
+		// cannot check one.
+		o.ResponseChecksumValidation = sdkaws.ResponseChecksumValidationWhenRequired
+	})
 	p.logs = cloudwatchlogs.NewFromConfig(c, func(o *cloudwatchlogs.Options) { o.Retryer = sdkaws.NopRetryer{} })
 	if opts.Config.Role == RoleCreate {
 		p.iam = iam.NewFromConfig(c, func(o *iam.Options) { o.Retryer = sdkaws.NopRetryer{} })
