@@ -370,3 +370,27 @@ func TestChainFaults(t *testing.T) {
 		t.Errorf("closing the platform left buckets %v, functions %v, log groups %v", b, f, g)
 	}
 }
+
+// TestChainPolicyPending checks that a stage denied access to the bucket
+// just after faaslab put the role's policy (IAM applies it within
+// seconds) makes the run run again, and the run's result is the second
+// attempt's.
+func TestChainPolicyPending(t *testing.T) {
+	needBoto3(t)
+	s := lambdafake.Start(t, lambdafake.Options{InitTimeout: time.Minute})
+	p := open(t, func(o *aws.Options) { o.Config.Role = aws.RoleCreate })
+	ctx := context.Background()
+	d, err := p.DeployChain(ctx, testChain(t, 1, "conformance", "r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(ctx)
+	s.Inject(lambdafake.Fault{Op: "GetObject", Kind: lambdafake.AccessDenied})
+	run := chainRun(t, d, "c1-0001.txt", "x", 2*time.Minute)
+	if run.TimedOut || len(run.Stages) != 1 || run.Stages[0].Invocation.Status != platform.StatusOK || run.Stages[0].Output == nil {
+		t.Fatalf("run: %s", summary(run))
+	}
+	if n := len(s.Invocations(s.Functions()[0])); n != 2 {
+		t.Errorf("%d invocations of the stage, want the denied one and the second attempt", n)
+	}
+}
