@@ -151,6 +151,11 @@ func (c *Checker) sparesContextLocked() context.Context {
 		c.spares.ctx, c.spares.cancel = context.WithCancel(context.Background())
 		c.spares.byKey = map[toolsKey][]*spare{}
 		c.spares.zygotes.byKey = map[toolsKey][]*spare{}
+		c.spares.zygotes.probe = map[toolsKey]*spare{}
+	}
+	if c.spares.zygotes.missing == nil {
+		c.spares.zygotes.missing = map[toolsKey]string{}
+		c.spares.zygotes.confirmed = map[toolsKey]bool{}
 	}
 	return c.spares.ctx
 }
@@ -200,7 +205,8 @@ func (c *Checker) stopSpares() error {
 	if c.spares.cancel != nil {
 		c.spares.cancel()
 	}
-	c.spares.ctx, c.spares.cancel, c.spares.byKey, c.spares.zygotes.byKey = nil, nil, nil, nil
+	c.spares.ctx, c.spares.cancel, c.spares.byKey = nil, nil, nil
+	c.spares.zygotes.byKey, c.spares.zygotes.probe = nil, nil
 	c.spares.mu.Unlock()
 	c.spares.running.Wait()
 	c.spares.mu.Lock()

@@ -26,10 +26,15 @@ var zygotePrimeRequest = []byte(`{"op":"prime","zygote":true}`)
 // architecture); where it cannot, the Checker measures in spares.
 //
 // Zygotes live in c.spares, under its lock: byKey holds those idle or
-// priming, as spares, and missing why a key's tools cannot confine.
+// priming, as spares; missing says why a key's tools cannot confine, and
+// confirmed that they can. Until one or the other is known, probe holds
+// the first zygote's priming, which other callers wait for rather than
+// prime zygotes of their own that may be of no use.
 type zygotes struct {
-	byKey   map[toolsKey][]*spare
-	missing map[toolsKey]string
+	byKey     map[toolsKey][]*spare
+	missing   map[toolsKey]string
+	confirmed map[toolsKey]bool
+	probe     map[toolsKey]*spare
 }
 
 // noConfinement is a zygote's priming error when the tools cannot
@@ -42,6 +47,7 @@ func (e *noConfinement) Error() string { return "cannot confine a measurement: "
 // or priming. It returns false when key's tools cannot confine, so that
 // the caller prepares spares instead. c.spares.mu must be held.
 func (c *Checker) prepareZygoteLocked(key toolsKey) bool {
+	c.sparesContextLocked()
 	if _, missing := c.spares.zygotes.missing[key]; missing {
 		return false
 	}
@@ -55,22 +61,30 @@ func (c *Checker) prepareZygoteLocked(key toolsKey) bool {
 // the pool. c.spares.mu must be held.
 func (c *Checker) primeZygoteLocked(key toolsKey) {
 	ctx := c.sparesContextLocked()
+	z := &c.spares.zygotes
 	s := &spare{ready: make(chan struct{})}
-	c.spares.zygotes.byKey[key] = append(c.spares.zygotes.byKey[key], s)
+	z.byKey[key] = append(z.byKey[key], s)
+	if !z.confirmed[key] && z.probe[key] == nil {
+		z.probe[key] = s
+	}
 	c.spares.running.Add(1)
 	go func() {
 		defer c.spares.running.Done()
-		defer close(s.ready)
-		s.td, s.err = c.primeZygote(ctx, key)
+		td, err := c.primeZygote(ctx, key)
+		c.spares.mu.Lock()
 		var nc *noConfinement
-		if errors.As(s.err, &nc) {
-			c.spares.mu.Lock()
-			if c.spares.zygotes.missing == nil {
-				c.spares.zygotes.missing = map[toolsKey]string{}
-			}
-			c.spares.zygotes.missing[key] = nc.why
-			c.spares.mu.Unlock()
+		switch {
+		case errors.As(err, &nc):
+			z.missing[key] = nc.why
+		case err == nil:
+			z.confirmed[key] = true
 		}
+		if z.probe[key] == s {
+			delete(z.probe, key)
+		}
+		s.td, s.err = td, err
+		close(s.ready)
+		c.spares.mu.Unlock()
 	}()
 }
 
@@ -114,11 +128,24 @@ func (c *Checker) primeZygote(ctx context.Context, key toolsKey) (*toolDeploymen
 func (c *Checker) takeZygote(ctx context.Context, fn platform.Function) (*toolDeployment, error) {
 	key := toolsKey{runtime: fn.Runtime, arch: fn.Arch}
 	c.spares.mu.Lock()
-	if _, missing := c.spares.zygotes.missing[key]; missing {
+	for {
+		if _, missing := c.spares.zygotes.missing[key]; missing {
+			c.spares.mu.Unlock()
+			return nil, nil
+		}
+		c.sparesContextLocked()
+		probe := c.spares.zygotes.probe[key]
+		if probe == nil || c.spares.zygotes.confirmed[key] {
+			break
+		}
 		c.spares.mu.Unlock()
-		return nil, nil
+		select {
+		case <-probe.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		c.spares.mu.Lock()
 	}
-	c.sparesContextLocked()
 	pool := c.spares.zygotes.byKey[key]
 	kept := pool[:0]
 	for _, s := range pool {
