@@ -189,3 +189,61 @@ func TestLocalZygoteTimeout(t *testing.T) {
 		t.Errorf("%d tools deployments (first zygote live: %v), want the one zygote that measured both", n, live)
 	}
 }
+
+// TestLocalZygoteBombs measures code that, run by pylint, starts a fork
+// bomb that outlives pylint, or fills the zygote's memory: the first is
+// killed whole after its measurement, the second is the OOM killer's
+// choice, not the zygote; the same zygote measures the next artifact as
+// before.
+func TestLocalZygoteBombs(t *testing.T) {
+	c := localChecker(t)
+	fn := quickstartArtifacts(t, "primes")[0].cand
+	td, err := c.takeZygote(context.Background(), fn)
+	if err != nil || td == nil {
+		t.Skipf("no zygote: %v", err)
+	}
+	c.releaseZygote(td)
+	want := c.StaticMetrics(context.Background(), fn)
+	if want.PylintScore == nil || want.Note != "" {
+		t.Fatalf("sample: %s", showMetrics(want))
+	}
+	gi := func(attack string) Metrics {
+		d := t.TempDir()
+		for name, text := range map[string]string{"handler.py": "from gi.repository import Gtk\n", "gi/__init__.py": attack, "gi/repository/__init__.py": ""} {
+			os.MkdirAll(filepath.Dir(filepath.Join(d, name)), 0o755)
+			if err := os.WriteFile(filepath.Join(d, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a := fn
+		a.CodeDir = d
+		return c.StaticMetrics(context.Background(), a)
+	}
+	forkBomb := `import os
+if os.fork() == 0:
+    os.setsid()
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            pass
+print("Your code has been rated at 5.00/10", flush=True)
+os._exit(0)
+`
+	if m := gi(forkBomb); m.PylintScore == nil || *m.PylintScore != 5 {
+		t.Errorf("fork bomb: %s, want the attack's forged 5.00", showMetrics(m))
+	}
+	memoryBomb := "hog = []\nwhile True:\n    hog.append(bytearray(64 << 20))\n"
+	if m := gi(memoryBomb); m.PylintScore != nil || !strings.Contains(m.Note, "pylint: no score") {
+		t.Errorf("memory bomb: %s, want no pylint score and a reason", showMetrics(m))
+	}
+	if got := c.StaticMetrics(context.Background(), fn); showMetrics(got) != showMetrics(want) {
+		t.Errorf("after the bombs: %s, want %s", showMetrics(got), showMetrics(want))
+	}
+	c.toolsMu.Lock()
+	n, live := len(c.tools), c.tools[td]
+	c.toolsMu.Unlock()
+	if n != 1 || !live {
+		t.Errorf("%d tools deployments (first zygote live: %v), want the one zygote that measured all", n, live)
+	}
+}
