@@ -195,9 +195,9 @@ func (c *Checker) retireSpare(td *toolDeployment) {
 	}()
 }
 
-// stopSpares stops priming and forgets the spares and zygotes (what it
-// learnt about confinement stays), waiting for priming
-// and retiring in progress to end, and returns the errors of retiring.
+// stopSpares stops priming and forgets the spares and zygotes (not what
+// it learnt about confinement), waiting for priming and retiring in
+// progress to end, and returns the errors of retiring.
 // Close tears down the spares' deployments, which are registered among
 // the Checker's tools.
 func (c *Checker) stopSpares() error {
