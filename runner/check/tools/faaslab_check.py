@@ -787,12 +787,14 @@ def remove_tree(path):
     shutil.rmtree(path, ignore_errors=True)
     if not os.path.lexists(path):
         return True
+    # Every process that could change the tree is dead: no race here.
     for root, dirs, _ in os.walk(path):
         for name in dirs:
-            try:
-                os.chmod(os.path.join(root, name), 0o700, follow_symlinks=False)
-            except OSError:
-                pass
+            if not os.path.islink(os.path.join(root, name)):
+                try:
+                    os.chmod(os.path.join(root, name), 0o700)
+                except OSError:
+                    pass
     try:
         os.chmod(path, 0o700)
     except OSError:
