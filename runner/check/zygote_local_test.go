@@ -7,18 +7,12 @@ package check
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/faaslab/faaslab/runner/platform"
 )
 
 // zygoteAttack runs inside pylint, confined. Each attack that succeeds
@@ -252,80 +246,4 @@ os._exit(0)
 	if n != 1 || !live {
 		t.Errorf("%d tools deployments (first zygote live: %v), want the one zygote that measured all", n, live)
 	}
-}
-
-// zygoteMemoryScan runs inside pylint, confined, and looks through its
-// own memory for an earlier artifact's file, as plain text or as the
-// base64 of a request, by SHA-256 (so that the scan itself holds neither
-// form): it forges the rating 6.00 when it finds it, 5.00 when not.
-const zygoteMemoryScan = `import hashlib, re
-wanted = {%q, %q}
-found = False
-with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
-    for line in maps:
-        fields = line.split()
-        if not fields[1].startswith("r") or len(fields) > 5 and fields[5].startswith("["):
-            continue
-        start, end = (int(x, 16) for x in fields[0].split("-"))
-        try:
-            mem.seek(start)
-            data = mem.read(end - start)
-        except (OSError, OverflowError, ValueError):
-            continue
-        for m in re.finditer(rb"# [0-9a-f]{46}|\"[A-Za-z0-9+/]{64}", data):
-            token = m.group().lstrip(b'"')
-            if hashlib.sha256(token).hexdigest() in wanted:
-                found = True
-print("Your code has been rated at %%.2f/10" %% (6 if found else 5), flush=True)
-import os
-os._exit(0)
-`
-
-// TestLocalZygoteMemory measures an artifact, then code that searches its
-// own memory for that artifact's file: a measurement forked from the
-// zygote, which received the earlier request, would find it there.
-func TestLocalZygoteMemory(t *testing.T) {
-	c := localChecker(t)
-	fn := quickstartArtifacts(t, "primes")[0].cand
-	td, err := c.takeZygote(context.Background(), fn)
-	if err != nil || td == nil {
-		t.Skipf("no zygote: %v", err)
-	}
-	c.releaseZygote(td)
-	secret := "# " + randomHexString(t, 23)
-	source := secret + "\ndef handler(event, context):\n    return 1\n"
-	plain := sha256.Sum256([]byte(secret))
-	encoded := sha256.Sum256([]byte(base64.StdEncoding.EncodeToString([]byte(secret))))
-	write := func(files map[string]string) platform.Function {
-		d := t.TempDir()
-		for name, text := range files {
-			os.MkdirAll(filepath.Dir(filepath.Join(d, name)), 0o755)
-			if err := os.WriteFile(filepath.Join(d, name), []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		f := fn
-		f.CodeDir = d
-		return f
-	}
-	if m := c.StaticMetrics(context.Background(), write(map[string]string{"handler.py": source})); m.PylintScore == nil {
-		t.Fatalf("earlier artifact: %s", showMetrics(m))
-	}
-	scan := fmt.Sprintf(zygoteMemoryScan, hex.EncodeToString(plain[:]), hex.EncodeToString(encoded[:]))
-	m := c.StaticMetrics(context.Background(), write(map[string]string{
-		"handler.py": "from gi.repository import Gtk\n", "gi/__init__.py": scan, "gi/repository/__init__.py": ""}))
-	switch {
-	case m.PylintScore == nil || *m.PylintScore != 5 && *m.PylintScore != 6:
-		t.Errorf("scan: %s, want the attack's forged 5.00 or 6.00 (the attack did not run)", showMetrics(m))
-	case *m.PylintScore == 6:
-		t.Errorf("the candidate's code found an earlier artifact's file in its memory")
-	}
-}
-
-func randomHexString(t *testing.T, n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
