@@ -219,7 +219,11 @@ func (d *deployment) startProgram(command ...string) (c *container, err error) {
 
 	c = &container{
 		cmd: cmd, cg: cg, requests: requestsW, replies: repliesR,
-		messages: make(chan received), stop: make(chan struct{}), read: make(chan struct{}),
+		// One message of room: the runtime sends its next request with
+		// its answer, and the reader leaves it there and waits on the pipe,
+		// instead of blocking until the next invocation takes it, which
+		// would then have to wake the reader's thread first.
+		messages: make(chan received, 1), stop: make(chan struct{}), read: make(chan struct{}),
 		exited: make(chan struct{}), log: log, started: started, tmp: tmp, s3: s3,
 	}
 	go func() {
