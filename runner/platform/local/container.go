@@ -251,8 +251,8 @@ type freezerLeaver interface {
 // children. Every process that the freezer stops is woken twice per warm
 // invocation, once to reach the freezer and once by the thaw, and the
 // kernel thaws a group's processes in the order they joined it, so the
-// two supervisors were woken before the runtime on every warm call (about
-// 60 µs of the call on this 2-core host under load). Their memory, CPU
+// two supervisors were woken before the runtime on every warm call (90-150
+// µs of the call's median on the 2-core development host at load 10-12). Their memory, CPU
 // time and process count stay the container's, and the runtime and every
 // process it starts stay frozen between invocations, as Lambda freezes
 // them. Call it once the runtime is up, when the inner bubblewrap exists;
