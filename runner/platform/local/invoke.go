@@ -347,6 +347,9 @@ func (c *container) awaitReady(ctx context.Context, d *deployment) (o outcome, r
 				return outcome{err: fmt.Errorf("%w: %w", platform.ErrInfrastructure, err), discard: true}, false
 			}
 		}
+		if !d.p.opts.NoFreeze {
+			c.unfreezeSupervisors()
+		}
 		c.cg.markCPU() // the call's CPU time excludes init's
 	}
 	return outcome{}, true
