@@ -2,7 +2,7 @@ package check
 
 // BenchmarkCheckArtifact checks the quickstart's artifacts end to end in
 // the local platform's sandbox, as the engine's check stage does, by the
-// current path and by the one before spares, side by side.
+// current path and by the one before spares and zygotes, side by side.
 // TestLocalMetricsSamePath shows that both measure the same.
 
 import (
@@ -122,6 +122,13 @@ func currentPath(ctx context.Context, c *Checker, a quickstartArtifact) (Report,
 	return rep, c.StaticMetrics(ctx, a.cand), nil
 }
 
+// checkOnlyPath is Check without StaticMetrics: the floor of the other
+// two, which they pay before measuring.
+func checkOnlyPath(ctx context.Context, c *Checker, a quickstartArtifact) (Report, Metrics, error) {
+	rep, err := c.Check(ctx, a.cand, a.ref, a.tests)
+	return rep, Metrics{}, err
+}
+
 // formerPath is the path before spares: Check without priming a spare,
 // then radon and pylint in a new cold tools container, pylint in an
 // interpreter of its own. It is kept here only to compare with.
@@ -175,7 +182,8 @@ func runPath(tb testing.TB, c *Checker, path checkPath, arts []quickstartArtifac
 // two at a time as the engine does ("parallel2"), by two paths:
 //
 //   - old: the path before spares (formerPath);
-//   - new: Check, then StaticMetrics (currentPath), as the engine calls them.
+//   - new: Check, then StaticMetrics (currentPath), as the engine calls them;
+//   - check: Check alone (checkOnlyPath), what new costs before measuring.
 //
 // (Measuring while checking, rather than after, was tried and was slower
 // on a 2-core host: 0.38 and 0.64 of old against new's 0.35 and 0.55.)
@@ -191,7 +199,7 @@ func BenchmarkCheckArtifact(b *testing.B) {
 	paths := []struct {
 		name string
 		path checkPath
-	}{{"old", formerPath}, {"new", currentPath}}
+	}{{"old", formerPath}, {"new", currentPath}, {"check", checkOnlyPath}}
 	for _, workers := range []int{1, 2} {
 		name := "sequential"
 		if workers > 1 {

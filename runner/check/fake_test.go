@@ -41,6 +41,10 @@ type fakePlatform struct {
 	// their context ends; primeAnswer, when set, answers them.
 	primeGate   chan struct{}
 	primeAnswer *platform.Invocation
+	// zygoteAnswer, when set, answers zygote prime requests; by default
+	// they say that the fake cannot confine measurements, so that the
+	// Checker measures in spares.
+	zygoteAnswer *platform.Invocation
 	// measuredCloseErr is returned by Close of tools deployments that
 	// measured code.
 	measuredCloseErr error
@@ -127,7 +131,7 @@ func (d *fakeDeployment) Close(ctx context.Context) error {
 		d.p.live--
 	}
 	for _, op := range d.ops {
-		if op == "metrics" {
+		if op == "metrics" || op == "confined" {
 			return d.p.measuredCloseErr
 		}
 	}
@@ -137,36 +141,58 @@ func (d *fakeDeployment) Close(ctx context.Context) error {
 // runTools runs a tools request on d. Compile requests must go to a warm
 // deployment and image requests to a cold one. A metrics request must go
 // to a warm deployment that served nothing but a prime request before,
-// and no request may follow it there. Metrics requests run radon and
-// pylint, which must never run on the host: their result is p.metrics
-// when set, else an error.
+// and no request may follow it there; a confined metrics request must go
+// to a zygote: a warm deployment that served a zygote prime request
+// first and confined metrics requests since. Metrics requests run radon
+// and pylint, which must never run on the host: their result is
+// p.metrics when set, else an error. ops records zygote primes as
+// "zygote" and confined metrics as "confined".
 func (p *fakePlatform) runTools(d *fakeDeployment, event []byte) platform.Invocation {
-	var req struct{ Op string }
+	var req struct {
+		Op               string
+		Zygote, Confined bool
+	}
 	json.Unmarshal(event, &req)
+	op := req.Op
+	switch {
+	case op == "prime" && req.Zygote:
+		op = "zygote"
+	case op == "metrics" && req.Confined:
+		op = "confined"
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if cold := req.Op == "image"; cold != d.fn.Cold {
-		p.t.Errorf("tools op %q deployed with Cold %v", req.Op, d.fn.Cold)
+	if cold := op == "image"; cold != d.fn.Cold {
+		p.t.Errorf("tools op %q deployed with Cold %v", op, d.fn.Cold)
 	}
-	for _, op := range d.ops {
-		if op == "metrics" {
-			p.t.Errorf("tools op %q sent to a container that measured code (ops %v)", req.Op, d.ops)
+	zygote := len(d.ops) > 0 && d.ops[0] == "zygote"
+	for _, done := range d.ops {
+		if done == "metrics" {
+			p.t.Errorf("tools op %q sent to a container that measured code (ops %v)", op, d.ops)
 		}
-		if req.Op == "metrics" && op != "prime" {
-			p.t.Errorf("metrics sent to a container that served %q (ops %v)", op, d.ops)
+		if op == "metrics" && done != "prime" {
+			p.t.Errorf("metrics sent to a container that served %q (ops %v)", done, d.ops)
 		}
 	}
-	if req.Op == "prime" && len(d.ops) > 0 {
-		p.t.Errorf("prime sent to a container that served %v", d.ops)
+	if zygote && op != "confined" || op == "confined" && !zygote {
+		p.t.Errorf("tools op %q sent to a container that served %v", op, d.ops)
 	}
-	d.ops = append(d.ops, req.Op)
-	switch req.Op {
+	if (op == "prime" || op == "zygote") && len(d.ops) > 0 {
+		p.t.Errorf("%s sent to a container that served %v", op, d.ops)
+	}
+	d.ops = append(d.ops, op)
+	switch op {
 	case "prime":
 		if p.primeAnswer != nil {
 			return *p.primeAnswer
 		}
 		return platform.Invocation{Status: platform.StatusOK, Result: json.RawMessage(`{"ok": true}`)}
-	case "metrics":
+	case "zygote":
+		if p.zygoteAnswer != nil {
+			return *p.zygoteAnswer
+		}
+		return platform.Invocation{Status: platform.StatusOK, Result: json.RawMessage(`{"ok": true, "confine": false, "why": "the fake confines nothing"}`)}
+	case "metrics", "confined":
 		if p.metrics != nil {
 			return *p.metrics
 		}

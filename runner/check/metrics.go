@@ -35,16 +35,22 @@ type metricsResult struct {
 	Maintainability *float64 `json:"maintainability"`
 	PylintScore     *float64 `json:"pylint"`
 	Notes           []string `json:"notes"`
+	// Retire asks that the zygote that measured serve no more.
+	Retire bool `json:"retire"`
 }
 
 // StaticMetrics measures the Python code in fn.CodeDir with radon and
 // pylint. Both run inside the platform's sandbox, in a tools function
 // for fn's runtime and architecture (fn's memory size and timeout do not
 // matter), and never on the host: pylint imports the modules it analyses,
-// so the candidate's code may run. Each measurement gets a container of
-// its own, which has run only the tools' trusted start-up (radon and
-// pylint imported, ahead of time) and is torn down right after, so that
-// code cannot reach later checks; it can only spoil its own metrics.
+// so the candidate's code may run. That code must reach no other
+// artifact's checks; it can only spoil its own metrics. So each
+// measurement runs either in a zygote (see zygote.go), in a process of
+// its own confined to a new directory, forked from one that never saw a
+// candidate's code, and killed with all it started afterwards; or, where
+// the sandbox's kernel cannot confine it, in a container of its own that
+// has run only the tools' trusted start-up (radon and pylint imported,
+// ahead of time) and is torn down right after (a spare).
 //
 // The code is sent in one request, so at most maxSourceBytes of it. A
 // metric that cannot be measured (the code is too large or does not
@@ -63,9 +69,19 @@ func (c *Checker) StaticMetrics(ctx context.Context, fn platform.Function) Metri
 	} else if !has {
 		return Metrics{Note: "no code to measure: the Python files are empty"}
 	}
-	event, err := json.Marshal(map[string]any{"op": "metrics", "files": files})
+	zygote, err := c.takeZygote(ctx, fn)
 	if err != nil {
 		return Metrics{Note: "metrics: " + err.Error()}
+	}
+	event, err := json.Marshal(map[string]any{"op": "metrics", "files": files, "confined": zygote != nil})
+	if err != nil {
+		if zygote != nil {
+			c.releaseZygote(zygote)
+		}
+		return Metrics{Note: "metrics: " + err.Error()}
+	}
+	if zygote != nil {
+		return c.measureInZygote(ctx, zygote, event)
 	}
 	td, err := c.takeSpare(ctx, fn)
 	if err != nil {

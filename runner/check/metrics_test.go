@@ -47,13 +47,14 @@ func TestStaticMetricsAnswers(t *testing.T) {
 			if showMetrics(got) != showMetrics(tt.want) {
 				t.Errorf("StaticMetrics = %s, want %s", showMetrics(got), showMetrics(tt.want))
 			}
-			// The measuring container was primed, measured once and
-			// closed; minSpares replacements were primed and are open.
+			// The zygote said that the fake cannot confine and was
+			// closed; the measuring container was primed, measured once
+			// and closed; minSpares replacements were primed and are open.
 			c.spares.running.Wait()
 			served := p.toolOps()
 			sort.Strings(served)
 			ops := fmt.Sprint(served)
-			if want := "[[prime metrics] (closed) [prime] [prime]]"; ops != want {
+			if want := "[[prime metrics] (closed) [prime] [prime] [zygote] (closed)]"; ops != want {
 				t.Errorf("tools deployments served %s, want %s", ops, want)
 			}
 		})

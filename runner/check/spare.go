@@ -48,6 +48,16 @@ func (s *spare) failed() bool {
 	}
 }
 
+// primed says whether s has been primed with success.
+func (s *spare) primed() bool {
+	select {
+	case <-s.ready:
+		return s.err == nil
+	default:
+		return false
+	}
+}
+
 // spares is the Checker's pool of spare metrics containers.
 type spares struct {
 	mu        sync.Mutex
@@ -56,14 +66,20 @@ type spares struct {
 	running   sync.WaitGroup     // priming and retiring goroutines
 	byKey     map[toolsKey][]*spare
 	retireErr []error // from tearing down used spares, for Close
+	zygotes   zygotes
 }
 
-// prepareSpare starts priming spares for fn's runtime and architecture
-// until minSpares are ready or on their way. It does not wait.
+// prepareSpare starts priming a zygote for fn's runtime and
+// architecture, unless one is idle or priming, or, when its tools cannot
+// confine measurements, spares until minSpares are ready or on their
+// way. It does not wait.
 func (c *Checker) prepareSpare(fn platform.Function) {
 	key := toolsKey{runtime: fn.Runtime, arch: fn.Arch}
 	c.spares.mu.Lock()
 	defer c.spares.mu.Unlock()
+	if c.prepareZygoteLocked(key) {
+		return
+	}
 	for len(c.spares.byKey[key]) < minSpares {
 		c.primeSpareLocked(key)
 	}
@@ -117,19 +133,31 @@ func (c *Checker) takeSpare(ctx context.Context, fn platform.Function) (*toolDep
 // primeSpareLocked starts priming a new spare for key and adds it to the
 // pool. c.spares.mu must be held.
 func (c *Checker) primeSpareLocked(key toolsKey) {
-	if c.spares.ctx == nil {
-		c.spares.ctx, c.spares.cancel = context.WithCancel(context.Background())
-		c.spares.byKey = map[toolsKey][]*spare{}
-	}
+	ctx := c.sparesContextLocked()
 	s := &spare{ready: make(chan struct{})}
 	c.spares.byKey[key] = append(c.spares.byKey[key], s)
-	ctx := c.spares.ctx
 	c.spares.running.Add(1)
 	go func() {
 		defer c.spares.running.Done()
 		defer close(s.ready)
 		s.td, s.err = c.primeTools(ctx, key)
 	}()
+}
+
+// sparesContextLocked returns the context that ends priming, making the
+// pools on first use after New or Close. c.spares.mu must be held.
+func (c *Checker) sparesContextLocked() context.Context {
+	if c.spares.ctx == nil {
+		c.spares.ctx, c.spares.cancel = context.WithCancel(context.Background())
+		c.spares.byKey = map[toolsKey][]*spare{}
+		c.spares.zygotes.byKey = map[toolsKey][]*spare{}
+		c.spares.zygotes.probe = map[toolsKey]*spare{}
+	}
+	if c.spares.zygotes.missing == nil {
+		c.spares.zygotes.missing = map[toolsKey]string{}
+		c.spares.zygotes.confirmed = map[toolsKey]bool{}
+	}
+	return c.spares.ctx
 }
 
 // primeTools deploys a tools function for key and primes its container.
@@ -167,8 +195,9 @@ func (c *Checker) retireSpare(td *toolDeployment) {
 	}()
 }
 
-// stopSpares stops priming and forgets the spares, waiting for priming
-// and retiring in progress to end, and returns the errors of retiring.
+// stopSpares stops priming and forgets the spares and zygotes (not what
+// it learnt about confinement), waiting for priming and retiring in
+// progress to end, and returns the errors of retiring.
 // Close tears down the spares' deployments, which are registered among
 // the Checker's tools.
 func (c *Checker) stopSpares() error {
@@ -177,6 +206,7 @@ func (c *Checker) stopSpares() error {
 		c.spares.cancel()
 	}
 	c.spares.ctx, c.spares.cancel, c.spares.byKey = nil, nil, nil
+	c.spares.zygotes.byKey, c.spares.zygotes.probe = nil, nil
 	c.spares.mu.Unlock()
 	c.spares.running.Wait()
 	c.spares.mu.Lock()

@@ -42,10 +42,11 @@ func TestSpareOverlapsCheck(t *testing.T) {
 		}
 	}
 	c.spares.running.Wait()
-	// Check primed the first two spares; each measurement used one and
-	// primed the next: one shared compiler, three measured, two spares
-	// left.
-	want := "[[compile compile compile] [prime metrics] (closed) [prime metrics] (closed) [prime metrics] (closed) [prime] [prime]]"
+	// Check primed a zygote, which said that the fake cannot confine,
+	// and the first measurement primed spares; each measurement used one
+	// and primed the next: one shared compiler, three measured, two
+	// spares left.
+	want := "[[compile compile compile] [prime metrics] (closed) [prime metrics] (closed) [prime metrics] (closed) [prime] [prime] [zygote] (closed)]"
 	if got := served(p); got != want {
 		t.Errorf("tools served %s, want %s", got, want)
 	}
@@ -193,13 +194,17 @@ func TestSpareConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	c.spares.running.Wait()
-	measured, idle := 0, 0
+	measured, idle, probes := 0, 0, 0
 	for _, ops := range p.toolOps() {
 		switch ops {
 		case "[prime metrics] (closed)":
 			measured++
 		case "[prime]":
 			idle++
+		case "[zygote] (closed)":
+			if probes++; probes > 1 {
+				t.Errorf("more than one zygote primed to learn that the fake cannot confine")
+			}
 		default:
 			t.Errorf("a tools container served %s", ops)
 		}

@@ -66,8 +66,9 @@ type toolDeployment struct {
 // like's runtime and architecture. Requests that make untrusted data do
 // more than compile (Pillow decodes images) must be cold: each then gets
 // a new container, which no later request shares. (Metrics requests,
-// which may run untrusted code, take a spare instead; see takeSpare.) invokeTools decodes a successful result into out and returns
-// the invocation either way.
+// which may run untrusted code, go to a zygote or a spare instead; see
+// StaticMetrics.) invokeTools decodes a successful result into out and
+// returns the invocation either way.
 func (c *Checker) invokeTools(ctx context.Context, like platform.Function, cold bool, req any, out any) (platform.Invocation, error) {
 	event, err := json.Marshal(req)
 	if err != nil {
@@ -183,8 +184,8 @@ func (c *Checker) releaseTools(td *toolDeployment) {
 }
 
 // Close tears down the tools the Checker deployed, waiting for requests
-// in flight, and the spare metrics containers, stopping those still
-// starting. Its error includes failures to tear down the containers that
+// in flight, and the zygotes and spare metrics containers, stopping
+// those still starting. Its error includes failures to tear down the containers that
 // measured code, which StaticMetrics leaves to the background. The
 // Checker may be used again afterwards; it then deploys them anew.
 func (c *Checker) Close(ctx context.Context) error {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -356,6 +357,32 @@ func (g *v1Group) setFrozen(frozen bool) error {
 	}
 	if _, err := g.freezer.WriteAt([]byte(state), 0); err != nil {
 		return fmt.Errorf("write %s to %s: %w", state, g.freezer.Name(), err)
+	}
+	return nil
+}
+
+// leaveFreezer moves the processes pids, which must be in the group, out
+// of it in the freezer hierarchy only, into faaslab's parent group there,
+// which is never frozen. Everywhere else they stay in the group: their
+// memory, CPU time and process count remain the container's.
+func (g *v1Group) leaveFreezer(pids []int) error {
+	dir, ok := g.dirs["freezer"]
+	if !ok {
+		return nil
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return fmt.Errorf("list freezer processes: %w", err)
+	}
+	in := parsePids(data)
+	parent := filepath.Join(g.h.dir("freezer", "/"+g.h.parent), "cgroup.procs")
+	for _, pid := range pids {
+		if !slices.Contains(in, pid) {
+			return fmt.Errorf("process %d is not in freezer group %s", pid, dir)
+		}
+		if err := writeFile(parent, strconv.Itoa(pid)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -47,6 +47,8 @@ type outcome struct {
 	// host holds the host's CPU times when the event was sent and when
 	// the answer came (see hostcpu.go); unset without an answer.
 	host [2]hostCPU
+	// note is faaslab's own line for the invocation's log.
+	note string
 }
 
 // Invoke runs the function once, starting a container first when none is
@@ -143,7 +145,7 @@ func (d *deployment) report(out *outcome, inv *platform.Invocation) {
 		c.waitExit(time.Second)
 	}
 	log := c.log.take()
-	inv.Log += log
+	inv.Log += log + out.note
 	inv.InitTimedOut = out.initTimedOut
 	if died && inv.Cold && strings.HasPrefix(log, "bwrap:") {
 		// The sandbox failed before Python ran: the host's fault.
@@ -330,6 +332,7 @@ func (c *container) awaitReady(ctx context.Context, d *deployment) (o outcome, r
 		o := failure(err, 0)
 		o.errMsg = fmt.Sprintf("Init timed out after %.2f seconds", d.p.opts.InitTimeout.Seconds())
 		o.initTimedOut = true
+		o.note = c.initTimeoutNote(d.p.opts.HostCPUs)
 		return o, false
 	case cold && errors.Is(err, errRuntimeGone):
 		return outcome{status: platform.StatusInitError, discard: true}, false
@@ -347,9 +350,29 @@ func (c *container) awaitReady(ctx context.Context, d *deployment) (o outcome, r
 				return outcome{err: fmt.Errorf("%w: %w", platform.ErrInfrastructure, err), discard: true}, false
 			}
 		}
+		if !d.p.opts.NoFreeze {
+			c.unfreezeSupervisors()
+		}
 		c.cg.markCPU() // the call's CPU time excludes init's
 	}
 	return outcome{}, true
+}
+
+// initTimeoutNote tells an init that ran out of time on a busy host (it
+// got little CPU: run fewer at once) from code that is slow to import (it
+// used its CPU), with the figures that tell them apart.
+func (c *container) initTimeoutNote(hostCPUs int) string {
+	used := "an unknown CPU time"
+	if u, err := c.cg.cpuUsage(); err == nil {
+		used = fmt.Sprintf("%.2f CPU-s", cmp.Or(u.usage, u.user+u.system).Seconds())
+	}
+	load := "unknown"
+	if l, err := readLoadavg(); err == nil {
+		load = fmt.Sprintf("%.1f", l)
+	}
+	return fmt.Sprintf("[faaslab: the init used %s in %.2f s; the host's load average is %s on %d cores. "+
+		"On a busy host, measure fewer cells at once (--parallel) or raise platforms.<id>.init_timeout_s]\n",
+		used, time.Since(c.started).Seconds(), load, hostCPUs)
 }
 
 // call sends event to the ready runtime and waits for its answer until

@@ -284,6 +284,9 @@ func TestInitTimeout(t *testing.T) {
 	if !inv.InitTimedOut {
 		t.Error("an init past the init timeout does not say so in InitTimedOut")
 	}
+	if !strings.Contains(inv.Log, "CPU-s in") || !strings.Contains(inv.Log, "init_timeout_s") {
+		t.Errorf("the log of an init past its limit does not say what CPU the init got and what to do:\n%s", inv.Log)
+	}
 }
 
 func TestCloseAndInvoke(t *testing.T) {
