@@ -357,7 +357,11 @@ func (v *validator) pattern(at string, p Pattern) {
 	s := v.s
 	if p.Model != nil {
 		if _, ok := s.Models[*p.Model]; !ok && !v.isMix(p.Task, *p.Model) {
-			v.fail(at+".model", fmt.Sprintf("no model or mix named %q", *p.Model))
+			what := "model"
+			if v.hasMixes() {
+				what = "model or mix"
+			}
+			v.fail(at+".model", fmt.Sprintf("no %s named %q", what, *p.Model))
 		}
 	}
 	if p.Task != nil {
@@ -389,6 +393,17 @@ func (v *validator) isMix(task *string, name string) bool {
 			continue
 		}
 		if _, ok := t.Mixes[name]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// hasMixes says whether any task names mixes, so that an unknown model's
+// error mentions mixes only where the study has some.
+func (v *validator) hasMixes() bool {
+	for _, t := range v.s.Tasks {
+		if len(t.Mixes) > 0 {
 			return true
 		}
 	}
