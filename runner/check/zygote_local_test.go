@@ -247,3 +247,53 @@ os._exit(0)
 		t.Errorf("%d tools deployments (first zygote live: %v), want the one zygote that measured all", n, live)
 	}
 }
+
+// TestLocalZygoteResultFiles measures code that replaces the files the
+// zygote reads after a measurement (result.json, error.txt, which the
+// zygote, unconfined, opens) by a FIFO and a symbolic link, then kills
+// the measurement: the zygote must neither block on the FIFO (until the
+// tools' timeout, and be retired) nor read what the link names into the
+// artifact's notes.
+func TestLocalZygoteResultFiles(t *testing.T) {
+	c := localChecker(t)
+	fn := quickstartArtifacts(t, "primes")[0].cand
+	td, err := c.takeZygote(context.Background(), fn)
+	if err != nil || td == nil {
+		t.Skipf("no zygote: %v", err)
+	}
+	c.releaseZygote(td)
+	// pylint runs in a directory of its own inside the measurement's.
+	attack := `import os, signal
+top = os.path.dirname(os.getcwd())
+os.mkfifo(os.path.join(top, "result.json"))
+os.symlink("/proc/self/status", os.path.join(top, "error.txt"))
+os.kill(os.getppid(), signal.SIGKILL)
+os._exit(0)
+`
+	d := t.TempDir()
+	for name, text := range map[string]string{"handler.py": "from gi.repository import Gtk\n", "gi/__init__.py": attack, "gi/repository/__init__.py": ""} {
+		os.MkdirAll(filepath.Dir(filepath.Join(d, name)), 0o755)
+		if err := os.WriteFile(filepath.Join(d, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := fn
+	a.CodeDir = d
+	m := c.StaticMetrics(context.Background(), a)
+	t.Logf("attack: %s", showMetrics(m))
+	if m.PylintScore != nil || !strings.Contains(m.Note, "no result") {
+		t.Errorf("attack: %s, want no score and no result", showMetrics(m))
+	}
+	if strings.Contains(m.Note, "Cpus_allowed") || strings.Contains(m.Note, "voluntary_ctxt_switches") {
+		t.Errorf("attack: the zygote read the file a link named into the note: %s", m.Note)
+	}
+	if m := c.StaticMetrics(context.Background(), fn); m.PylintScore == nil || m.Note != "" {
+		t.Errorf("after the attack: %s", showMetrics(m))
+	}
+	c.toolsMu.Lock()
+	n, live := len(c.tools), c.tools[td]
+	c.toolsMu.Unlock()
+	if n != 1 || !live {
+		t.Errorf("%d tools deployments (first zygote live: %v), want the one zygote that measured both", n, live)
+	}
+}

@@ -759,13 +759,11 @@ def read_confined_result(work, reply):
     if reply.get("timed_out"):
         return dict(empty, notes=[f"metrics: timed out after {CONFINED_TIMEOUT} s"])
     try:
-        with open(os.path.join(work, "result.json"), "rb") as f:
-            raw = json.loads(f.read(MAX_RESULT_BYTES + 1)[:MAX_RESULT_BYTES])
+        raw = json.loads(read_left_file(os.path.join(work, "result.json"), MAX_RESULT_BYTES + 1)[:MAX_RESULT_BYTES])
     except (OSError, ValueError) as e:
         detail = ""
         try:
-            with open(os.path.join(work, "error.txt"), "rb") as f:
-                detail = f.read(2000).decode("utf-8", "replace").strip().splitlines()[-1]
+            detail = read_left_file(os.path.join(work, "error.txt"), 2000).decode("utf-8", "replace").strip().splitlines()[-1]
         except (OSError, IndexError):
             pass
         return dict(empty, notes=[f"metrics: no result (exit status {reply.get('status')}): {type(e).__name__}"
@@ -780,6 +778,31 @@ def read_confined_result(work, reply):
         if isinstance(notes, list):
             result["notes"] = [note[:2000] for note in notes[:20] if isinstance(note, str)]
     return result
+
+
+def read_left_file(path, limit):
+    """Return at most limit bytes of path, a file a confined child left.
+
+    The child may have made it a link or a FIFO: this process is not
+    confined, so it follows no link (which could name a file the child
+    cannot read, such as this process's /proc files) and reads nothing
+    but a regular file (a FIFO without a writer would block it until the
+    function's timeout).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, f"{os.path.basename(path)} is not a regular file")
+        chunks = []
+        while limit > 0:
+            chunk = os.read(fd, limit)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            limit -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def remove_tree(path):
