@@ -244,33 +244,23 @@ type freezerLeaver interface {
 	leaveFreezer(pids []int) error
 }
 
-// unfreezeSupervisors takes the sandbox's supervisors out of the freezer,
-// where the host's cgroups allow it (v1): the outer bubblewrap that
-// faaslab started and the inner one, init of the sandbox's pid namespace.
-// They run none of the function's code; they only wait for their
-// children. Every process that the freezer stops is woken twice per warm
-// invocation, once to reach the freezer and once by the thaw, and the
-// kernel thaws a group's processes in the order they joined it, so the
-// two supervisors were woken before the runtime on every warm call (90-150
-// µs of the call's median on the 2-core development host at load 10-12). Their memory, CPU
-// time and process count stay the container's, and the runtime and every
-// process it starts stay frozen between invocations, as Lambda freezes
-// them. Call it once the runtime is up, when the inner bubblewrap exists;
-// processes that the function leaves behind are the runtime's
-// descendants, never the outer bubblewrap's children (orphans go to the
-// sandbox's init), so they stay in the freezer. A failure leaves the
-// supervisors frozen with the rest, which is only slower.
-func (c *container) unfreezeSupervisors() {
-	leaver, ok := c.cg.group.(freezerLeaver)
-	if !ok {
-		return
+// unfreezeSupervisor takes the outer bubblewrap, which faaslab started
+// and which only waits for its child, out of the freezer where the host's
+// cgroups allow it (v1). Every process the freezer stops is woken twice
+// per warm invocation, and the kernel thaws a group's processes in the
+// order they joined it, so it was woken before the runtime on every warm
+// call. Its memory, CPU time and process count stay the container's. The
+// function cannot reach it: it lives in the host's pid namespace, which
+// the function cannot name a process of. The inner bubblewrap, init of the
+// sandbox's pid namespace, stays frozen with the runtime: the function
+// can ptrace it (no Yama here, no seccomp in the sandbox), and code it
+// injected there must stop between invocations as the function's own
+// processes do. A failure leaves the supervisor frozen with the rest,
+// which is only slower.
+func (c *container) unfreezeSupervisor() {
+	if leaver, ok := c.cg.group.(freezerLeaver); ok {
+		leaver.leaveFreezer([]int{c.cmd.Process.Pid})
 	}
-	outer := c.cmd.Process.Pid
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", outer, outer))
-	if err != nil {
-		return
-	}
-	leaver.leaveFreezer(append([]int{outer}, parsePids(data)...))
 }
 
 // exitDescription says how the runtime ended, in Lambda's words: bwrap

@@ -351,7 +351,7 @@ func (c *container) awaitReady(ctx context.Context, d *deployment) (o outcome, r
 			}
 		}
 		if !d.p.opts.NoFreeze {
-			c.unfreezeSupervisors()
+			c.unfreezeSupervisor()
 		}
 		c.cg.markCPU() // the call's CPU time excludes init's
 	}
