@@ -621,8 +621,13 @@ def start_fork_server():
     if pid == 0:
         code = 1
         try:
-            os.close(commands_w)
-            os.close(replies_r)
+            # Keep only stdio and its own pipes: with the runtime's
+            # transport open here too, a zygote that died mid-measurement
+            # would not be seen to end until this process did.
+            low, high = sorted((commands_r, replies_w))
+            os.closerange(3, low)
+            os.closerange(low + 1, high)
+            os.closerange(high + 1, resource_nofile())
             fork_server(commands_r, replies_w)
             code = 0
         except BaseException:  # pylint: disable=broad-except
@@ -744,8 +749,11 @@ def measure_confined(files):
         reply = json.loads(line) if line.endswith(b"\n") else None
         result = read_confined_result(work, reply)
     finally:
-        removed = remove_tree(work)
-    if reply is None or not removed:
+        # Without the fork server's reply the measurement's processes may
+        # still live and swap the tree under remove_tree's walk: leave it
+        # to the container's teardown, which retiring it brings.
+        removed = reply is not None and remove_tree(work)
+    if not removed:
         result["retire"] = True
         result["notes"].append("metrics: the zygote could not clean up after this measurement")
     return result
@@ -810,7 +818,8 @@ def remove_tree(path):
     shutil.rmtree(path, ignore_errors=True)
     if not os.path.lexists(path):
         return True
-    # Every process that could change the tree is dead: no race here.
+    # Every process that could change the tree is dead (the fork server
+    # replied): no race here.
     for root, dirs, _ in os.walk(path):
         for name in dirs:
             if not os.path.islink(os.path.join(root, name)):
