@@ -504,17 +504,30 @@ func (e *Engine) measurePipeline(ctx context.Context, pc plan.Pipeline, bar *Bar
 	}
 	for seq := done; seq < total; seq++ {
 		rec, final, attempts, err := r.run(ctx, seq, seq < pc.Warmup)
-		if err == nil && final != "" {
-			err = e.checkRun(ctx, pc, r.dep, final, refs[len(refs)-1], &rec.Pipeline)
-		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
 			return fail(seq, attempts, err)
 		}
+		var checkErr error
+		if final != "" {
+			checkErr = e.checkRun(ctx, pc, r.dep, final, refs[len(refs)-1], &rec.Pipeline)
+			if checkErr != nil && ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			if checkErr != nil {
+				// The run was measured: keep it, with no verdict, and
+				// end the cell as for any infrastructure failure.
+				rec.Pipeline.EndToEndDetail = checkErr.Error()
+			}
+		}
 		if err := e.journal.Append(Record{PipelineRun: &rec}); err != nil {
 			return false, err
+		}
+		if checkErr != nil {
+			bar.AddN(len(rec.Stages))
+			return fail(seq+1, 0, checkErr)
 		}
 		bar.AddN(len(rec.Stages))
 		if rec.Pipeline.Status != string(platform.StatusOK) {
