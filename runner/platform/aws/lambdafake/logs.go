@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -250,20 +252,24 @@ func (s *Server) filterLogEvents(w http.ResponseWriter, group string, streams []
 	s.logsJSON(w, out)
 }
 
-func (s *Server) describeLogGroups(w http.ResponseWriter, prefix, token string, limit int) {
-	s.mu.Lock()
-	var names []string
-	for n := range s.logGroups {
-		if strings.HasPrefix(n, prefix) && n > token {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	out := map[string]any{}
+// page returns one page of the names that start with prefix, in order,
+// after token (the last name of the page before), and sets out's
+// nextToken when more follow: how DescribeLogGroups and
+// DescribeLogStreams page.
+func (s *Server) page(names []string, prefix, token string, limit int, out map[string]any) []string {
+	names = slices.DeleteFunc(names, func(n string) bool { return !strings.HasPrefix(n, prefix) || n <= token })
+	slices.Sort(names)
 	if n := s.pageLimit(limit, 50); len(names) > n {
 		names = names[:n]
 		out["nextToken"] = names[n-1]
 	}
+	return names
+}
+
+func (s *Server) describeLogGroups(w http.ResponseWriter, prefix, token string, limit int) {
+	s.mu.Lock()
+	out := map[string]any{}
+	names := s.page(slices.Collect(maps.Keys(s.logGroups)), prefix, token, limit, out)
 	groups := []map[string]any{}
 	for _, n := range names {
 		g := s.logGroups[n]
@@ -290,18 +296,8 @@ func (s *Server) describeLogStreams(w http.ResponseWriter, group, prefix, token 
 		s.logsError(w, http.StatusBadRequest, "ResourceNotFoundException", "The specified log group does not exist.")
 		return
 	}
-	var names []string
-	for n := range g.streams {
-		if strings.HasPrefix(n, prefix) && n > token {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
 	out := map[string]any{}
-	if n := s.pageLimit(limit, 50); len(names) > n {
-		names = names[:n]
-		out["nextToken"] = names[n-1]
-	}
+	names := s.page(slices.Collect(maps.Keys(g.streams)), prefix, token, limit, out)
 	streams := []map[string]any{}
 	for _, n := range names {
 		st := g.streams[n]
