@@ -190,3 +190,55 @@ func copyExperiments(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 }
+
+// TestPipelineComparisonFails: when a run's end-to-end comparison cannot
+// be made (here the check platform refuses every image comparison once
+// the stages are checked), the measured run is kept in the tables with no
+// verdict and the reason, and its cell ends there.
+func TestPipelineComparisonFails(t *testing.T) {
+	if err := exec.Command(debianPython, "-c", "import PIL, boto3, numpy").Run(); err != nil {
+		t.Skipf("%s lacks Pillow, boto3 or numpy (scripts/install-deps installs them): %v", debianPython, err)
+	}
+	dir := t.TempDir()
+	copyExperiments(t, dir)
+	c := &cli{t: t, dir: dir, env: map[string]string{}}
+	refuse := refuseMetrics
+	saved := platforms.open
+	platforms.open = func(ctx context.Context, cfg platform.Config) (platform.Platform, error) {
+		if cfg.Kind != "local" {
+			return platform.Open(ctx, cfg)
+		}
+		return fake.New(fake.Options{Python: debianPython, InitTimeout: 2 * time.Minute,
+			Refuse: func(fn platform.Function, event []byte) string { return refuse(fn, event) }})
+	}
+	defer func() { platforms.open = saved }()
+	study, out := filepath.Join(dir, "tcss562-pipeline.cue"), filepath.Join(dir, "out")
+	if code, stdout, stderr := c.run("check", study, "-t", "runs=1", "--out", out); code != exitOK {
+		t.Fatalf("check: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	refuse = func(fn platform.Function, event []byte) string {
+		if strings.HasPrefix(fn.Handler, "faaslab_check.") && strings.Contains(string(event), `"op":"image"`) {
+			return "the test refuses image comparisons"
+		}
+		return refuseMetrics(fn, event)
+	}
+	c.run("run", study, "-t", "runs=1", "--out", out)
+	tables, _ := filepath.Glob(filepath.Join(out, "tcss562-pipeline", "*", "tables"))
+	if len(tables) != 1 {
+		t.Fatalf("%d table directories, want 1\n%s", len(tables), c.output.String())
+	}
+	pipes := readTable(t, filepath.Join(tables[0], "pipelines.csv"))
+	unchecked := 0
+	for _, r := range pipes.rows {
+		class, detail := pipes.get(r, "end_to_end_class"), pipes.get(r, "end_to_end_detail")
+		if class == "" && pipes.get(r, "status") == "ok" {
+			unchecked++
+			if !strings.Contains(detail, "end-to-end check") || pipes.get(r, "end_to_end_ms") == "" {
+				t.Errorf("unchecked run %v: detail %q, want the reason and its measurements", r, detail)
+			}
+		}
+	}
+	if unchecked == 0 {
+		t.Fatalf("no run kept without a verdict; pipelines:\n%v", pipes.rows)
+	}
+}
