@@ -409,21 +409,7 @@ func TestCgroupV2RealDelegated(t *testing.T) {
 	}
 	t.Cleanup(func() { outsider.Process.Kill(); outsider.Wait() })
 
-	work, err := os.MkdirTemp("", "faaslab-v2deleg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(work) })
-	if err := os.Chmod(work, 0o711); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(work, "local.test")
-	if err := copyExecutable(os.Args[0], bin); err != nil {
-		t.Fatal(err)
-	}
-	if err := chownTree(work, rootlessUID); err != nil {
-		t.Fatal(err)
-	}
+	work, bin := unprivilegedBinary(t, "faaslab-v2deleg-")
 	// The shell moves itself into the scope, and then becomes the
 	// unprivileged child, which stays in it.
 	script := `echo $$ > "$SCOPE/cgroup.procs" || exit 1; exec "$SETPRIV" --reuid=$ID --regid=$ID --clear-groups -- "$BIN" -test.run '^TestCgroupV2RealDelegatedChild$' -test.v -test.count=1`

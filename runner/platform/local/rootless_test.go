@@ -66,22 +66,7 @@ func TestRootless(t *testing.T) {
 		}
 		procs = append(procs, filepath.Join(dir, "cgroup.procs"))
 	}
-	work, err := os.MkdirTemp("", "faaslab-rootless-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(work) })
-	if err := os.Chmod(work, 0o711); err != nil {
-		t.Fatal(err)
-	}
-	// The test binary may sit in a directory only root can enter.
-	bin := filepath.Join(work, "local.test")
-	if err := copyExecutable(os.Args[0], bin); err != nil {
-		t.Fatal(err)
-	}
-	if err := chownTree(work, rootlessUID); err != nil {
-		t.Fatal(err)
-	}
+	work, bin := unprivilegedBinary(t, "faaslab-rootless-")
 
 	// The shell moves itself into the delegated groups, and then becomes
 	// the unprivileged child, which stays in them.
@@ -210,6 +195,29 @@ func removeGroupTree(t *testing.T, dir string) {
 			t.Errorf("clean up: %v", err)
 		}
 	}
+}
+
+// unprivilegedBinary copies this test binary, which may sit in a
+// directory only root can enter, into a new directory named by prefix
+// that rootlessUID owns, and returns the directory and the copy's path.
+func unprivilegedBinary(t *testing.T, prefix string) (work, bin string) {
+	t.Helper()
+	work, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(work) })
+	if err := os.Chmod(work, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(work, "local.test")
+	if err := copyExecutable(os.Args[0], bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := chownTree(work, rootlessUID); err != nil {
+		t.Fatal(err)
+	}
+	return work, bin
 }
 
 // copyExecutable copies the file src to dst, mode 0755.
