@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/faaslab/faaslab/runner/platform"
 )
 
 // zygoteAttack runs inside pylint, confined. Each attack that succeeds
@@ -140,12 +142,7 @@ func TestLocalZygoteHostile(t *testing.T) {
 	if got := c.StaticMetrics(context.Background(), sample); showMetrics(got) != showMetrics(want) {
 		t.Errorf("sample after the attacks: %s, want %s", showMetrics(got), showMetrics(want))
 	}
-	c.toolsMu.Lock()
-	n, live := len(c.tools), c.tools[td]
-	c.toolsMu.Unlock()
-	if n != 1 || !live {
-		t.Errorf("%d tools deployments (first zygote live: %v), want the one zygote that measured all", n, live)
-	}
+	wantOneZygote(t, c, td, "all")
 	if _, err := os.Stat("/tmp/faaslab-escape"); err == nil {
 		t.Errorf("/tmp/faaslab-escape exists on the host")
 	}
@@ -168,11 +165,7 @@ func TestLocalZygoteTimeout(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	td, err := c.takeZygote(context.Background(), fn)
-	if err != nil || td == nil {
-		t.Skipf("no zygote: %v", err)
-	}
-	c.releaseZygote(td)
+	td := primedZygote(t, c, fn)
 	hung := fn
 	hung.CodeDir = d
 	m := c.StaticMetrics(context.Background(), hung)
@@ -182,12 +175,7 @@ func TestLocalZygoteTimeout(t *testing.T) {
 	if m := c.StaticMetrics(context.Background(), fn); m.PylintScore == nil || m.Note != "" {
 		t.Errorf("after hanging code: %s", showMetrics(m))
 	}
-	c.toolsMu.Lock()
-	n, live := len(c.tools), c.tools[td]
-	c.toolsMu.Unlock()
-	if n != 1 || !live {
-		t.Errorf("%d tools deployments (first zygote live: %v), want the one zygote that measured both", n, live)
-	}
+	wantOneZygote(t, c, td, "both")
 }
 
 // TestLocalZygoteBombs measures code that, run by pylint, starts a fork
@@ -198,11 +186,7 @@ func TestLocalZygoteTimeout(t *testing.T) {
 func TestLocalZygoteBombs(t *testing.T) {
 	c := localChecker(t)
 	fn := quickstartArtifacts(t, "primes")[0].cand
-	td, err := c.takeZygote(context.Background(), fn)
-	if err != nil || td == nil {
-		t.Skipf("no zygote: %v", err)
-	}
-	c.releaseZygote(td)
+	td := primedZygote(t, c, fn)
 	want := c.StaticMetrics(context.Background(), fn)
 	if want.PylintScore == nil || want.Note != "" {
 		t.Fatalf("sample: %s", showMetrics(want))
@@ -240,12 +224,7 @@ os._exit(0)
 	if got := c.StaticMetrics(context.Background(), fn); showMetrics(got) != showMetrics(want) {
 		t.Errorf("after the bombs: %s, want %s", showMetrics(got), showMetrics(want))
 	}
-	c.toolsMu.Lock()
-	n, live := len(c.tools), c.tools[td]
-	c.toolsMu.Unlock()
-	if n != 1 || !live {
-		t.Errorf("%d tools deployments (first zygote live: %v), want the one zygote that measured all", n, live)
-	}
+	wantOneZygote(t, c, td, "all")
 }
 
 // TestLocalZygoteResultFiles measures code that replaces the files the
@@ -257,11 +236,7 @@ os._exit(0)
 func TestLocalZygoteResultFiles(t *testing.T) {
 	c := localChecker(t)
 	fn := quickstartArtifacts(t, "primes")[0].cand
-	td, err := c.takeZygote(context.Background(), fn)
-	if err != nil || td == nil {
-		t.Skipf("no zygote: %v", err)
-	}
-	c.releaseZygote(td)
+	td := primedZygote(t, c, fn)
 	// pylint runs in a directory of its own inside the measurement's.
 	attack := `import os, signal
 top = os.path.dirname(os.getcwd())
@@ -290,10 +265,30 @@ os._exit(0)
 	if m := c.StaticMetrics(context.Background(), fn); m.PylintScore == nil || m.Note != "" {
 		t.Errorf("after the attack: %s", showMetrics(m))
 	}
+	wantOneZygote(t, c, td, "both")
+}
+
+// primedZygote primes a zygote for fn's runtime and returns it, idle, or
+// skips the test where the kernel cannot confine measurements.
+func primedZygote(t *testing.T, c *Checker, fn platform.Function) *toolDeployment {
+	t.Helper()
+	td, err := c.takeZygote(context.Background(), fn)
+	if err != nil || td == nil {
+		t.Skipf("no zygote: %v", err)
+	}
+	c.releaseZygote(td)
+	return td
+}
+
+// wantOneZygote checks that td, the zygote primed first, is the only
+// tools deployment and still live: it measured all the test's artifacts
+// ("both" or "all").
+func wantOneZygote(t *testing.T, c *Checker, td *toolDeployment, artifacts string) {
+	t.Helper()
 	c.toolsMu.Lock()
 	n, live := len(c.tools), c.tools[td]
 	c.toolsMu.Unlock()
 	if n != 1 || !live {
-		t.Errorf("%d tools deployments (first zygote live: %v), want the one zygote that measured both", n, live)
+		t.Errorf("%d tools deployments (first zygote live: %v), want the one zygote that measured %s", n, live, artifacts)
 	}
 }
