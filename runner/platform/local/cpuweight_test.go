@@ -1,21 +1,52 @@
 package local
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/faaslab/faaslab/runner/platform"
+	"github.com/faaslab/faaslab/runner/platform/platformtest"
 )
 
 // TestContainersWeighedAsSessions checks, for real, that deploying gives
 // faaslab's parent group one nice-0 entity's CPU weight per live
 // deployment, so that its containers together do not share what one
-// session of the host gets (see deploy.go).
+// session of the host gets (see deploy.go), and that closing them gives
+// the weight back. The platform has a work directory and a parent group
+// of its own, which no other runner on the host adds to.
 func TestContainersWeighedAsSessions(t *testing.T) {
-	p := newPlatform(t, Options{})
+	// t.TempDir makes base and its parent 0700; the sandbox's uid must
+	// traverse them.
+	base := t.TempDir()
+	for _, dir := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var p *Platform
+	// Registered first, so that it runs last, when the deployments have
+	// gone: it removes the parent groups and the freezer's anchor.
+	t.Cleanup(func() {
+		if p == nil {
+			return
+		}
+		for _, dir := range p.cgroups.dirs("") {
+			children, _ := filepath.Glob(filepath.Join(dir, "*", "cgroup.procs"))
+			for _, procs := range children {
+				syscall.Rmdir(filepath.Dir(procs))
+			}
+			if err := syscall.Rmdir(dir); err != nil {
+				t.Errorf("remove the test's parent group %s: %v", dir, err)
+			}
+		}
+	})
+	p = newPlatform(t, Options{WorkDir: filepath.Join(base, "work"), CgroupParent: fmt.Sprintf("faaslab-weigh-%d", os.Getpid())})
 	weight := func() (int, int) {
 		switch h := p.cgroups.driver.(type) {
 		case *cgroupV1:
@@ -36,11 +67,24 @@ func TestContainersWeighedAsSessions(t *testing.T) {
 		t.Fatalf("driver %T", p.cgroups.driver)
 		return 0, 0
 	}
+	var deps []platform.Deployment
 	for i := 1; i <= 3; i++ {
-		deployDir(t, p, "echo", func(fn *platform.Function) { fn.Name = "weigh-" + strconv.Itoa(i) })
-		// Other runners on the host may add to it, never take away.
-		if w, session := weight(); w < i*session {
-			t.Errorf("after %d deployments the parent weighs %d, want at least %d", i, w, i*session)
+		deps = append(deps, deployDir(t, p, "echo", func(fn *platform.Function) { fn.Name = "weigh-" + strconv.Itoa(i) }))
+		if w, session := weight(); w != i*session {
+			t.Errorf("after %d deployments the parent weighs %d, want %d", i, w, i*session)
+		}
+	}
+	// A container counts while it lives, even when its deployment's
+	// directory is gone; so each close below closes a deployment that ran.
+	for _, d := range deps {
+		platformtest.Invoke(t, d, `{}`)
+	}
+	for i, d := range deps {
+		if err := d.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if w, session := weight(); w != max(len(deps)-i-1, 1)*session {
+			t.Errorf("after closing %d of %d deployments the parent weighs %d, want %d", i+1, len(deps), w, max(len(deps)-i-1, 1)*session)
 		}
 	}
 }

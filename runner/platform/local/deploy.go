@@ -314,9 +314,10 @@ func copyFile(src, dst string, perm os.FileMode) error {
 // parent one session's weight per deployment that may run a container (at
 // least one per group under it): each container then competes for the CPU
 // as a session of the host does, and its quota still caps it at Lambda's
-// share. The count is taken at each Deploy; deployments closed since keep
-// their weight until the next, which lets the containers still running
-// take more than a session's share, never beyond their quotas.
+// share. The count is taken again at each Deploy and each Close, so that
+// the weight goes back to one session's when the last deployment closes.
+// A runner that was killed leaves its weight until the next Deploy or
+// Close of any runner; meanwhile the empty group takes no CPU.
 
 // sessionWeight is the weight of one nice-0 entity: cgroup v1's cpu.shares
 // and v2's cpu.weight by default, and their maxima.

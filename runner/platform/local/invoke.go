@@ -302,6 +302,7 @@ func (d *deployment) Close(ctx context.Context) error {
 	if rerr := os.RemoveAll(d.dir); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
+	d.p.weighContainers()
 	if err != nil {
 		return fmt.Errorf("close %s: %w: %w", d.fn.Name, platform.ErrInfrastructure, err)
 	}
