@@ -116,6 +116,7 @@ type Stage struct {
 	Stage      string   `parquet:"stage"`
 	StageIndex int32    `parquet:"stage_index"`
 	Model      string   `parquet:"model"`
+	StageModel string   `parquet:"stage_model"` // differs from Model in a mix
 	Variant    string   `parquet:"variant"`
 	Platform   string   `parquet:"platform"`
 	Arch       string   `parquet:"arch"`

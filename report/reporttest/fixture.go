@@ -187,8 +187,18 @@ func Tables(r Run) *rows.Tables {
 	}
 
 	names := []string{"greyscale", "resize", "colordepth", "rotate", "convert"}
-	for _, m := range []string{"gpt-4o", "gemini"} {
+	// "mixed" is a mix: its stages run gpt-4o's and gemini's code in turn.
+	stageModel := func(m string, s int) string {
+		if m != "mixed" {
+			return m
+		}
+		return []string{"gpt-4o", "gemini"}[s%2]
+	}
+	for _, m := range []string{"gpt-4o", "gemini", "mixed"} {
 		for _, arch := range []string{"x86_64", "arm64"} {
+			if m == "mixed" && arch == "arm64" {
+				continue
+			}
 			cid := fmt.Sprintf("p-%s-%s", m, arch)
 			for i := -1; i < 12; i++ {
 				inst := fmt.Sprintf("%s-%d", cid, i+1)
@@ -205,7 +215,7 @@ func Tables(r Run) *rows.Tables {
 					}
 					cost := pricing.LambdaInvocation(arch, 1024, d)
 					sr := rows.Stage{Study: study, RunID: r.ID, CellID: cid, Pipeline: "imagepipe", Instance: inst, Seq: int32(i + 1), Warmup: i < 0,
-						Stage: name, StageIndex: int32(s), Model: m, Platform: "local", Arch: arch, MemoryMB: 1024, StartedAt: t0, DurationMS: d,
+						Stage: name, StageIndex: int32(s), Model: m, StageModel: stageModel(m, s), Platform: "local", Arch: arch, MemoryMB: 1024, StartedAt: t0, DurationMS: d,
 						BilledEstMS: ptr(math.Ceil(d)), Cold: i < 0, Status: "ok", CostUSD: ptr(cost)}
 					if i == 11 && s == 3 && arch == "arm64" && m == "gemini" {
 						sr.Status, sr.Error = "error", "ValueError: bad image"
