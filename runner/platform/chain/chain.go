@@ -128,7 +128,10 @@ func Follows(key, stem string) bool {
 }
 
 // Run uploads data as Prefixes[0]+name and follows the run through the
-// stages. See platform.ChainDeployment.
+// stages. See platform.ChainDeployment. It holds the lock for the whole
+// run: runs are serialised by the caller anyway, and a Close that comes
+// meanwhile waits for the run, which its timeout and ctx bound, rather
+// than closing the stages under it.
 func (d *deployment) Run(ctx context.Context, name string, data []byte, timeout time.Duration) (platform.ChainRun, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
