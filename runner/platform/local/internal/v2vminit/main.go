@@ -32,6 +32,10 @@ import (
 // "<exitMarker> <status>".
 const exitMarker = "faaslab-v2vm: exit status"
 
+// startedLine is the first line init prints, which tells the host that
+// the kernel booted (v2VMInitStarted in v2vm_test.go).
+const startedLine = "faaslab-v2vm: init started"
+
 // config is /v2vm.json, written by the test (v2VMConfig in
 // v2vm_test.go).
 type config struct {
@@ -91,7 +95,7 @@ func run(status *int) error {
 			unix.Dup3(int(console.Fd()), fd, 0)
 		}
 	}
-	fmt.Println("faaslab-v2vm: init started")
+	fmt.Println(startedLine)
 	data, err := os.ReadFile("/v2vm.json")
 	if err != nil {
 		return err
@@ -115,10 +119,27 @@ func run(status *int) error {
 	if err != nil {
 		return err
 	}
-	if err := unix.Chroot("/newroot"); err != nil {
-		return fmt.Errorf("chroot: %w", err)
+	if err := switchRoot("/newroot"); err != nil {
+		return err
 	}
 	return runTests(cfg, bin, status)
+}
+
+// switchRoot makes dir the root, as switch_root does: it moves dir's
+// mounts over the initramfs and enters them. A chroot alone would not
+// do: the kernel refuses a chrooted process new user namespaces, which
+// the sandbox creates.
+func switchRoot(dir string) error {
+	if err := unix.Chdir(dir); err != nil {
+		return err
+	}
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move %s to /: %w", dir, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	return unix.Chdir("/")
 }
 
 func mount(source, target, fstype string, flags uintptr, data string) error {
