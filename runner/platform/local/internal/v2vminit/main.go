@@ -104,6 +104,9 @@ func run(status *int) error {
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return fmt.Errorf("/v2vm.json: %w", err)
 	}
+	if err := checkNoNetwork(); err != nil {
+		return err
+	}
 	for _, m := range cfg.Modules {
 		if err := loadModule(filepath.Join("/modules", m)); err != nil {
 			return err
@@ -140,6 +143,27 @@ func switchRoot(dir string) error {
 		return fmt.Errorf("chroot: %w", err)
 	}
 	return unix.Chdir("/")
+}
+
+// checkNoNetwork fails if the VM has a network controller, whether or
+// not a driver claims it: the tests, and the generated code they run,
+// must reach no network.
+func checkNoNetwork() error {
+	classes, _ := filepath.Glob("/sys/bus/pci/devices/*/class")
+	for _, path := range classes {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		// PCI class 0x02: network controller.
+		if strings.HasPrefix(string(data), "0x02") {
+			return fmt.Errorf("the VM has a network controller, %s: qemu must run with -nic none", filepath.Dir(path))
+		}
+	}
+	if len(classes) == 0 {
+		return errors.New("no PCI devices in /sys/bus/pci: cannot check that the VM has no network controller")
+	}
+	return nil
 }
 
 func mount(source, target, fstype string, flags uintptr, data string) error {
