@@ -138,6 +138,9 @@ func realV2Driver(t *testing.T, m cgroupMount, base string) *cgroupV2 {
 	h := &cgroupV2{fs: realCgroupFS{}, mount: m.point, base: base, parent: "faaslab", selfPath: self,
 		euid: os.Geteuid(), controllers: requiredControllers}
 	if err := h.offers(base); err != nil {
+		if inV2VM() {
+			t.Fatalf("in TestCgroupV2VM's VM, whose cgroup v2 hierarchy has every controller: %v", err)
+		}
 		t.Logf("the driver's core only, on the real kernel: %v.\n"+
 			"%s and cpu.stat's throttling are absent from this hierarchy (its controllers are bound to cgroup v1), "+
 			"so they stay tested against the fake tree only (TestCgroupV2CreateWithLimits, TestCgroupV2Counters)",
@@ -462,9 +465,20 @@ func TestCgroupV2RealDelegatedChild(t *testing.T) {
 	}
 
 	// No internal processes: the runner leaves the scope for a leaf of
-	// its own (prepare does this when it enables controllers).
+	// its own. prepare does this when the kernel refuses to enable
+	// controllers for the children of the scope that holds it; without
+	// controllers nothing refuses, and the test moves it.
 	runnerLeaf := filepath.Join(scope, h.parent+"-runner")
-	if err := h.moveProcesses(scope, runnerLeaf); err != nil {
+	move := func() error { return h.moveProcesses(scope, runnerLeaf) }
+	if h.controllers != nil {
+		// memory: the kernel lets a populated group enable threaded
+		// controllers (cpu, pids) for its children, not domain ones.
+		if err := writeFile(filepath.Join(scope, "cgroup.subtree_control"), "+memory"); !errors.Is(err, syscall.EBUSY) {
+			t.Errorf("enable memory in the scope that holds the runner: %v, want EBUSY (no internal processes)", err)
+		}
+		move = h.prepare
+	}
+	if err := move(); err != nil {
 		t.Fatalf("move the runner into its leaf: %v", err)
 	}
 	if self, _ := readSelfCgroup("/proc/self/cgroup"); self != groupPath(m, runnerLeaf) {

@@ -1,0 +1,376 @@
+// Command v2vminit is the init of the VM in which TestCgroupV2VM
+// (runner/platform/local/v2vm_test.go) runs the local platform's tests on
+// a kernel whose only cgroup hierarchy is cgroup v2. The test builds it
+// statically and puts it at /init of the VM's initramfs, beside the
+// kernel modules it loads, the package's test binary and /v2vm.json (see
+// config).
+//
+// It loads the modules, mounts the host's root file system read-only
+// through 9p as the new root, gives it a scratch disk where tests write,
+// mounts cgroup2 alone at /sys/fs/cgroup and enables its controllers as
+// systemd does, runs the test binary chrooted into it, prints exitMarker
+// and the binary's exit status on the console, and powers the VM off. As
+// PID 1 it also reaps every orphan. Any failure is printed with
+// exitMarker and status 125 (the inner tests never exit with it).
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// exitMarker starts the line that tells the host how the run ended:
+// "<exitMarker> <status>".
+const exitMarker = "faaslab-v2vm: exit status"
+
+// startedLine is the first line init prints, which tells the host that
+// the kernel booted (v2VMInitStarted in v2vm_test.go).
+const startedLine = "faaslab-v2vm: init started"
+
+// config is /v2vm.json, written by the test (v2VMConfig in
+// v2vm_test.go).
+type config struct {
+	// Modules are the kernel modules' files in /modules, in load order:
+	// each after those it depends on.
+	Modules []string
+	// HostTag is the 9p mount tag of the host's root file system.
+	HostTag string
+	// Scratch is the block device of the scratch disk (ext4).
+	Scratch string
+	// Dir is the working directory of the tests, on the host's file
+	// system.
+	Dir string
+	// Args run the tests; Args[0] is /local.test, the test binary in
+	// the initramfs, which init copies to the scratch disk.
+	Args []string
+	// Env is the tests' whole environment.
+	Env []string
+	// Cgroup is the group, beneath the hierarchy's root, that the tests
+	// run in, as a systemd host's session scope.
+	Cgroup string
+}
+
+func main() {
+	status := 125
+	if err := run(&status); err != nil {
+		fmt.Fprintf(os.Stderr, "faaslab-v2vm: init: %v\n", err)
+	}
+	fmt.Printf("\n%s %d\n", exitMarker, status)
+	unix.Sync()
+	powerOff()
+}
+
+// powerOff ends the VM; qemu runs with -no-reboot, so a restart ends it
+// too where power-off does not work.
+func powerOff() {
+	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+// run sets the VM up, runs the tests and sets *status to their exit
+// status.
+func run(status *int) error {
+	for _, m := range []struct{ source, target, fstype string }{
+		{"proc", "/proc", "proc"}, {"sysfs", "/sys", "sysfs"}, {"devtmpfs", "/dev", "devtmpfs"},
+	} {
+		if err := mount(m.source, m.target, m.fstype, 0, ""); err != nil {
+			return err
+		}
+	}
+	console, err := os.OpenFile("/dev/console", os.O_RDWR, 0)
+	if err == nil {
+		for fd := 0; fd <= 2; fd++ {
+			unix.Dup3(int(console.Fd()), fd, 0)
+		}
+	}
+	fmt.Println(startedLine)
+	data, err := os.ReadFile("/v2vm.json")
+	if err != nil {
+		return err
+	}
+	var cfg config
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return fmt.Errorf("/v2vm.json: %w", err)
+	}
+	if err := checkNoNetwork(); err != nil {
+		return err
+	}
+	for _, m := range cfg.Modules {
+		if err := loadModule(filepath.Join("/modules", m)); err != nil {
+			return err
+		}
+	}
+	if err := mountRoot(cfg); err != nil {
+		return err
+	}
+	if err := loopbackUp(); err != nil {
+		return err
+	}
+	bin, err := installTests(cfg)
+	if err != nil {
+		return err
+	}
+	if err := switchRoot("/newroot"); err != nil {
+		return err
+	}
+	return runTests(cfg, bin, status)
+}
+
+// switchRoot makes dir the root, as switch_root does: it moves dir's
+// mounts over the initramfs and enters them. A chroot alone would not
+// do: the kernel refuses a chrooted process new user namespaces, which
+// the sandbox creates.
+func switchRoot(dir string) error {
+	if err := unix.Chdir(dir); err != nil {
+		return err
+	}
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move %s to /: %w", dir, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// checkNoNetwork fails if the VM has a network controller, whether or
+// not a driver claims it: the tests, and the generated code they run,
+// must reach no network.
+func checkNoNetwork() error {
+	classes, _ := filepath.Glob("/sys/bus/pci/devices/*/class")
+	for _, path := range classes {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		// PCI class 0x02: network controller.
+		if strings.HasPrefix(string(data), "0x02") {
+			return fmt.Errorf("the VM has a network controller, %s: qemu must run with -nic none", filepath.Dir(path))
+		}
+	}
+	if len(classes) == 0 {
+		return errors.New("no PCI devices in /sys/bus/pci: cannot check that the VM has no network controller")
+	}
+	return nil
+}
+
+func mount(source, target, fstype string, flags uintptr, data string) error {
+	if err := os.MkdirAll(target, 0o755); err != nil && !errors.Is(err, unix.EROFS) {
+		return err
+	}
+	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
+		return fmt.Errorf("mount %s (%s) on %s: %w", source, fstype, target, err)
+	}
+	return nil
+}
+
+// loadModule loads the kernel module in file; one already loaded (or
+// built in) is fine.
+func loadModule(file string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.FinitModule(int(f.Fd()), "", 0); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("load module %s: %w", file, err)
+	}
+	return nil
+}
+
+// mountRoot builds the tests' root at /newroot: the host's root file
+// system, read-only; the scratch disk at /var/lib, with /tmp and /var/tmp
+// bound from it, so that the platform's work directory and its /tmp images
+// sit on a disk as on a host; tmpfs where nothing should persist; and the
+// kernel's file systems, with cgroup2 as the only cgroup hierarchy.
+func mountRoot(cfg config) error {
+	// Devices appear as their drivers probe them, which may take a moment
+	// after the module loaded.
+	err := retry(func() error {
+		return mount(cfg.HostTag, "/newroot", "9p", unix.MS_RDONLY,
+			"trans=virtio,version=9p2000.L,cache=loose,msize=512000,access=any")
+	})
+	if err != nil {
+		return err
+	}
+	if err := retry(func() error { return mount(cfg.Scratch, "/newroot/var/lib", "ext4", 0, "") }); err != nil {
+		return err
+	}
+	for _, dir := range []string{"tmp", "var-tmp"} {
+		if err := os.MkdirAll(filepath.Join("/newroot/var/lib", dir), 0o1777); err != nil {
+			return err
+		}
+		if err := os.Chmod(filepath.Join("/newroot/var/lib", dir), 0o1777); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod("/newroot/var/lib", 0o755); err != nil {
+		return err
+	}
+	binds := []struct{ source, target string }{
+		{"/newroot/var/lib/tmp", "/newroot/tmp"}, {"/newroot/var/lib/var-tmp", "/newroot/var/tmp"},
+	}
+	for _, b := range binds {
+		if err := mount(b.source, b.target, "", unix.MS_BIND, ""); err != nil {
+			return err
+		}
+	}
+	mounts := []struct {
+		source, target, fstype string
+		flags                  uintptr
+		data                   string
+	}{
+		{"tmpfs", "/newroot/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=755"},
+		{"tmpfs", "/newroot/root", "tmpfs", 0, "mode=700"},
+		{"proc", "/newroot/proc", "proc", 0, ""},
+		{"sysfs", "/newroot/sys", "sysfs", 0, ""},
+		// As systemd mounts it on a cgroup v2 host.
+		{"cgroup2", "/newroot/sys/fs/cgroup", "cgroup2", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "nsdelegate,memory_recursiveprot"},
+		{"devtmpfs", "/newroot/dev", "devtmpfs", 0, ""},
+		{"devpts", "/newroot/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666"},
+		{"tmpfs", "/newroot/dev/shm", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
+	}
+	for _, m := range mounts {
+		if err := mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retry runs f until it succeeds, for up to 30 seconds.
+func retry(f func() error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// loopbackUp brings up lo: tests listen on loopback.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("loopback flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("loopback up: %w", err)
+	}
+	return nil
+}
+
+// installTests copies the test binary onto the scratch disk, whence the
+// tests copy it again for their unprivileged children, and returns its
+// path in the new root.
+func installTests(cfg config) (string, error) {
+	const dir = "/var/lib/faaslab-v2vm"
+	bin := filepath.Join(dir, filepath.Base(cfg.Args[0]))
+	if err := os.MkdirAll("/newroot"+dir, 0o755); err != nil {
+		return "", err
+	}
+	in, err := os.Open(cfg.Args[0])
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	out, err := os.OpenFile("/newroot"+bin, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return bin, err
+}
+
+// enableControllers enables every controller of the hierarchy for the
+// groups beneath its root, as systemd does when it boots a cgroup v2
+// host.
+func enableControllers() error {
+	data, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+	if err != nil {
+		return err
+	}
+	var enable []string
+	for _, c := range strings.Fields(string(data)) {
+		enable = append(enable, "+"+c)
+	}
+	err = os.WriteFile("/sys/fs/cgroup/cgroup.subtree_control", []byte(strings.Join(enable, " ")), 0)
+	if err != nil {
+		return fmt.Errorf("enable the controllers %s at the cgroup root: %w", data, err)
+	}
+	return nil
+}
+
+// runTests runs the test binary in cfg.Cgroup, reaping every process
+// that ends meanwhile (PID 1 inherits the orphans), and sets *status to
+// its exit status.
+func runTests(cfg config, bin string, status *int) error {
+	if err := enableControllers(); err != nil {
+		return err
+	}
+	group := filepath.Join("/sys/fs/cgroup", cfg.Cgroup)
+	if err := os.Mkdir(group, 0o755); err != nil {
+		return err
+	}
+	dir, err := os.Open(group)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	argv := append([]string{bin}, cfg.Args[1:]...)
+	fmt.Printf("faaslab-v2vm: in %s, cgroup %s: %s\n", cfg.Dir, group, strings.Join(argv, " "))
+	pid, err := syscall.ForkExec(bin, argv, &syscall.ProcAttr{
+		Dir: cfg.Dir, Env: cfg.Env, Files: []uintptr{0, 1, 2},
+		Sys: &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())},
+	})
+	if err != nil {
+		return fmt.Errorf("start %s: %w", bin, err)
+	}
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for the tests: %w", err)
+		}
+		if got != pid {
+			continue
+		}
+		switch {
+		case ws.Exited():
+			*status = ws.ExitStatus()
+		case ws.Signaled():
+			fmt.Printf("faaslab-v2vm: the tests died of %v\n", ws.Signal())
+			*status = 128 + int(ws.Signal())
+		}
+		return nil
+	}
+}

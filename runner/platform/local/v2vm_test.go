@@ -1,0 +1,587 @@
+package local
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCgroupV2VM runs the cgroup v2 driver's real tests and the local
+// platform's sandbox tests on a kernel whose only cgroup hierarchy is
+// cgroup v2, with memory, cpu and pids on it, as on a host that mounts the
+// unified hierarchy alone: it boots a Debian kernel in a qemu VM (KVM
+// where the host has it) without a network device, whose init
+// (internal/v2vminit) mounts the host's root file system read-only through
+// 9p and runs this package's test binary in it (see v2VMTests and
+// v2VMEmulatedTests). On a hybrid host, whose controllers are all bound to
+// cgroup v1, this is the only place where the driver's controller files
+// meet a real kernel.
+//
+// It needs qemu-system-x86_64 and the kernel that scripts/v2-vm-kernel
+// fetches; without them it skips, unless FAASLAB_V2_VM=require (as CI
+// sets it), when it fails.
+func TestCgroupV2VM(t *testing.T) {
+	if inV2VM() {
+		t.Skip("inside the VM")
+	}
+	vm := findV2VM(t)
+	console, err := vm.run(t)
+	if errors.Is(err, errNoInit) && vm.accel == "kvm" {
+		t.Logf("%v: KVM does not boot this kernel here; again, emulating the CPU (TCG)", err)
+		vm = vm.withTCG()
+		console, err = vm.run(t)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm.check(t, console)
+}
+
+// run boots the VM with a fresh initramfs and scratch disk and returns
+// its console's lines.
+func (vm v2VM) run(t *testing.T) ([]string, error) {
+	t.Logf("kernel %s, %s", vm.kernel, vm.accel)
+	dir := t.TempDir()
+	initrd := filepath.Join(dir, "initrd")
+	if err := vm.writeInitramfs(initrd); err != nil {
+		return nil, err
+	}
+	scratch := filepath.Join(dir, "scratch.img")
+	if err := makeScratchDisk(scratch); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	console, err := vm.boot(t, initrd, scratch)
+	t.Logf("the VM ran for %v", time.Since(start).Round(time.Second))
+	return console, err
+}
+
+// v2VMEnv is FAASLAB_V2_VM: "require" makes TestCgroupV2VM fail where it
+// would skip; the VM's init sets it to "guest" for the tests inside,
+// which then fail where they would skip or fall back to the driver's
+// core for want of cgroup v2 controllers.
+const v2VMEnv = "FAASLAB_V2_VM"
+
+// v2VMRunEnv is FAASLAB_V2_VM_RUN: a -test.run pattern that replaces
+// the VM's list of tests, to run others in it while working on them.
+const v2VMRunEnv = "FAASLAB_V2_VM_RUN"
+
+// inV2VM reports whether the tests run inside TestCgroupV2VM's VM.
+func inV2VM() bool { return os.Getenv(v2VMEnv) == "guest" }
+
+// v2VMTests are the tests run inside the VM where KVM runs it: the v2
+// driver's real tests, and the platform's sandbox tests that exercise
+// what the driver does for a container: the conformance suite, the
+// hostile functions (pids.max and cgroup.kill against the fork bombs,
+// memory.max and memory.events' oom_kill against the memory bomb),
+// freezing, cpu.max and cpu.stat's throttling, memory.peak, /tmp's disk
+// filled within memory.max, the parent's cpu.weight, and the reaping of a
+// dead runner's groups.
+var v2VMTests = []string{
+	"TestCgroupV2Real", "TestCgroupV2RealDelegated",
+	"TestConformance", "TestNormal", "TestHostile",
+	"TestFreezeBetweenInvocations", "TestNoFreeze",
+	"TestMaxMemoryUsed", "TestInvocationCPU", "TestCPUShare",
+	"TestTmpFull", "TestContainersWeighedAsSessions", "TestRunnerDeath",
+}
+
+// v2VMEmulatedTests are the tests run inside the VM where its CPU is
+// emulated (TCG), which makes a cold start 10–20 times slower: each of the
+// driver's controller files still meets the kernel, in about 70 s on
+// faaslab's 2-core test machine. TestHostile runs only
+// v2VMEmulatedHostile.
+var v2VMEmulatedTests = []string{
+	"TestCgroupV2Real", "TestCgroupV2RealDelegated",
+	"TestConformance", "TestHostile",
+	"TestFreezeBetweenInvocations", "TestMaxMemoryUsed", "TestInvocationCPU", "TestCPUShare",
+	"TestContainersWeighedAsSessions", "TestRunnerDeath",
+}
+
+// v2VMEmulatedHostile are the hostile cases that stay under TCG: those
+// that meet pids.max, cgroup.kill and memory.events.
+var v2VMEmulatedHostile = []string{"fork_bomb", "fork_limit", "memory_bomb"}
+
+// v2VM is a VM that TestCgroupV2VM can boot.
+type v2VM struct {
+	qemu    string
+	kernel  string // vmlinuz
+	modules string // lib/modules/<version>
+	accel   string // kvm or tcg
+	// tests run inside; skip is a -test.skip pattern.
+	tests []string
+	skip  string
+	// timeout bounds the whole run, boot included: generous, on a loaded
+	// host, and longer again without KVM.
+	timeout time.Duration
+}
+
+// findV2VM finds qemu and the kernel, or skips (fails under
+// FAASLAB_V2_VM=require) saying what is missing.
+func findV2VM(t *testing.T) v2VM {
+	t.Helper()
+	missing := func(format string, args ...any) {
+		t.Helper()
+		msg := fmt.Sprintf(format, args...)
+		if os.Getenv(v2VMEnv) == "require" {
+			t.Fatalf("%s (%s=require)", msg, v2VMEnv)
+		}
+		t.Skip(msg)
+	}
+	if runtime.GOARCH != "amd64" {
+		missing("the cgroup v2 VM boots an amd64 kernel; this is %s", runtime.GOARCH)
+	}
+	if os.Geteuid() != 0 {
+		// The tests inside run as the VM's root; outside, root is what
+		// the other real cgroup tests need too.
+		missing("needs root, as the tests it runs inside the VM")
+	}
+	qemu, err := exec.LookPath("qemu-system-x86_64")
+	if err != nil {
+		missing("no qemu-system-x86_64 (apt-get install qemu-system-x86): the cgroup v2 driver's controllers stay tested against the fake tree only")
+	}
+	kernelDir := v2VMKernelDir()
+	kernels, _ := filepath.Glob(filepath.Join(kernelDir, "boot", "vmlinuz-*"))
+	if len(kernels) == 0 {
+		missing("no kernel in %s: run scripts/v2-vm-kernel", kernelDir)
+	}
+	version := strings.TrimPrefix(filepath.Base(kernels[0]), "vmlinuz-")
+	vm := v2VM{qemu: qemu, kernel: kernels[0], modules: filepath.Join(kernelDir, "lib", "modules", version),
+		accel: "kvm", timeout: 10 * time.Minute, tests: v2VMTests}
+	if err := kvmWorks(); err != nil {
+		t.Logf("no KVM (%v): emulating the CPU (TCG), which is many times slower", err)
+		vm = vm.withTCG()
+	}
+	return vm
+}
+
+// withTCG returns vm with the CPU emulated, and the time to match.
+func (vm v2VM) withTCG() v2VM {
+	vm.accel, vm.timeout, vm.tests = "tcg", 20*time.Minute, v2VMEmulatedTests
+	var skip []string
+	for _, tc := range hostileCases {
+		if !slices.Contains(v2VMEmulatedHostile, tc.name) {
+			skip = append(skip, tc.name)
+		}
+	}
+	vm.skip = "^TestHostile$/^(" + strings.Join(skip, "|") + ")$"
+	return vm
+}
+
+// v2VMKernelDir is where scripts/v2-vm-kernel puts the kernel:
+// $FAASLAB_V2_VM_KERNEL/current, by default in root's cache.
+func v2VMKernelDir() string {
+	cache := os.Getenv("FAASLAB_V2_VM_KERNEL")
+	if cache == "" {
+		cache = "/var/cache/faaslab/v2-vm-kernel"
+	}
+	return filepath.Join(cache, "current")
+}
+
+// kvmWorks checks that /dev/kvm answers, as nested KVM may not, and that
+// it is hardware virtualization: PVM (the kvm_pvm module), which some
+// cloud VMs offer for nesting, runs only kernels built as PVM guests, and
+// a stock kernel spins in its decompressor there.
+func kvmWorks() error {
+	if _, err := os.Stat("/sys/module/kvm_pvm"); err == nil {
+		return errors.New("KVM is PVM (kvm_pvm), which boots PVM guest kernels only")
+	}
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	const kvmGetAPIVersion = 0xae00
+	v, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), kvmGetAPIVersion, 0)
+	switch {
+	case errno != 0:
+		return fmt.Errorf("KVM_GET_API_VERSION: %w", errno)
+	case v != 12:
+		return fmt.Errorf("KVM API version %d, want 12", v)
+	}
+	return nil
+}
+
+// v2VMModules are the kernel modules that the VM's init loads, with what
+// they depend on: virtio's PCI transport, its block device (the scratch
+// disk) and 9p (the host's file system); ext4 for the scratch disk, with
+// crc32c for its checksums; and loop, for the containers' /tmp.
+var v2VMModules = []string{"virtio_pci", "virtio_blk", "9pnet_virtio", "9p", "crc32c_generic", "ext4", "loop"}
+
+// hostTag is the 9p mount tag of the host's root file system.
+const hostTag = "hostroot"
+
+// writeInitramfs writes the VM's initramfs to path (an uncompressed cpio
+// archive, which the kernel unpacks as is): the init, built here, its
+// configuration, the modules and this test binary.
+func (vm v2VM) writeInitramfs(path string) error {
+	modules, err := moduleFiles(vm.modules, v2VMModules)
+	if err != nil {
+		return err
+	}
+	init := filepath.Join(filepath.Dir(path), "init")
+	if err := buildV2VMInit(init); err != nil {
+		return err
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	pattern, skip := "^("+strings.Join(vm.tests, "|")+")$", vm.skip
+	if run := os.Getenv(v2VMRunEnv); run != "" {
+		pattern, skip = run, ""
+	}
+	cfg := v2VMConfig{
+		HostTag: hostTag, Scratch: "/dev/vda", Dir: wd, Cgroup: "faaslab-tests.scope",
+		Args: []string{"/local.test", "-test.run", pattern, "-test.v", "-test.count=1",
+			"-test.timeout", (vm.timeout - 2*time.Minute).String(), "-test.skip", skip},
+		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
+			"TMPDIR=/tmp", "LANG=C.UTF-8", v2VMEnv + "=guest"},
+	}
+	files := map[string]string{"init": init, "local.test": os.Args[0]}
+	for _, m := range modules {
+		name := filepath.Base(m)
+		cfg.Modules = append(cfg.Modules, name)
+		files["modules/"+name] = m
+	}
+	config, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := &cpioWriter{w: bufio.NewWriter(f)}
+	for _, d := range []string{"dev", "proc", "sys", "newroot", "modules"} {
+		w.dir(d)
+	}
+	// The console the kernel opens for init, before init mounts /dev.
+	w.charDevice("dev/console", 5, 1)
+	w.file("v2vm.json", 0o644, config)
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		data, err := os.ReadFile(files[name])
+		if err != nil {
+			f.Close()
+			return err
+		}
+		w.file(name, 0o755, data)
+	}
+	w.trailer()
+	if err := w.w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// v2VMConfig is the init's /v2vm.json (config in internal/v2vminit).
+type v2VMConfig struct {
+	Modules []string
+	HostTag string
+	Scratch string
+	Dir     string
+	Args    []string
+	Env     []string
+	Cgroup  string
+}
+
+// buildV2VMInit builds internal/v2vminit, statically, to out.
+func buildV2VMInit(out string) error {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	cmd := exec.Command(gobin, "build", "-o", out, "./internal/v2vminit")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if data, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the VM's init: %w: %s", err, data)
+	}
+	return nil
+}
+
+// moduleFiles returns the files of the modules names in dir (a
+// lib/modules/<version> directory), and of those they depend on, in an
+// order in which they load: each after its dependencies. It reads the
+// dependencies from each module's .modinfo section, since a kernel
+// package that was unpacked, not installed, has no modules.dep. A module
+// that modules.builtin lists needs no file.
+func moduleFiles(dir string, names []string) ([]string, error) {
+	byName := map[string]string{}
+	err := filepath.WalkDir(filepath.Join(dir, "kernel"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, ".ko") {
+			byName[moduleName(path)] = path
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kernel modules: %w", err)
+	}
+	builtin, _ := os.ReadFile(filepath.Join(dir, "modules.builtin"))
+	var order []string
+	seen := map[string]bool{}
+	var visit func(name string) error
+	visit = func(name string) error {
+		name = strings.ReplaceAll(name, "-", "_")
+		if seen[name] {
+			return nil
+		}
+		seen[name] = true
+		path, ok := byName[name]
+		if !ok {
+			if bytes.Contains(builtin, []byte("/"+name+".ko\n")) || bytes.Contains(builtin, []byte("/"+strings.ReplaceAll(name, "_", "-")+".ko\n")) {
+				return nil
+			}
+			return fmt.Errorf("kernel module %s: not in %s", name, dir)
+		}
+		deps, err := moduleDepends(path)
+		if err != nil {
+			return err
+		}
+		for _, dep := range deps {
+			if err := visit(dep); err != nil {
+				return err
+			}
+		}
+		order = append(order, path)
+		return nil
+	}
+	for _, name := range names {
+		if err := visit(name); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
+}
+
+// moduleName is the name of the module in the file path, as the kernel
+// spells it ("_" for "-").
+func moduleName(path string) string {
+	return strings.ReplaceAll(strings.TrimSuffix(filepath.Base(path), ".ko"), "-", "_")
+}
+
+// moduleDepends reads the modules that the module in path depends on from
+// its .modinfo section ("depends=a,b").
+func moduleDepends(path string) ([]string, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("kernel module %s: %w", path, err)
+	}
+	defer f.Close()
+	sec := f.Section(".modinfo")
+	if sec == nil {
+		return nil, fmt.Errorf("kernel module %s: no .modinfo", path)
+	}
+	data, err := sec.Data()
+	if err != nil {
+		return nil, fmt.Errorf("kernel module %s: %w", path, err)
+	}
+	for _, field := range bytes.Split(data, []byte{0}) {
+		if deps, ok := bytes.CutPrefix(field, []byte("depends=")); ok && len(deps) > 0 {
+			return strings.Split(string(deps), ","), nil
+		}
+	}
+	return nil, nil
+}
+
+// cpioWriter writes a cpio archive in the "newc" format, which the
+// kernel's initramfs wants. Errors stay in its bufio.Writer until Flush.
+type cpioWriter struct {
+	w   *bufio.Writer
+	ino int
+}
+
+func (c *cpioWriter) dir(name string) { c.entry(name, syscall.S_IFDIR|0o755, 0, 0, nil) }
+
+func (c *cpioWriter) file(name string, perm int, data []byte) {
+	c.entry(name, syscall.S_IFREG|perm, 0, 0, data)
+}
+
+func (c *cpioWriter) charDevice(name string, major, minor int) {
+	c.entry(name, syscall.S_IFCHR|0o600, major, minor, nil)
+}
+
+func (c *cpioWriter) trailer() { c.entry("TRAILER!!!", 0, 0, 0, nil) }
+
+// entry writes one header, name and data, each padded to four bytes.
+func (c *cpioWriter) entry(name string, mode, rdevMajor, rdevMinor int, data []byte) {
+	c.ino++
+	nlink := 1
+	if mode&syscall.S_IFMT == syscall.S_IFDIR {
+		nlink = 2
+	}
+	// magic, then ino, mode, uid, gid, nlink, mtime, filesize, devmajor,
+	// devminor, rdevmajor, rdevminor, namesize and check, in hex.
+	fmt.Fprintf(c.w, "070701%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x",
+		c.ino, mode, 0, 0, nlink, 0, len(data), 0, 0, rdevMajor, rdevMinor, len(name)+1, 0)
+	c.w.WriteString(name)
+	c.w.WriteByte(0)
+	c.pad(110 + len(name) + 1)
+	c.w.Write(data)
+	c.pad(len(data))
+}
+
+func (c *cpioWriter) pad(n int) {
+	c.w.Write(make([]byte, (4-n%4)%4))
+}
+
+// makeScratchDisk makes the VM's scratch disk at path: a sparse image
+// with an empty ext4 file system, large enough for the platform's work
+// directory and the containers' /tmp images, which are sparse too.
+func makeScratchDisk(path string) error {
+	mkfs, err := findMkfs()
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(16 << 30)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	out, err := exec.Command(mkfs, "-q", "-F", "-E", "nodiscard", path).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("format the VM's scratch disk: %w: %s", err, out)
+	}
+	return nil
+}
+
+// v2VMExitMarker starts the init's last line: "<marker> <status>".
+const v2VMExitMarker = "faaslab-v2vm: exit status"
+
+// v2VMInitStarted is the init's first line.
+const v2VMInitStarted = "faaslab-v2vm: init started"
+
+// errNoInit says that the VM's init never started: qemu failed, or the
+// kernel hung until v2VMBootDeadline, as a stock kernel does under a KVM
+// that is not hardware virtualization.
+var errNoInit = errors.New("the VM's init did not start")
+
+// v2VMBootDeadline bounds the kernel's boot, until its init starts: a few
+// seconds on KVM, 10–20 s emulated, on a loaded host more.
+const v2VMBootDeadline = 3 * time.Minute
+
+// boot runs the VM until its init powers it off, logging its console, and
+// returns the console's lines.
+func (vm v2VM) boot(t *testing.T, initrd, scratch string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), vm.timeout)
+	defer cancel()
+	var started, stuck atomic.Bool
+	deadline := time.AfterFunc(v2VMBootDeadline, func() {
+		if !started.Load() {
+			stuck.Store(true)
+			cancel()
+		}
+	})
+	defer deadline.Stop()
+	cpu := "host"
+	if vm.accel == "tcg" {
+		cpu = "max"
+	}
+	args := []string{
+		"-accel", vm.accel, "-cpu", cpu, "-m", "4G", "-smp", "2",
+		"-nodefaults", "-no-user-config", "-display", "none", "-vga", "none", "-monitor", "none",
+		"-serial", "stdio", "-no-reboot",
+		// No network device: nothing in the VM may reach a network.
+		"-nic", "none",
+		"-kernel", vm.kernel, "-initrd", initrd,
+		// cgroup_no_v1=all: no controller can be bound to cgroup v1, so
+		// all of them are cgroup v2's.
+		"-append", "console=ttyS0 quiet panic=-1 cgroup_no_v1=all",
+		"-virtfs", "local,path=/,mount_tag=" + hostTag + ",security_model=none,readonly=on,multidevs=remap",
+		"-drive", "file=" + scratch + ",if=virtio,format=raw,cache=unsafe",
+	}
+	cmd := exec.CommandContext(ctx, vm.qemu, args...)
+	cmd.WaitDelay = 10 * time.Second
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start qemu: %w", err)
+	}
+	var lines []string
+	s := bufio.NewScanner(stdout)
+	s.Buffer(make([]byte, 64<<10), 4<<20)
+	for s.Scan() {
+		line := strings.TrimRight(s.Text(), "\r")
+		lines = append(lines, line)
+		t.Log(line)
+		if strings.HasPrefix(line, v2VMInitStarted) {
+			started.Store(true)
+		}
+	}
+	err = cmd.Wait()
+	switch {
+	case stuck.Load():
+		return lines, fmt.Errorf("%w within %v", errNoInit, v2VMBootDeadline)
+	case !started.Load():
+		return lines, fmt.Errorf("%w: qemu: %v", errNoInit, err)
+	case ctx.Err() != nil:
+		return lines, fmt.Errorf("the VM did not finish within %v", vm.timeout)
+	case err != nil:
+		return lines, fmt.Errorf("qemu: %w", err)
+	}
+	return lines, nil
+}
+
+// check fails t unless the console shows vm's tests passing, with none
+// skipped.
+func (vm v2VM) check(t *testing.T, console []string) {
+	t.Helper()
+	status := -1
+	ran := map[string]bool{}
+	for _, line := range console {
+		if rest, ok := strings.CutPrefix(line, v2VMExitMarker+" "); ok {
+			status, _ = strconv.Atoi(strings.TrimSpace(rest))
+		}
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "--- SKIP: ") {
+			t.Errorf("skipped in the VM: %s", trimmed)
+		}
+		if name, ok := strings.CutPrefix(line, "--- PASS: "); ok {
+			ran[strings.Fields(name)[0]] = true
+		}
+	}
+	switch status {
+	case -1:
+		t.Fatal("the VM stopped without its init's exit status: it did not boot, or its init crashed (console above)")
+	case 0:
+	case 125:
+		t.Fatal("the VM's init failed (console above)")
+	default:
+		t.Fatalf("the tests failed in the VM: exit status %d", status)
+	}
+	for _, name := range vm.tests {
+		if !ran[name] && os.Getenv(v2VMRunEnv) == "" {
+			t.Errorf("%s did not pass in the VM", name)
+		}
+	}
+}
