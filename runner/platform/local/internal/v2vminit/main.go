@@ -208,11 +208,13 @@ func mountRoot(cfg config) error {
 	if err := retry(func() error { return mount(cfg.Scratch, "/newroot/var/lib", "ext4", 0, "") }); err != nil {
 		return err
 	}
+	// World-writable and sticky, as a host's: Go's FileMode spells the
+	// sticky bit os.ModeSticky, not 0o1000.
 	for _, dir := range []string{"tmp", "var-tmp"} {
-		if err := os.MkdirAll(filepath.Join("/newroot/var/lib", dir), 0o1777); err != nil {
+		if err := os.MkdirAll(filepath.Join("/newroot/var/lib", dir), 0o777); err != nil {
 			return err
 		}
-		if err := os.Chmod(filepath.Join("/newroot/var/lib", dir), 0o1777); err != nil {
+		if err := os.Chmod(filepath.Join("/newroot/var/lib", dir), 0o777|os.ModeSticky); err != nil {
 			return err
 		}
 	}
