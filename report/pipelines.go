@@ -47,20 +47,20 @@ func comparePipelineKeys(a, b pipelineKey) int {
 		compareConfigs(a.config(), b.config()))
 }
 
-// stageKey is one stage of a pipeline version. Model is the model whose
-// code the stage ran: in a mix, not the pipeline's.
+// stageKey is one stage of a pipeline version. StageModel is the model
+// whose code the stage ran: in a mix, not the pipeline's Model.
 type stageKey struct {
 	pipelineKey
-	Index int32
-	Stage string
-	Model string
+	Index      int32
+	Stage      string
+	StageModel string
 }
 
-// label names the stage, and in a mix the model whose code it ran.
-func (k stageKey) label() string {
+// stageLabel names the stage, and in a mix the model whose code it ran.
+func (k stageKey) stageLabel() string {
 	s := fmt.Sprintf("%d %s", k.Index+1, k.Stage)
-	if k.Model != "" && k.Model != k.pipelineKey.Model {
-		s += " · " + k.Model
+	if k.StageModel != "" && k.StageModel != k.Model {
+		s += " · " + k.StageModel
 	}
 	return s
 }
@@ -128,7 +128,7 @@ func (v *view) pipelines() (Section, bool) {
 	st := &Table{Title: "Per stage", Columns: []string{"pipeline", "config", "stage", "n", "failed", "mean", "sd", "cv", "median", "mean 95% CI", "USD per call"}, Left: 3}
 	for _, k := range sortedFunc(stages, compareStageKeys) {
 		r := stages[k]
-		st.Rows = append(st.Rows, append([]string{k.pipelineKey.label(), k.config().String(), k.label(), itoa(len(r.ms)), itoa(r.failed)},
+		st.Rows = append(st.Rows, append([]string{k.label(), k.config().String(), k.stageLabel(), itoa(len(r.ms)), itoa(r.failed)},
 			spread(r.ms, stats.Mean(r.usd))...))
 	}
 	if len(st.Rows) > 0 {
@@ -200,7 +200,7 @@ func (v *view) pipelines() (Section, bool) {
 			if sk.pipelineKey == k {
 				armStage := sk
 				armStage.pipelineKey = arm
-				compare(k, sk.label()+" (USD per call)", stages[sk], stages[armStage], 1)
+				compare(k, sk.stageLabel()+" (USD per call)", stages[sk], stages[armStage], 1)
 			}
 		}
 	}
@@ -212,7 +212,7 @@ func (v *view) pipelines() (Section, bool) {
 
 func compareStageKeys(a, b stageKey) int {
 	return cmp.Or(comparePipelineKeys(a.pipelineKey, b.pipelineKey), cmp.Compare(a.Index, b.Index), strings.Compare(a.Stage, b.Stage),
-		strings.Compare(a.Model, b.Model))
+		strings.Compare(a.StageModel, b.StageModel))
 }
 
 // spread formats mean, SD, CV, median and the mean's CI of ms, then usd.

@@ -54,9 +54,10 @@ func burnCPU(t *testing.T, n int) {
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		// Under `nice go test` the burners would inherit the nice value,
 		// and /proc/stat would count their time as nice, which the host's
-		// user and system figures leave out.
+		// user and system figures leave out (docs/tables.md): for the
+		// second or two they run, they take the default priority.
 		if err := syscall.Setpriority(syscall.PRIO_PROCESS, cmd.Process.Pid, 0); err != nil {
-			t.Logf("burner at the default priority: %v", err)
+			t.Logf("cannot reset the burner's nice value (its time counts as nice, not user): %v", err)
 		}
 	}
 }

@@ -105,19 +105,20 @@ func (p *Platform) Deploy(ctx context.Context, fn platform.Function) (platform.D
 		os.RemoveAll(d.dir)
 		return nil, fmt.Errorf("deploy %s: %w: %w", fn.Name, platform.ErrInfrastructure, err)
 	}
-	p.weighContainers()
 	d.taskDir = filepath.Join(d.dir, "task")
 	if err := copyCode(ctx, fn.CodeDir, d.taskDir); err != nil {
 		os.RemoveAll(d.dir)
 		return nil, fmt.Errorf("deploy %s: %w", fn.Name, err)
 	}
-	if p.rootless {
-		return d, nil // /tmp is a tmpfs (see newContainerTmp)
+	// Rootless, /tmp is a tmpfs (see newContainerTmp).
+	if !p.rootless {
+		if d.tmpTemplate, err = p.tmpTemplate(fn.EphemeralMB); err != nil {
+			os.RemoveAll(d.dir)
+			return nil, fmt.Errorf("deploy %s: %w: %w", fn.Name, platform.ErrInfrastructure, err)
+		}
 	}
-	if d.tmpTemplate, err = p.tmpTemplate(fn.EphemeralMB); err != nil {
-		os.RemoveAll(d.dir)
-		return nil, fmt.Errorf("deploy %s: %w: %w", fn.Name, platform.ErrInfrastructure, err)
-	}
+	// Once deployed, before its first container starts (see weighContainers).
+	p.weighContainers()
 	return d, nil
 }
 
@@ -314,10 +315,11 @@ func copyFile(src, dst string, perm os.FileMode) error {
 // parent one session's weight per deployment that may run a container (at
 // least one per group under it): each container then competes for the CPU
 // as a session of the host does, and its quota still caps it at Lambda's
-// share. The count is taken again at each Deploy and each Close, so that
-// the weight goes back to one session's when the last deployment closes.
-// A runner that was killed leaves its weight until the next Deploy or
-// Close of any runner; meanwhile the empty group takes no CPU.
+// share. The count is taken again after each Deploy and each Close, so
+// that the weight goes back to one session's when the last deployment
+// closes. A runner that was killed, or one whose count raced another
+// runner's, leaves its weight until the next Deploy or Close of any
+// runner; an empty group takes no CPU meanwhile, whatever its weight.
 
 // sessionWeight is the weight of one nice-0 entity: cgroup v1's cpu.shares
 // and v2's cpu.weight by default, and their maxima.
@@ -334,6 +336,10 @@ var warnWeightOnce sync.Once
 // its best: where it may not, containers keep the default weight, and the
 // first failure is logged.
 func (p *Platform) weighContainers() {
+	// The count and the write go together: a count taken before another
+	// Deploy or Close must not be written after theirs.
+	p.weighMu.Lock()
+	defer p.weighMu.Unlock()
 	n := liveDeployments(filepath.Dir(p.deployDir))
 	if groups, err := p.cgroups.driver.children(); err == nil {
 		n = max(n, len(groups))

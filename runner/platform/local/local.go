@@ -50,6 +50,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -188,6 +189,8 @@ type Platform struct {
 	templates tmpTemplates
 	// rootless says that faaslab runs without root (see rootless.go).
 	rootless bool
+	// weighMu serialises weighContainers.
+	weighMu sync.Mutex
 }
 
 var _ platform.Platform = (*Platform)(nil)

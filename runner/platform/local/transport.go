@@ -129,10 +129,9 @@ func readMessages(r io.Reader, out chan<- received, done <-chan struct{}) {
 	// The runtime writes an answer and its next request at once: one
 	// read takes both frames.
 	br := bufio.NewReaderSize(r, 64<<10)
-	r = br
 	for {
 		var rec received
-		payload, err := readFrame(r)
+		payload, err := readFrame(br)
 		if err == nil {
 			if err = json.Unmarshal(payload, &rec.msg); err != nil {
 				err = fmt.Errorf("decode frame: %w", err)
