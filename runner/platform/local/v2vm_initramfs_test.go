@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/faaslab/faaslab/runner/platform/local/internal/v2vm"
 )
 
 // v2VMModules are the kernel modules that the VM's init loads, with what
@@ -43,7 +45,7 @@ func (vm v2VM) writeInitramfs(path string) error {
 	if run := os.Getenv(v2VMRunEnv); run != "" {
 		pattern, skip = run, ""
 	}
-	cfg := v2VMConfig{
+	cfg := v2vm.Config{
 		HostTag: hostTag, Scratch: "/dev/vda", Dir: wd, Cgroup: "faaslab-tests.scope",
 		Args: []string{"/local.test", "-test.run", pattern, "-test.v", "-test.count=1",
 			"-test.timeout", (vm.timeout - 2*time.Minute).String(), "-test.skip", skip},
@@ -71,7 +73,7 @@ func (vm v2VM) writeInitramfs(path string) error {
 	}
 	// The console the kernel opens for init, before init mounts /dev.
 	w.charDevice("dev/console", 5, 1)
-	w.file("v2vm.json", 0o644, config)
+	w.file(strings.TrimPrefix(v2vm.ConfigPath, "/"), 0o644, config)
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
@@ -91,17 +93,6 @@ func (vm v2VM) writeInitramfs(path string) error {
 		return err
 	}
 	return f.Close()
-}
-
-// v2VMConfig is the init's /v2vm.json (config in internal/v2vminit).
-type v2VMConfig struct {
-	Modules []string
-	HostTag string
-	Scratch string
-	Dir     string
-	Args    []string
-	Env     []string
-	Cgroup  string
 }
 
 // buildV2VMInit builds internal/v2vminit, statically, to out.

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/faaslab/faaslab/runner/platform/local/internal/v2vm"
 )
 
 // TestCgroupV2VM runs the cgroup v2 driver's real tests and the local
@@ -242,12 +244,6 @@ func makeScratchDisk(path string) error {
 	return nil
 }
 
-// v2VMExitMarker starts the init's last line: "<marker> <status>".
-const v2VMExitMarker = "faaslab-v2vm: exit status"
-
-// v2VMInitStarted is the init's first line.
-const v2VMInitStarted = "faaslab-v2vm: init started"
-
 // errNoInit says that the VM's init never started: qemu failed, or the
 // kernel hung until v2VMBootDeadline, as a stock kernel does under a KVM
 // that is not hardware virtualization.
@@ -304,7 +300,7 @@ func (vm v2VM) boot(t *testing.T, initrd, scratch string) ([]string, error) {
 		line := strings.TrimRight(s.Text(), "\r")
 		lines = append(lines, line)
 		t.Log(line)
-		if strings.HasPrefix(line, v2VMInitStarted) {
+		if strings.HasPrefix(line, v2vm.StartedLine) {
 			started.Store(true)
 		}
 	}
@@ -329,7 +325,7 @@ func (vm v2VM) check(t *testing.T, console []string) {
 	status := -1
 	ran := map[string]bool{}
 	for _, line := range console {
-		if rest, ok := strings.CutPrefix(line, v2VMExitMarker+" "); ok {
+		if rest, ok := strings.CutPrefix(line, v2vm.ExitMarker+" "); ok {
 			status, _ = strconv.Atoi(strings.TrimSpace(rest))
 		}
 		trimmed := strings.TrimSpace(line)
