@@ -27,8 +27,9 @@ var v2VMModules = []string{"virtio_pci", "virtio_blk", "9pnet_virtio", "9p", "cr
 
 // writeInitramfs writes the VM's initramfs to path (an uncompressed cpio
 // archive, which the kernel unpacks as is): the init, built here, its
-// configuration, the modules and this test binary.
-func (vm v2VM) writeInitramfs(path string) error {
+// configuration (with what of the host's file system the VM's root
+// holds), the modules and this test binary.
+func (vm v2VM) writeInitramfs(path string, root v2VMRoot) error {
 	modules, err := moduleFiles(vm.modules, v2VMModules)
 	if err != nil {
 		return err
@@ -46,7 +47,8 @@ func (vm v2VM) writeInitramfs(path string) error {
 		pattern, skip = run, ""
 	}
 	cfg := v2vm.Config{
-		HostTag: hostTag, Scratch: "/dev/vda", Dir: wd, Cgroup: "faaslab-tests.scope",
+		Shares: root.shares, Symlinks: root.symlinks, Unreachable: root.unreachable,
+		Scratch: "/dev/vda", Dir: wd, Cgroup: "faaslab-tests.scope",
 		Args: []string{"/local.test", "-test.run", pattern, "-test.v", "-test.count=1",
 			"-test.timeout", (vm.timeout - 2*time.Minute).String(), "-test.skip", skip},
 		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",

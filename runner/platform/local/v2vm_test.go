@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,8 +26,10 @@ import (
 // cgroup v2, with memory, cpu and pids on it, as on a host that mounts the
 // unified hierarchy alone: it boots a Debian kernel in a qemu VM (KVM
 // where the host has it) without a network device, whose init
-// (internal/v2vminit) mounts the host's root file system read-only through
-// 9p and runs this package's test binary in it (see v2VMTests and
+// (internal/v2vminit) builds a root of the host's system directories and
+// this module's, exported read-only through 9p (hostRoot; never the
+// host's whole root, whose /proc qemu would read for the VM as root), and
+// runs this package's test binary in it (see v2VMTests and
 // v2VMEmulatedTests). On a hybrid host, whose controllers are all bound to
 // cgroup v1, this is the only place where the driver's controller files
 // meet a real kernel.
@@ -57,7 +60,11 @@ func (vm v2VM) run(t *testing.T) ([]string, error) {
 	t.Logf("kernel %s, %s", vm.kernel, vm.accel)
 	dir := t.TempDir()
 	initrd := filepath.Join(dir, "initrd")
-	if err := vm.writeInitramfs(initrd); err != nil {
+	root, err := hostRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := vm.writeInitramfs(initrd, root); err != nil {
 		return nil, err
 	}
 	scratch := filepath.Join(dir, "scratch.img")
@@ -65,7 +72,7 @@ func (vm v2VM) run(t *testing.T) ([]string, error) {
 		return nil, err
 	}
 	start := time.Now()
-	console, err := vm.boot(t, initrd, scratch)
+	console, err := vm.boot(t, initrd, scratch, root)
 	t.Logf("the VM ran for %v", time.Since(start).Round(time.Second))
 	return console, err
 }
@@ -215,8 +222,84 @@ func kvmWorks() error {
 	return nil
 }
 
-// hostTag is the 9p mount tag of the host's root file system.
-const hostTag = "hostroot"
+// v2VMRoot is what the VM's root holds of the host's file system.
+type v2VMRoot struct {
+	shares      []v2vm.Share
+	symlinks    []v2vm.Symlink
+	unreachable []string
+}
+
+// v2VMTops are the host's top-level directories that the VM's root
+// holds: the system (merged-/usr systems link /bin, /sbin and the /lib
+// directories into /usr) and its configuration.
+var v2VMTops = []string{"/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+
+// hostRoot returns what the VM's root holds of the host's: v2VMTops,
+// each exported as a directory or recreated as a link, and the module's
+// directory, at its own path, where the tests run and read their
+// testdata. tmp is the test's temporary directory, which the VM must not
+// reach, as it must not reach the host's /proc, /sys, /dev or home
+// directories.
+func hostRoot(tmp string) (v2VMRoot, error) {
+	var root v2VMRoot
+	for _, top := range v2VMTops {
+		fi, err := os.Lstat(top)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return root, err
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(top)
+			if err != nil {
+				return root, err
+			}
+			root.symlinks = append(root.symlinks, v2vm.Symlink{Path: top, Target: target})
+		case fi.IsDir():
+			root.shares = append(root.shares, v2vm.Share{Tag: strings.TrimPrefix(top, "/"), Path: top})
+		}
+	}
+	module, err := moduleRoot()
+	if err != nil {
+		return root, err
+	}
+	root.shares = append(root.shares, v2vm.Share{Tag: "module", Path: module})
+	hostProc := fmt.Sprintf("/proc/%d/environ", os.Getpid())
+	for _, path := range []string{hostProc, "/proc/kcore", "/sys/kernel", "/dev/kvm", "/root", "/home", "/run", tmp} {
+		if _, err := os.Lstat(path); err == nil {
+			root.unreachable = append(root.unreachable, path)
+		}
+	}
+	if !slices.Contains(root.unreachable, hostProc) {
+		return root, fmt.Errorf("no %s on the host, to check that the VM cannot reach it", hostProc)
+	}
+	return root, nil
+}
+
+// moduleRoot returns the directory of the Go module that holds the
+// working directory.
+func moduleRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		if dir == filepath.Dir(dir) {
+			return "", fmt.Errorf("no go.mod above %s", wd)
+		}
+	}
+}
+
+// virtfs is qemu's -virtfs for share: read-only, with no change to the
+// credentials qemu, as root, reads with.
+func virtfs(share v2vm.Share) string {
+	// qemu's options escape a comma by doubling it.
+	return "local,path=" + strings.ReplaceAll(share.Path, ",", ",,") + ",mount_tag=" + share.Tag +
+		",security_model=none,readonly=on,multidevs=remap"
+}
 
 // makeScratchDisk makes the VM's scratch disk at path: a sparse image
 // with an empty ext4 file system, large enough for the platform's work
@@ -255,7 +338,7 @@ const v2VMBootDeadline = 3 * time.Minute
 
 // boot runs the VM until its init powers it off, logging its console, and
 // returns the console's lines.
-func (vm v2VM) boot(t *testing.T, initrd, scratch string) ([]string, error) {
+func (vm v2VM) boot(t *testing.T, initrd, scratch string, root v2VMRoot) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), vm.timeout)
 	defer cancel()
 	var started, stuck atomic.Bool
@@ -280,8 +363,10 @@ func (vm v2VM) boot(t *testing.T, initrd, scratch string) ([]string, error) {
 		// cgroup_no_v1=all: no controller can be bound to cgroup v1, so
 		// all of them are cgroup v2's.
 		"-append", "console=ttyS0 quiet panic=-1 cgroup_no_v1=all",
-		"-virtfs", "local,path=/,mount_tag=" + hostTag + ",security_model=none,readonly=on,multidevs=remap",
 		"-drive", "file=" + scratch + ",if=virtio,format=raw,cache=unsafe",
+	}
+	for _, share := range root.shares {
+		args = append(args, "-virtfs", virtfs(share))
 	}
 	cmd := exec.CommandContext(ctx, vm.qemu, args...)
 	cmd.WaitDelay = 10 * time.Second

@@ -21,8 +21,18 @@ type Config struct {
 	// Modules are the kernel modules' files in /modules, in load order:
 	// each after those it depends on.
 	Modules []string
-	// HostTag is the 9p mount tag of the host's root file system.
-	HostTag string
+	// Shares are the host's directories that the VM's root holds, each
+	// exported read-only through 9p and mounted at its own path; nothing
+	// else of the host's file system is in the VM.
+	Shares []Share
+	// Symlinks are the root's links, as the host's /bin is to usr/bin
+	// on a merged-/usr system.
+	Symlinks []Symlink
+	// Unreachable are paths on the host, its /proc's among them, that
+	// must not be reachable in the VM: the init checks that the root it
+	// built holds none of them before it mounts the VM's own /proc and
+	// /sys over theirs.
+	Unreachable []string
 	// Scratch is the block device of the scratch disk (ext4).
 	Scratch string
 	// Dir is the working directory of the tests, on the host's file
@@ -36,4 +46,16 @@ type Config struct {
 	// Cgroup is the group, beneath the hierarchy's root, that the tests
 	// run in, as a systemd host's session scope.
 	Cgroup string
+}
+
+// Share is a host's directory exported to the VM through 9p.
+type Share struct {
+	// Tag is its 9p mount tag; Path is where it is on the host and in
+	// the VM alike.
+	Tag, Path string
+}
+
+// Symlink is a link in the VM's root: Path points to Target.
+type Symlink struct {
+	Path, Target string
 }

@@ -5,13 +5,15 @@
 // kernel modules it loads, the package's test binary and its configuration
 // (v2vm.Config).
 //
-// It loads the modules, mounts the host's root file system read-only
-// through 9p as the new root, gives it a scratch disk where tests write,
-// mounts cgroup2 alone at /sys/fs/cgroup and enables its controllers as
-// systemd does, runs the test binary chrooted into it, prints v2vm.ExitMarker
-// and the binary's exit status on the console, and powers the VM off. As
-// PID 1 it also reaps every orphan. Any failure is printed with
-// v2vm.ExitMarker and status 125 (the inner tests never exit with it).
+// It loads the modules, builds the new root from the host's directories
+// that the test exports to it read-only through 9p, and no others (it
+// checks that the host's /proc is not among what it reaches), gives it a
+// scratch disk where tests write, mounts cgroup2 alone at /sys/fs/cgroup
+// and enables its controllers as systemd does, runs the test binary in
+// it, prints v2vm.ExitMarker and the binary's exit status on the console,
+// and powers the VM off. As PID 1 it also reaps every orphan. Any failure
+// is printed with v2vm.ExitMarker and status 125 (the inner tests never
+// exit with it).
 package main
 
 import (
@@ -162,19 +164,35 @@ func loadModule(file string) error {
 	return nil
 }
 
-// mountRoot builds the tests' root at /newroot: the host's root file
-// system, read-only; the scratch disk at /var/lib, with /tmp and /var/tmp
-// bound from it, so that the platform's work directory and its /tmp images
-// sit on a disk as on a host; tmpfs where nothing should persist; and the
-// kernel's file systems, with cgroup2 as the only cgroup hierarchy.
+// mountRoot builds the tests' root at /newroot: a tmpfs holding the
+// host's directories in cfg.Shares, read-only, and cfg.Symlinks; the
+// scratch disk at /var/lib, with /tmp and /var/tmp bound from it, so that
+// the platform's work directory and its /tmp images sit on a disk as on a
+// host; tmpfs where nothing should persist; and the kernel's file
+// systems, with cgroup2 as the only cgroup hierarchy. The tmpfs is then
+// made read-only, as the host's root was when the VM had it all.
 func mountRoot(cfg v2vm.Config) error {
-	// Devices appear as their drivers probe them, which may take a moment
-	// after the module loaded.
-	err := retry(func() error {
-		return mount(cfg.HostTag, "/newroot", "9p", unix.MS_RDONLY,
-			"trans=virtio,version=9p2000.L,cache=loose,msize=512000,access=any")
-	})
-	if err != nil {
+	if err := mount("tmpfs", "/newroot", "tmpfs", 0, "mode=755"); err != nil {
+		return err
+	}
+	for _, sh := range cfg.Shares {
+		// Devices appear as their drivers probe them, which may take a
+		// moment after the module loaded.
+		err := retry(func() error {
+			return mount(sh.Tag, "/newroot"+sh.Path, "9p", unix.MS_RDONLY,
+				"trans=virtio,version=9p2000.L,cache=loose,msize=512000,access=any")
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, l := range cfg.Symlinks {
+		if err := os.Symlink(l.Target, "/newroot"+l.Path); err != nil {
+			return err
+		}
+	}
+	// Before anything of the VM's own hides what lies beneath.
+	if err := checkUnreachable("/newroot", cfg.Unreachable); err != nil {
 		return err
 	}
 	if err := retry(func() error { return mount(cfg.Scratch, "/newroot/var/lib", "ext4", 0, "") }); err != nil {
@@ -221,6 +239,31 @@ func mountRoot(cfg v2vm.Config) error {
 			return err
 		}
 	}
+	if err := unix.Mount("", "/newroot", "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		return fmt.Errorf("make the root read-only: %w", err)
+	}
+	return nil
+}
+
+// checkUnreachable fails if any of paths, on the host, is in the tree at
+// root: the VM must reach only the host's directories it was given, never
+// the host's /proc (its processes' environments, its memory in
+// /proc/kcore), /sys, /dev or home directories, which qemu, running as
+// the host's root, would read for it.
+func checkUnreachable(root string, paths []string) error {
+	if len(paths) == 0 {
+		return errors.New("no paths to check as unreachable from the VM")
+	}
+	for _, path := range paths {
+		_, err := os.Lstat(filepath.Join(root, path))
+		switch {
+		case err == nil:
+			return fmt.Errorf("the host's %s is reachable in the VM", path)
+		case !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR):
+			return fmt.Errorf("check that the host's %s is unreachable: %w", path, err)
+		}
+	}
+	fmt.Printf("faaslab-v2vm: none of the host's %s is reachable\n", strings.Join(paths, ", "))
 	return nil
 }
 
