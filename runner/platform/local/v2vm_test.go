@@ -359,6 +359,10 @@ func (vm v2VM) boot(t *testing.T, initrd, scratch string, root v2VMRoot) ([]stri
 		"-serial", "stdio", "-no-reboot",
 		// No network device: nothing in the VM may reach a network.
 		"-nic", "none",
+		// qemu itself, as the host's root, gives up the system calls it
+		// does not need: none to gain privileges, start processes or
+		// change its scheduling and resources.
+		"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
 		"-kernel", vm.kernel, "-initrd", initrd,
 		// cgroup_no_v1=all: no controller can be bound to cgroup v1, so
 		// all of them are cgroup v2's.
