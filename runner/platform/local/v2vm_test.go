@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -366,7 +367,9 @@ func (vm v2VM) boot(t *testing.T, initrd, scratch string, root v2VMRoot) ([]stri
 		"-kernel", vm.kernel, "-initrd", initrd,
 		// cgroup_no_v1=all: no controller can be bound to cgroup v1, so
 		// all of them are cgroup v2's.
-		"-append", "console=ttyS0 quiet panic=-1 cgroup_no_v1=all",
+		// loglevel=1: no kernel message (the OOM killer's, for the memory
+		// bomb) interleaves with the tests' output on the console.
+		"-append", "console=ttyS0 quiet loglevel=1 panic=-1 cgroup_no_v1=all",
 		"-drive", "file=" + scratch + ",if=virtio,format=raw,cache=unsafe",
 	}
 	for _, share := range root.shares {
@@ -393,6 +396,9 @@ func (vm v2VM) boot(t *testing.T, initrd, scratch string, root v2VMRoot) ([]stri
 			started.Store(true)
 		}
 	}
+	// Whatever stopped the scanner, qemu must not block on a full pipe.
+	scanErr := s.Err()
+	io.Copy(io.Discard, stdout)
 	err = cmd.Wait()
 	switch {
 	case stuck.Load():
@@ -403,6 +409,8 @@ func (vm v2VM) boot(t *testing.T, initrd, scratch string, root v2VMRoot) ([]stri
 		return lines, fmt.Errorf("the VM did not finish within %v", vm.timeout)
 	case err != nil:
 		return lines, fmt.Errorf("qemu: %w", err)
+	case scanErr != nil:
+		return lines, fmt.Errorf("read the VM's console: %w", scanErr)
 	}
 	return lines, nil
 }
@@ -415,7 +423,11 @@ func (vm v2VM) check(t *testing.T, console []string) {
 	ran := map[string]bool{}
 	for _, line := range console {
 		if rest, ok := strings.CutPrefix(line, v2vm.ExitMarker+" "); ok {
-			status, _ = strconv.Atoi(strings.TrimSpace(rest))
+			n, err := strconv.Atoi(strings.TrimSpace(rest))
+			if err != nil || n < 0 {
+				t.Fatalf("the VM's exit status line is garbled: %q", line)
+			}
+			status = n
 		}
 		trimmed := strings.TrimSpace(line)
 		if strings.HasPrefix(trimmed, "--- SKIP: ") {
