@@ -321,7 +321,12 @@ func makeScratchDisk(path string) error {
 	if err != nil {
 		return err
 	}
-	out, err := exec.Command(mkfs, "-q", "-F", "-E", "nodiscard", path).CombinedOutput()
+	// As formatTmpImage's: no journal, which mkfs would write in full,
+	// and inode tables left for the init's mount (noinit_itable) never to
+	// zero, which the guest's kernel would otherwise do, through emulated
+	// virtio, while the tests run.
+	out, err := exec.Command(mkfs, "-q", "-F", "-O", "^has_journal",
+		"-E", "nodiscard,lazy_itable_init=1", path).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("format the VM's scratch disk: %w: %s", err, out)
 	}
