@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/faaslab/faaslab/runner/platform/local/internal/v2vm"
 )
@@ -50,7 +49,7 @@ func (vm v2VM) writeInitramfs(path string, root v2VMRoot) error {
 		Shares: root.shares, Symlinks: root.symlinks, Unreachable: root.unreachable,
 		Scratch: "/dev/vda", Dir: wd, Cgroup: "faaslab-tests.scope",
 		Args: []string{"/local.test", "-test.run", pattern, "-test.v", "-test.count=1",
-			"-test.timeout", (vm.timeout - 2*time.Minute).String(), "-test.skip", skip},
+			"-test.timeout", vm.testTimeout().String(), "-test.skip", skip},
 		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
 			"TMPDIR=/tmp", "LANG=C.UTF-8", v2VMEnv + "=guest"},
 	}

@@ -132,9 +132,29 @@ type v2VM struct {
 	// tests run inside; skip is a -test.skip pattern.
 	tests []string
 	skip  string
-	// timeout bounds the whole run, boot included: generous, on a loaded
-	// host, and longer again without KVM.
-	timeout time.Duration
+	// timeout bounds the whole run, boot included; bootDeadline bounds
+	// the boot, until the init starts (see v2VMTimeout).
+	timeout, bootDeadline time.Duration
+}
+
+// v2VMTimeout bounds a run, boot included: some 6 times an emulated run,
+// 70–100 s on faaslab's 2-core test machine. The boot takes a
+// few seconds under KVM and 10–20 s emulated; a KVM that cannot boot the
+// kernel is given up after v2VMKVMBootDeadline, and the run emulated
+// again, so that the worst case, 11.5 minutes, stays well within CI's
+// go test -timeout.
+const (
+	v2VMTimeout              = 10 * time.Minute
+	v2VMKVMBootDeadline      = 90 * time.Second
+	v2VMEmulatedBootDeadline = 2 * time.Minute
+)
+
+// testTimeout is the tests' own -test.timeout inside the VM: what is
+// left of the run after the longest boot, less a minute, so that a test
+// that hangs has the binary print every goroutine's stack before qemu is
+// killed.
+func (vm v2VM) testTimeout() time.Duration {
+	return vm.timeout - vm.bootDeadline - time.Minute
 }
 
 // findV2VM finds qemu and the kernel, or skips (fails under
@@ -168,7 +188,7 @@ func findV2VM(t *testing.T) v2VM {
 	}
 	version := strings.TrimPrefix(filepath.Base(kernels[0]), "vmlinuz-")
 	vm := v2VM{qemu: qemu, kernel: kernels[0], modules: filepath.Join(kernelDir, "lib", "modules", version),
-		accel: "kvm", timeout: 10 * time.Minute, tests: v2VMTests}
+		accel: "kvm", timeout: v2VMTimeout, bootDeadline: v2VMKVMBootDeadline, tests: v2VMTests}
 	if err := kvmWorks(); err != nil {
 		t.Logf("no KVM (%v): emulating the CPU (TCG), which is many times slower", err)
 		vm = vm.withTCG()
@@ -178,7 +198,7 @@ func findV2VM(t *testing.T) v2VM {
 
 // withTCG returns vm with the CPU emulated, and the time to match.
 func (vm v2VM) withTCG() v2VM {
-	vm.accel, vm.timeout, vm.tests = "tcg", 20*time.Minute, v2VMEmulatedTests
+	vm.accel, vm.timeout, vm.bootDeadline, vm.tests = "tcg", v2VMTimeout, v2VMEmulatedBootDeadline, v2VMEmulatedTests
 	var skip []string
 	for _, tc := range hostileCases {
 		if !slices.Contains(v2VMEmulatedHostile, tc.name) {
@@ -334,13 +354,9 @@ func makeScratchDisk(path string) error {
 }
 
 // errNoInit says that the VM's init never started: qemu failed, or the
-// kernel hung until v2VMBootDeadline, as a stock kernel does under a KVM
+// kernel hung until its boot deadline, as a stock kernel does under a KVM
 // that is not hardware virtualization.
 var errNoInit = errors.New("the VM's init did not start")
-
-// v2VMBootDeadline bounds the kernel's boot, until its init starts: a few
-// seconds on KVM, 10–20 s emulated, on a loaded host more.
-const v2VMBootDeadline = 3 * time.Minute
 
 // boot runs the VM until its init powers it off, logging its console, and
 // returns the console's lines.
@@ -348,7 +364,7 @@ func (vm v2VM) boot(t *testing.T, initrd, scratch string, root v2VMRoot) ([]stri
 	ctx, cancel := context.WithTimeout(context.Background(), vm.timeout)
 	defer cancel()
 	var started, stuck atomic.Bool
-	deadline := time.AfterFunc(v2VMBootDeadline, func() {
+	deadline := time.AfterFunc(vm.bootDeadline, func() {
 		if !started.Load() {
 			stuck.Store(true)
 			cancel()
@@ -407,7 +423,7 @@ func (vm v2VM) boot(t *testing.T, initrd, scratch string, root v2VMRoot) ([]stri
 	err = cmd.Wait()
 	switch {
 	case stuck.Load():
-		return lines, fmt.Errorf("%w within %v", errNoInit, v2VMBootDeadline)
+		return lines, fmt.Errorf("%w within %v", errNoInit, vm.bootDeadline)
 	case !started.Load():
 		return lines, fmt.Errorf("%w: qemu: %v", errNoInit, err)
 	case ctx.Err() != nil:
