@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/faaslab/faaslab/runner/platform/local/internal/loopback"
 )
 
 // Object storage in the sandbox.
@@ -225,7 +227,7 @@ func prepareNet(hostIno uint64) (netns *os.File, socks sandboxSockets, err error
 	if ino, err := netnsInode("/proc/thread-self/ns/net"); err != nil || ino == hostIno {
 		return nil, socks, errors.Join(errors.New("thread did not enter a new network namespace"), err)
 	}
-	if err := loopbackUp(); err != nil {
+	if err := loopback.Up(); err != nil {
 		return nil, socks, err
 	}
 	defer func() {
@@ -254,28 +256,6 @@ func netnsInode(path string) (uint64, error) {
 		return 0, fmt.Errorf("stat %s: %w", path, err)
 	}
 	return st.Ino, nil
-}
-
-// loopbackUp brings up lo in the calling thread's network namespace, as
-// bubblewrap does in the namespaces it makes.
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("loopback: %w", err)
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return fmt.Errorf("loopback: %w", err)
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("loopback flags: %w", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("loopback up: %w", err)
-	}
-	return nil
 }
 
 // forkInNetns runs req.fork inside req.netns and returns the thread to

@@ -2,12 +2,10 @@ package local
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"debug/elf"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -20,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/faaslab/faaslab/runner/platform/local/internal/v2vm"
 )
 
 // TestCgroupV2VM runs the cgroup v2 driver's real tests and the local
@@ -27,8 +27,10 @@ import (
 // cgroup v2, with memory, cpu and pids on it, as on a host that mounts the
 // unified hierarchy alone: it boots a Debian kernel in a qemu VM (KVM
 // where the host has it) without a network device, whose init
-// (internal/v2vminit) mounts the host's root file system read-only through
-// 9p and runs this package's test binary in it (see v2VMTests and
+// (internal/v2vminit) builds a root of the host's system directories and
+// this module's, exported read-only through 9p (hostRoot; never the
+// host's whole root, whose /proc qemu would read for the VM as root), and
+// runs this package's test binary in it (see v2VMTests and
 // v2VMEmulatedTests). On a hybrid host, whose controllers are all bound to
 // cgroup v1, this is the only place where the driver's controller files
 // meet a real kernel.
@@ -59,7 +61,11 @@ func (vm v2VM) run(t *testing.T) ([]string, error) {
 	t.Logf("kernel %s, %s", vm.kernel, vm.accel)
 	dir := t.TempDir()
 	initrd := filepath.Join(dir, "initrd")
-	if err := vm.writeInitramfs(initrd); err != nil {
+	root, err := hostRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := vm.writeInitramfs(initrd, root); err != nil {
 		return nil, err
 	}
 	scratch := filepath.Join(dir, "scratch.img")
@@ -67,7 +73,7 @@ func (vm v2VM) run(t *testing.T) ([]string, error) {
 		return nil, err
 	}
 	start := time.Now()
-	console, err := vm.boot(t, initrd, scratch)
+	console, err := vm.boot(t, initrd, scratch, root)
 	t.Logf("the VM ran for %v", time.Since(start).Round(time.Second))
 	return console, err
 }
@@ -126,9 +132,29 @@ type v2VM struct {
 	// tests run inside; skip is a -test.skip pattern.
 	tests []string
 	skip  string
-	// timeout bounds the whole run, boot included: generous, on a loaded
-	// host, and longer again without KVM.
-	timeout time.Duration
+	// timeout bounds the whole run, boot included; bootDeadline bounds
+	// the boot, until the init starts (see v2VMTimeout).
+	timeout, bootDeadline time.Duration
+}
+
+// v2VMTimeout bounds a run, boot included: some 6 times an emulated run,
+// 70–100 s on faaslab's 2-core test machine. The boot takes a
+// few seconds under KVM and 10–20 s emulated; a KVM that cannot boot the
+// kernel is given up after v2VMKVMBootDeadline, and the run emulated
+// again, so that the worst case, 11.5 minutes, stays well within CI's
+// go test -timeout.
+const (
+	v2VMTimeout              = 10 * time.Minute
+	v2VMKVMBootDeadline      = 90 * time.Second
+	v2VMEmulatedBootDeadline = 2 * time.Minute
+)
+
+// testTimeout is the tests' own -test.timeout inside the VM: what is
+// left of the run after the longest boot, less a minute, so that a test
+// that hangs has the binary print every goroutine's stack before qemu is
+// killed.
+func (vm v2VM) testTimeout() time.Duration {
+	return vm.timeout - vm.bootDeadline - time.Minute
 }
 
 // findV2VM finds qemu and the kernel, or skips (fails under
@@ -162,7 +188,7 @@ func findV2VM(t *testing.T) v2VM {
 	}
 	version := strings.TrimPrefix(filepath.Base(kernels[0]), "vmlinuz-")
 	vm := v2VM{qemu: qemu, kernel: kernels[0], modules: filepath.Join(kernelDir, "lib", "modules", version),
-		accel: "kvm", timeout: 10 * time.Minute, tests: v2VMTests}
+		accel: "kvm", timeout: v2VMTimeout, bootDeadline: v2VMKVMBootDeadline, tests: v2VMTests}
 	if err := kvmWorks(); err != nil {
 		t.Logf("no KVM (%v): emulating the CPU (TCG), which is many times slower", err)
 		vm = vm.withTCG()
@@ -172,7 +198,7 @@ func findV2VM(t *testing.T) v2VM {
 
 // withTCG returns vm with the CPU emulated, and the time to match.
 func (vm v2VM) withTCG() v2VM {
-	vm.accel, vm.timeout, vm.tests = "tcg", 20*time.Minute, v2VMEmulatedTests
+	vm.accel, vm.timeout, vm.bootDeadline, vm.tests = "tcg", v2VMTimeout, v2VMEmulatedBootDeadline, v2VMEmulatedTests
 	var skip []string
 	for _, tc := range hostileCases {
 		if !slices.Contains(v2VMEmulatedHostile, tc.name) {
@@ -217,233 +243,83 @@ func kvmWorks() error {
 	return nil
 }
 
-// v2VMModules are the kernel modules that the VM's init loads, with what
-// they depend on: virtio's PCI transport, its block device (the scratch
-// disk) and 9p (the host's file system); ext4 for the scratch disk, with
-// crc32c for its checksums; and loop, for the containers' /tmp.
-var v2VMModules = []string{"virtio_pci", "virtio_blk", "9pnet_virtio", "9p", "crc32c_generic", "ext4", "loop"}
+// v2VMRoot is what the VM's root holds of the host's file system.
+type v2VMRoot struct {
+	shares      []v2vm.Share
+	symlinks    []v2vm.Symlink
+	unreachable []string
+}
 
-// hostTag is the 9p mount tag of the host's root file system.
-const hostTag = "hostroot"
+// v2VMTops are the host's top-level directories that the VM's root
+// holds: the system (merged-/usr systems link /bin, /sbin and the /lib
+// directories into /usr) and its configuration.
+var v2VMTops = []string{"/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
 
-// writeInitramfs writes the VM's initramfs to path (an uncompressed cpio
-// archive, which the kernel unpacks as is): the init, built here, its
-// configuration, the modules and this test binary.
-func (vm v2VM) writeInitramfs(path string) error {
-	modules, err := moduleFiles(vm.modules, v2VMModules)
+// hostRoot returns what the VM's root holds of the host's: v2VMTops,
+// each exported as a directory or recreated as a link, and the module's
+// directory, at its own path, where the tests run and read their
+// testdata. tmp is the test's temporary directory, which the VM must not
+// reach, as it must not reach the host's /proc, /sys, /dev or home
+// directories.
+func hostRoot(tmp string) (v2VMRoot, error) {
+	var root v2VMRoot
+	for _, top := range v2VMTops {
+		fi, err := os.Lstat(top)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return root, err
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(top)
+			if err != nil {
+				return root, err
+			}
+			root.symlinks = append(root.symlinks, v2vm.Symlink{Path: top, Target: target})
+		case fi.IsDir():
+			root.shares = append(root.shares, v2vm.Share{Tag: strings.TrimPrefix(top, "/"), Path: top})
+		}
+	}
+	module, err := moduleRoot()
 	if err != nil {
-		return err
+		return root, err
 	}
-	init := filepath.Join(filepath.Dir(path), "init")
-	if err := buildV2VMInit(init); err != nil {
-		return err
+	root.shares = append(root.shares, v2vm.Share{Tag: "module", Path: module})
+	hostProc := fmt.Sprintf("/proc/%d/environ", os.Getpid())
+	for _, path := range []string{hostProc, "/proc/kcore", "/sys/kernel", "/dev/kvm", "/root", "/home", "/run", tmp} {
+		if _, err := os.Lstat(path); err == nil {
+			root.unreachable = append(root.unreachable, path)
+		}
 	}
+	if !slices.Contains(root.unreachable, hostProc) {
+		return root, fmt.Errorf("no %s on the host, to check that the VM cannot reach it", hostProc)
+	}
+	return root, nil
+}
+
+// moduleRoot returns the directory of the Go module that holds the
+// working directory.
+func moduleRoot() (string, error) {
 	wd, err := os.Getwd()
 	if err != nil {
-		return err
+		return "", err
 	}
-	pattern, skip := "^("+strings.Join(vm.tests, "|")+")$", vm.skip
-	if run := os.Getenv(v2VMRunEnv); run != "" {
-		pattern, skip = run, ""
-	}
-	cfg := v2VMConfig{
-		HostTag: hostTag, Scratch: "/dev/vda", Dir: wd, Cgroup: "faaslab-tests.scope",
-		Args: []string{"/local.test", "-test.run", pattern, "-test.v", "-test.count=1",
-			"-test.timeout", (vm.timeout - 2*time.Minute).String(), "-test.skip", skip},
-		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
-			"TMPDIR=/tmp", "LANG=C.UTF-8", v2VMEnv + "=guest"},
-	}
-	files := map[string]string{"init": init, "local.test": os.Args[0]}
-	for _, m := range modules {
-		name := filepath.Base(m)
-		cfg.Modules = append(cfg.Modules, name)
-		files["modules/"+name] = m
-	}
-	config, err := json.Marshal(cfg)
-	if err != nil {
-		return err
-	}
-
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := &cpioWriter{w: bufio.NewWriter(f)}
-	for _, d := range []string{"dev", "proc", "sys", "newroot", "modules"} {
-		w.dir(d)
-	}
-	// The console the kernel opens for init, before init mounts /dev.
-	w.charDevice("dev/console", 5, 1)
-	w.file("v2vm.json", 0o644, config)
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		data, err := os.ReadFile(files[name])
-		if err != nil {
-			f.Close()
-			return err
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
 		}
-		w.file(name, 0o755, data)
-	}
-	w.trailer()
-	if err := w.w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// v2VMConfig is the init's /v2vm.json (config in internal/v2vminit).
-type v2VMConfig struct {
-	Modules []string
-	HostTag string
-	Scratch string
-	Dir     string
-	Args    []string
-	Env     []string
-	Cgroup  string
-}
-
-// buildV2VMInit builds internal/v2vminit, statically, to out.
-func buildV2VMInit(out string) error {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.Command(gobin, "build", "-o", out, "./internal/v2vminit")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if data, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build the VM's init: %w: %s", err, data)
-	}
-	return nil
-}
-
-// moduleFiles returns the files of the modules names in dir (a
-// lib/modules/<version> directory), and of those they depend on, in an
-// order in which they load: each after its dependencies. It reads the
-// dependencies from each module's .modinfo section, since a kernel
-// package that was unpacked, not installed, has no modules.dep. A module
-// that modules.builtin lists needs no file.
-func moduleFiles(dir string, names []string) ([]string, error) {
-	byName := map[string]string{}
-	err := filepath.WalkDir(filepath.Join(dir, "kernel"), func(path string, d fs.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(path, ".ko") {
-			byName[moduleName(path)] = path
-		}
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("kernel modules: %w", err)
-	}
-	builtin, _ := os.ReadFile(filepath.Join(dir, "modules.builtin"))
-	var order []string
-	seen := map[string]bool{}
-	var visit func(name string) error
-	visit = func(name string) error {
-		name = strings.ReplaceAll(name, "-", "_")
-		if seen[name] {
-			return nil
-		}
-		seen[name] = true
-		path, ok := byName[name]
-		if !ok {
-			if bytes.Contains(builtin, []byte("/"+name+".ko\n")) || bytes.Contains(builtin, []byte("/"+strings.ReplaceAll(name, "_", "-")+".ko\n")) {
-				return nil
-			}
-			return fmt.Errorf("kernel module %s: not in %s", name, dir)
-		}
-		deps, err := moduleDepends(path)
-		if err != nil {
-			return err
-		}
-		for _, dep := range deps {
-			if err := visit(dep); err != nil {
-				return err
-			}
-		}
-		order = append(order, path)
-		return nil
-	}
-	for _, name := range names {
-		if err := visit(name); err != nil {
-			return nil, err
+		if dir == filepath.Dir(dir) {
+			return "", fmt.Errorf("no go.mod above %s", wd)
 		}
 	}
-	return order, nil
 }
 
-// moduleName is the name of the module in the file path, as the kernel
-// spells it ("_" for "-").
-func moduleName(path string) string {
-	return strings.ReplaceAll(strings.TrimSuffix(filepath.Base(path), ".ko"), "-", "_")
-}
-
-// moduleDepends reads the modules that the module in path depends on from
-// its .modinfo section ("depends=a,b").
-func moduleDepends(path string) ([]string, error) {
-	f, err := elf.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("kernel module %s: %w", path, err)
-	}
-	defer f.Close()
-	sec := f.Section(".modinfo")
-	if sec == nil {
-		return nil, fmt.Errorf("kernel module %s: no .modinfo", path)
-	}
-	data, err := sec.Data()
-	if err != nil {
-		return nil, fmt.Errorf("kernel module %s: %w", path, err)
-	}
-	for _, field := range bytes.Split(data, []byte{0}) {
-		if deps, ok := bytes.CutPrefix(field, []byte("depends=")); ok && len(deps) > 0 {
-			return strings.Split(string(deps), ","), nil
-		}
-	}
-	return nil, nil
-}
-
-// cpioWriter writes a cpio archive in the "newc" format, which the
-// kernel's initramfs wants. Errors stay in its bufio.Writer until Flush.
-type cpioWriter struct {
-	w   *bufio.Writer
-	ino int
-}
-
-func (c *cpioWriter) dir(name string) { c.entry(name, syscall.S_IFDIR|0o755, 0, 0, nil) }
-
-func (c *cpioWriter) file(name string, perm int, data []byte) {
-	c.entry(name, syscall.S_IFREG|perm, 0, 0, data)
-}
-
-func (c *cpioWriter) charDevice(name string, major, minor int) {
-	c.entry(name, syscall.S_IFCHR|0o600, major, minor, nil)
-}
-
-func (c *cpioWriter) trailer() { c.entry("TRAILER!!!", 0, 0, 0, nil) }
-
-// entry writes one header, name and data, each padded to four bytes.
-func (c *cpioWriter) entry(name string, mode, rdevMajor, rdevMinor int, data []byte) {
-	c.ino++
-	nlink := 1
-	if mode&syscall.S_IFMT == syscall.S_IFDIR {
-		nlink = 2
-	}
-	// magic, then ino, mode, uid, gid, nlink, mtime, filesize, devmajor,
-	// devminor, rdevmajor, rdevminor, namesize and check, in hex.
-	fmt.Fprintf(c.w, "070701%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x",
-		c.ino, mode, 0, 0, nlink, 0, len(data), 0, 0, rdevMajor, rdevMinor, len(name)+1, 0)
-	c.w.WriteString(name)
-	c.w.WriteByte(0)
-	c.pad(110 + len(name) + 1)
-	c.w.Write(data)
-	c.pad(len(data))
-}
-
-func (c *cpioWriter) pad(n int) {
-	c.w.Write(make([]byte, (4-n%4)%4))
+// virtfs is qemu's -virtfs for share: read-only, with no change to the
+// credentials qemu, as root, reads with.
+func virtfs(share v2vm.Share) string {
+	// qemu's options escape a comma by doubling it.
+	return "local,path=" + strings.ReplaceAll(share.Path, ",", ",,") + ",mount_tag=" + share.Tag +
+		",security_model=none,readonly=on,multidevs=remap"
 }
 
 // makeScratchDisk makes the VM's scratch disk at path: a sparse image
@@ -465,35 +341,30 @@ func makeScratchDisk(path string) error {
 	if err != nil {
 		return err
 	}
-	out, err := exec.Command(mkfs, "-q", "-F", "-E", "nodiscard", path).CombinedOutput()
+	// As formatTmpImage's: no journal, which mkfs would write in full,
+	// and inode tables left for the init's mount (noinit_itable) never to
+	// zero, which the guest's kernel would otherwise do, through emulated
+	// virtio, while the tests run.
+	out, err := exec.Command(mkfs, "-q", "-F", "-O", "^has_journal",
+		"-E", "nodiscard,lazy_itable_init=1", path).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("format the VM's scratch disk: %w: %s", err, out)
 	}
 	return nil
 }
 
-// v2VMExitMarker starts the init's last line: "<marker> <status>".
-const v2VMExitMarker = "faaslab-v2vm: exit status"
-
-// v2VMInitStarted is the init's first line.
-const v2VMInitStarted = "faaslab-v2vm: init started"
-
 // errNoInit says that the VM's init never started: qemu failed, or the
-// kernel hung until v2VMBootDeadline, as a stock kernel does under a KVM
+// kernel hung until its boot deadline, as a stock kernel does under a KVM
 // that is not hardware virtualization.
 var errNoInit = errors.New("the VM's init did not start")
 
-// v2VMBootDeadline bounds the kernel's boot, until its init starts: a few
-// seconds on KVM, 10–20 s emulated, on a loaded host more.
-const v2VMBootDeadline = 3 * time.Minute
-
 // boot runs the VM until its init powers it off, logging its console, and
 // returns the console's lines.
-func (vm v2VM) boot(t *testing.T, initrd, scratch string) ([]string, error) {
+func (vm v2VM) boot(t *testing.T, initrd, scratch string, root v2VMRoot) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), vm.timeout)
 	defer cancel()
 	var started, stuck atomic.Bool
-	deadline := time.AfterFunc(v2VMBootDeadline, func() {
+	deadline := time.AfterFunc(vm.bootDeadline, func() {
 		if !started.Load() {
 			stuck.Store(true)
 			cancel()
@@ -510,12 +381,20 @@ func (vm v2VM) boot(t *testing.T, initrd, scratch string) ([]string, error) {
 		"-serial", "stdio", "-no-reboot",
 		// No network device: nothing in the VM may reach a network.
 		"-nic", "none",
+		// qemu itself, as the host's root, gives up the system calls it
+		// does not need: none to gain privileges, start processes or
+		// change its scheduling and resources.
+		"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
 		"-kernel", vm.kernel, "-initrd", initrd,
 		// cgroup_no_v1=all: no controller can be bound to cgroup v1, so
 		// all of them are cgroup v2's.
-		"-append", "console=ttyS0 quiet panic=-1 cgroup_no_v1=all",
-		"-virtfs", "local,path=/,mount_tag=" + hostTag + ",security_model=none,readonly=on,multidevs=remap",
+		// loglevel=1: no kernel message (the OOM killer's, for the memory
+		// bomb) interleaves with the tests' output on the console.
+		"-append", "console=ttyS0 quiet loglevel=1 panic=-1 cgroup_no_v1=all",
 		"-drive", "file=" + scratch + ",if=virtio,format=raw,cache=unsafe",
+	}
+	for _, share := range root.shares {
+		args = append(args, "-virtfs", virtfs(share))
 	}
 	cmd := exec.CommandContext(ctx, vm.qemu, args...)
 	cmd.WaitDelay = 10 * time.Second
@@ -534,20 +413,25 @@ func (vm v2VM) boot(t *testing.T, initrd, scratch string) ([]string, error) {
 		line := strings.TrimRight(s.Text(), "\r")
 		lines = append(lines, line)
 		t.Log(line)
-		if strings.HasPrefix(line, v2VMInitStarted) {
+		if strings.HasPrefix(line, v2vm.StartedLine) {
 			started.Store(true)
 		}
 	}
+	// Whatever stopped the scanner, qemu must not block on a full pipe.
+	scanErr := s.Err()
+	io.Copy(io.Discard, stdout)
 	err = cmd.Wait()
 	switch {
 	case stuck.Load():
-		return lines, fmt.Errorf("%w within %v", errNoInit, v2VMBootDeadline)
+		return lines, fmt.Errorf("%w within %v", errNoInit, vm.bootDeadline)
 	case !started.Load():
 		return lines, fmt.Errorf("%w: qemu: %v", errNoInit, err)
 	case ctx.Err() != nil:
 		return lines, fmt.Errorf("the VM did not finish within %v", vm.timeout)
 	case err != nil:
 		return lines, fmt.Errorf("qemu: %w", err)
+	case scanErr != nil:
+		return lines, fmt.Errorf("read the VM's console: %w", scanErr)
 	}
 	return lines, nil
 }
@@ -559,8 +443,12 @@ func (vm v2VM) check(t *testing.T, console []string) {
 	status := -1
 	ran := map[string]bool{}
 	for _, line := range console {
-		if rest, ok := strings.CutPrefix(line, v2VMExitMarker+" "); ok {
-			status, _ = strconv.Atoi(strings.TrimSpace(rest))
+		if rest, ok := strings.CutPrefix(line, v2vm.ExitMarker+" "); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(rest))
+			if err != nil || n < 0 {
+				t.Fatalf("the VM's exit status line is garbled: %q", line)
+			}
+			status = n
 		}
 		trimmed := strings.TrimSpace(line)
 		if strings.HasPrefix(trimmed, "--- SKIP: ") {

@@ -2,16 +2,18 @@
 // (runner/platform/local/v2vm_test.go) runs the local platform's tests on
 // a kernel whose only cgroup hierarchy is cgroup v2. The test builds it
 // statically and puts it at /init of the VM's initramfs, beside the
-// kernel modules it loads, the package's test binary and /v2vm.json (see
-// config).
+// kernel modules it loads, the package's test binary and its configuration
+// (v2vm.Config).
 //
-// It loads the modules, mounts the host's root file system read-only
-// through 9p as the new root, gives it a scratch disk where tests write,
-// mounts cgroup2 alone at /sys/fs/cgroup and enables its controllers as
-// systemd does, runs the test binary chrooted into it, prints exitMarker
-// and the binary's exit status on the console, and powers the VM off. As
-// PID 1 it also reaps every orphan. Any failure is printed with
-// exitMarker and status 125 (the inner tests never exit with it).
+// It loads the modules, builds the new root from the host's directories
+// that the test exports to it read-only through 9p, and no others (it
+// checks that the host's /proc is not among what it reaches), gives it a
+// scratch disk where tests write, mounts cgroup2 alone at /sys/fs/cgroup
+// and enables its controllers as systemd does, runs the test binary in
+// it, prints v2vm.ExitMarker and the binary's exit status on the console,
+// and powers the VM off. As PID 1 it also reaps every orphan. Any failure
+// is printed with v2vm.ExitMarker and status 125 (the inner tests never
+// exit with it).
 package main
 
 import (
@@ -26,45 +28,17 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/faaslab/faaslab/runner/platform/local/internal/loopback"
+	"github.com/faaslab/faaslab/runner/platform/local/internal/v2vm"
 )
-
-// exitMarker starts the line that tells the host how the run ended:
-// "<exitMarker> <status>".
-const exitMarker = "faaslab-v2vm: exit status"
-
-// startedLine is the first line init prints, which tells the host that
-// the kernel booted (v2VMInitStarted in v2vm_test.go).
-const startedLine = "faaslab-v2vm: init started"
-
-// config is /v2vm.json, written by the test (v2VMConfig in
-// v2vm_test.go).
-type config struct {
-	// Modules are the kernel modules' files in /modules, in load order:
-	// each after those it depends on.
-	Modules []string
-	// HostTag is the 9p mount tag of the host's root file system.
-	HostTag string
-	// Scratch is the block device of the scratch disk (ext4).
-	Scratch string
-	// Dir is the working directory of the tests, on the host's file
-	// system.
-	Dir string
-	// Args run the tests; Args[0] is /local.test, the test binary in
-	// the initramfs, which init copies to the scratch disk.
-	Args []string
-	// Env is the tests' whole environment.
-	Env []string
-	// Cgroup is the group, beneath the hierarchy's root, that the tests
-	// run in, as a systemd host's session scope.
-	Cgroup string
-}
 
 func main() {
 	status := 125
 	if err := run(&status); err != nil {
 		fmt.Fprintf(os.Stderr, "faaslab-v2vm: init: %v\n", err)
 	}
-	fmt.Printf("\n%s %d\n", exitMarker, status)
+	fmt.Printf("\n%s %d\n", v2vm.ExitMarker, status)
 	unix.Sync()
 	powerOff()
 }
@@ -95,14 +69,14 @@ func run(status *int) error {
 			unix.Dup3(int(console.Fd()), fd, 0)
 		}
 	}
-	fmt.Println(startedLine)
-	data, err := os.ReadFile("/v2vm.json")
+	fmt.Println(v2vm.StartedLine)
+	data, err := os.ReadFile(v2vm.ConfigPath)
 	if err != nil {
 		return err
 	}
-	var cfg config
+	var cfg v2vm.Config
 	if err := json.Unmarshal(data, &cfg); err != nil {
-		return fmt.Errorf("/v2vm.json: %w", err)
+		return fmt.Errorf("%s: %w", v2vm.ConfigPath, err)
 	}
 	if err := checkNoNetwork(); err != nil {
 		return err
@@ -115,7 +89,7 @@ func run(status *int) error {
 	if err := mountRoot(cfg); err != nil {
 		return err
 	}
-	if err := loopbackUp(); err != nil {
+	if err := loopback.Up(); err != nil {
 		return err
 	}
 	bin, err := installTests(cfg)
@@ -190,22 +164,41 @@ func loadModule(file string) error {
 	return nil
 }
 
-// mountRoot builds the tests' root at /newroot: the host's root file
-// system, read-only; the scratch disk at /var/lib, with /tmp and /var/tmp
-// bound from it, so that the platform's work directory and its /tmp images
-// sit on a disk as on a host; tmpfs where nothing should persist; and the
-// kernel's file systems, with cgroup2 as the only cgroup hierarchy.
-func mountRoot(cfg config) error {
-	// Devices appear as their drivers probe them, which may take a moment
-	// after the module loaded.
-	err := retry(func() error {
-		return mount(cfg.HostTag, "/newroot", "9p", unix.MS_RDONLY,
-			"trans=virtio,version=9p2000.L,cache=loose,msize=512000,access=any")
-	})
-	if err != nil {
+// mountRoot builds the tests' root at /newroot: a tmpfs holding the
+// host's directories in cfg.Shares, read-only, and cfg.Symlinks; the
+// scratch disk at /var/lib, with /tmp and /var/tmp bound from it, so that
+// the platform's work directory and its /tmp images sit on a disk as on a
+// host; tmpfs where nothing should persist; and the kernel's file
+// systems, with cgroup2 as the only cgroup hierarchy. The tmpfs is then
+// made read-only, as the host's root was when the VM had it all.
+func mountRoot(cfg v2vm.Config) error {
+	if err := mount("tmpfs", "/newroot", "tmpfs", 0, "mode=755"); err != nil {
 		return err
 	}
-	if err := retry(func() error { return mount(cfg.Scratch, "/newroot/var/lib", "ext4", 0, "") }); err != nil {
+	for _, sh := range cfg.Shares {
+		// Devices appear as their drivers probe them, which may take a
+		// moment after the module loaded.
+		err := retry(func() error {
+			return mount(sh.Tag, "/newroot"+sh.Path, "9p", unix.MS_RDONLY,
+				"trans=virtio,version=9p2000.L,cache=loose,msize=512000,access=any")
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, l := range cfg.Symlinks {
+		if err := os.Symlink(l.Target, "/newroot"+l.Path); err != nil {
+			return err
+		}
+	}
+	// Before anything of the VM's own hides what lies beneath.
+	if err := checkUnreachable("/newroot", cfg.Unreachable); err != nil {
+		return err
+	}
+	// noinit_itable: the test's mkfs left the inode tables unzeroed, and
+	// no kernel thread need zero them for a disk that lives one run.
+	err := retry(func() error { return mount(cfg.Scratch, "/newroot/var/lib", "ext4", 0, "noinit_itable") })
+	if err != nil {
 		return err
 	}
 	// World-writable and sticky, as a host's: Go's FileMode spells the
@@ -249,6 +242,31 @@ func mountRoot(cfg config) error {
 			return err
 		}
 	}
+	if err := unix.Mount("", "/newroot", "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		return fmt.Errorf("make the root read-only: %w", err)
+	}
+	return nil
+}
+
+// checkUnreachable fails if any of paths, on the host, is in the tree at
+// root: the VM must reach only the host's directories it was given, never
+// the host's /proc (its processes' environments, its memory in
+// /proc/kcore), /sys, /dev or home directories, which qemu, running as
+// the host's root, would read for it.
+func checkUnreachable(root string, paths []string) error {
+	if len(paths) == 0 {
+		return errors.New("no paths to check as unreachable from the VM")
+	}
+	for _, path := range paths {
+		_, err := os.Lstat(filepath.Join(root, path))
+		switch {
+		case err == nil:
+			return fmt.Errorf("the host's %s is reachable in the VM", path)
+		case !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR):
+			return fmt.Errorf("check that the host's %s is unreachable: %w", path, err)
+		}
+	}
+	fmt.Printf("faaslab-v2vm: none of the host's %s is reachable\n", strings.Join(paths, ", "))
 	return nil
 }
 
@@ -264,31 +282,10 @@ func retry(f func() error) error {
 	}
 }
 
-// loopbackUp brings up lo: tests listen on loopback.
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("loopback: %w", err)
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return fmt.Errorf("loopback: %w", err)
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("loopback flags: %w", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("loopback up: %w", err)
-	}
-	return nil
-}
-
 // installTests copies the test binary onto the scratch disk, whence the
 // tests copy it again for their unprivileged children, and returns its
 // path in the new root.
-func installTests(cfg config) (string, error) {
+func installTests(cfg v2vm.Config) (string, error) {
 	const dir = "/var/lib/faaslab-v2vm"
 	bin := filepath.Join(dir, filepath.Base(cfg.Args[0]))
 	if err := os.MkdirAll("/newroot"+dir, 0o755); err != nil {
@@ -332,7 +329,7 @@ func enableControllers() error {
 // runTests runs the test binary in cfg.Cgroup, reaping every process
 // that ends meanwhile (PID 1 inherits the orphans), and sets *status to
 // its exit status.
-func runTests(cfg config, bin string, status *int) error {
+func runTests(cfg v2vm.Config, bin string, status *int) error {
 	if err := enableControllers(); err != nil {
 		return err
 	}
