@@ -164,16 +164,36 @@ func loadModule(file string) error {
 	return nil
 }
 
-// mountRoot builds the tests' root at /newroot: a tmpfs holding the
-// host's directories in cfg.Shares, read-only, and cfg.Symlinks; the
-// scratch disk at /var/lib, with /tmp and /var/tmp bound from it, so that
-// the platform's work directory and its /tmp images sit on a disk as on a
-// host; tmpfs where nothing should persist; and the kernel's file
-// systems, with cgroup2 as the only cgroup hierarchy. The tmpfs is then
-// made read-only, as the host's root was when the VM had it all.
+// mountRoot builds the tests' root at /newroot: a tmpfs holding the VM's
+// own writable places (the scratch disk at /var/lib, with /tmp and
+// /var/tmp bound from it, so that the platform's work directory and its
+// /tmp images sit on a disk as on a host; tmpfs for /run and /root), then
+// the host's directories in cfg.Shares, read-only, and cfg.Symlinks, and
+// the kernel's file systems, with cgroup2 as the only cgroup hierarchy.
+// The shares go on top of the VM's own places, so that a checkout under
+// /tmp, /var/lib or /root stays in sight. The tmpfs is then made
+// read-only, as the host's root was when the VM had it all.
 func mountRoot(cfg v2vm.Config) error {
 	if err := mount("tmpfs", "/newroot", "tmpfs", 0, "mode=755"); err != nil {
 		return err
+	}
+	if err := mountScratch(cfg.Scratch); err != nil {
+		return err
+	}
+	own := []struct {
+		source, target, fstype string
+		flags                  uintptr
+		data                   string
+	}{
+		{"/newroot/var/lib/tmp", "/newroot/tmp", "", unix.MS_BIND, ""},
+		{"/newroot/var/lib/var-tmp", "/newroot/var/tmp", "", unix.MS_BIND, ""},
+		{"tmpfs", "/newroot/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=755"},
+		{"tmpfs", "/newroot/root", "tmpfs", 0, "mode=700"},
+	}
+	for _, m := range own {
+		if err := mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil {
+			return err
+		}
 	}
 	for _, sh := range cfg.Shares {
 		// Devices appear as their drivers probe them, which may take a
@@ -191,14 +211,40 @@ func mountRoot(cfg v2vm.Config) error {
 			return err
 		}
 	}
-	// Before anything of the VM's own hides what lies beneath.
+	// Before the VM's own /proc, /sys and /dev hide what lies beneath.
 	if err := checkUnreachable("/newroot", cfg.Unreachable); err != nil {
 		return err
 	}
+	kernel := []struct {
+		source, target, fstype string
+		flags                  uintptr
+		data                   string
+	}{
+		{"proc", "/newroot/proc", "proc", 0, ""},
+		{"sysfs", "/newroot/sys", "sysfs", 0, ""},
+		// As systemd mounts it on a cgroup v2 host.
+		{"cgroup2", "/newroot/sys/fs/cgroup", "cgroup2", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "nsdelegate,memory_recursiveprot"},
+		{"devtmpfs", "/newroot/dev", "devtmpfs", 0, ""},
+		{"devpts", "/newroot/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666"},
+		{"tmpfs", "/newroot/dev/shm", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
+	}
+	for _, m := range kernel {
+		if err := mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil {
+			return err
+		}
+	}
+	if err := unix.Mount("", "/newroot", "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		return fmt.Errorf("make the root read-only: %w", err)
+	}
+	return nil
+}
+
+// mountScratch mounts the scratch disk at /newroot/var/lib with the
+// directories that /tmp and /var/tmp are bound from.
+func mountScratch(disk string) error {
 	// noinit_itable: the test's mkfs left the inode tables unzeroed, and
 	// no kernel thread need zero them for a disk that lives one run.
-	err := retry(func() error { return mount(cfg.Scratch, "/newroot/var/lib", "ext4", 0, "noinit_itable") })
-	if err != nil {
+	if err := retry(func() error { return mount(disk, "/newroot/var/lib", "ext4", 0, "noinit_itable") }); err != nil {
 		return err
 	}
 	// World-writable and sticky, as a host's: Go's FileMode spells the
@@ -211,58 +257,26 @@ func mountRoot(cfg v2vm.Config) error {
 			return err
 		}
 	}
-	if err := os.Chmod("/newroot/var/lib", 0o755); err != nil {
-		return err
-	}
-	binds := []struct{ source, target string }{
-		{"/newroot/var/lib/tmp", "/newroot/tmp"}, {"/newroot/var/lib/var-tmp", "/newroot/var/tmp"},
-	}
-	for _, b := range binds {
-		if err := mount(b.source, b.target, "", unix.MS_BIND, ""); err != nil {
-			return err
-		}
-	}
-	mounts := []struct {
-		source, target, fstype string
-		flags                  uintptr
-		data                   string
-	}{
-		{"tmpfs", "/newroot/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=755"},
-		{"tmpfs", "/newroot/root", "tmpfs", 0, "mode=700"},
-		{"proc", "/newroot/proc", "proc", 0, ""},
-		{"sysfs", "/newroot/sys", "sysfs", 0, ""},
-		// As systemd mounts it on a cgroup v2 host.
-		{"cgroup2", "/newroot/sys/fs/cgroup", "cgroup2", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "nsdelegate,memory_recursiveprot"},
-		{"devtmpfs", "/newroot/dev", "devtmpfs", 0, ""},
-		{"devpts", "/newroot/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666"},
-		{"tmpfs", "/newroot/dev/shm", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
-	}
-	for _, m := range mounts {
-		if err := mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil {
-			return err
-		}
-	}
-	if err := unix.Mount("", "/newroot", "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
-		return fmt.Errorf("make the root read-only: %w", err)
-	}
-	return nil
+	return os.Chmod("/newroot/var/lib", 0o755)
 }
 
 // checkUnreachable fails if any of paths, on the host, is in the tree at
-// root: the VM must reach only the host's directories it was given, never
-// the host's /proc (its processes' environments, its memory in
-// /proc/kcore), /sys, /dev or home directories, which qemu, running as
-// the host's root, would read for it.
+// root through a 9p share: the VM must reach only the host's directories
+// it was given, never the host's /proc (its processes' environments, its
+// memory in /proc/kcore), /sys, /dev or home directories, which qemu,
+// running as the host's root, would read for it. A path that exists on a
+// file system of the VM's own (its /root, /run or /tmp) is not the host's.
 func checkUnreachable(root string, paths []string) error {
 	if len(paths) == 0 {
 		return errors.New("no paths to check as unreachable from the VM")
 	}
 	for _, path := range paths {
-		_, err := os.Lstat(filepath.Join(root, path))
+		var st unix.Statfs_t
+		err := unix.Statfs(filepath.Join(root, path), &st)
 		switch {
-		case err == nil:
+		case err == nil && st.Type == unix.V9FS_MAGIC:
 			return fmt.Errorf("the host's %s is reachable in the VM", path)
-		case !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR):
+		case err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR):
 			return fmt.Errorf("check that the host's %s is unreachable: %w", path, err)
 		}
 	}
