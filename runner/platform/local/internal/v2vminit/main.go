@@ -212,7 +212,7 @@ func mountRoot(cfg v2vm.Config) error {
 		}
 	}
 	// Before the VM's own /proc, /sys and /dev hide what lies beneath.
-	if err := checkUnreachable("/newroot", cfg.Unreachable); err != nil {
+	if err := checkUnreachable("/newroot", cfg.Shares, cfg.Unreachable); err != nil {
 		return err
 	}
 	kernel := []struct {
@@ -261,21 +261,32 @@ func mountScratch(disk string) error {
 }
 
 // checkUnreachable fails if any of paths, on the host, is in the tree at
-// root through a 9p share: the VM must reach only the host's directories
-// it was given, never the host's /proc (its processes' environments, its
-// memory in /proc/kcore), /sys, /dev or home directories, which qemu,
-// running as the host's root, would read for it. A path that exists on a
-// file system of the VM's own (its /root, /run or /tmp) is not the host's.
-func checkUnreachable(root string, paths []string) error {
+// root through one of shares: the VM must reach only the host's
+// directories it was given, never the host's /proc (its processes'
+// environments, its memory in /proc/kcore), /sys, /dev or home
+// directories, which qemu, running as the host's root, would read for it.
+// A path is on a share when it lies on the share's file system: the same
+// device as the share's mount point (the 9p client's, whatever host
+// mounts it crosses). A path that exists on a file system of the VM's own
+// (its /root, /run or /tmp) is not the host's.
+func checkUnreachable(root string, shares []v2vm.Share, paths []string) error {
 	if len(paths) == 0 {
 		return errors.New("no paths to check as unreachable from the VM")
 	}
+	devs := map[uint64]string{}
+	for _, sh := range shares {
+		var st unix.Stat_t
+		if err := unix.Stat(root+sh.Path, &st); err != nil {
+			return fmt.Errorf("share %s: %w", sh.Path, err)
+		}
+		devs[st.Dev] = sh.Path
+	}
 	for _, path := range paths {
-		var st unix.Statfs_t
-		err := unix.Statfs(filepath.Join(root, path), &st)
+		var st unix.Stat_t
+		err := unix.Lstat(filepath.Join(root, path), &st)
 		switch {
-		case err == nil && st.Type == unix.V9FS_MAGIC:
-			return fmt.Errorf("the host's %s is reachable in the VM", path)
+		case err == nil && devs[st.Dev] != "":
+			return fmt.Errorf("the host's %s is reachable in the VM, through the share of %s", path, devs[st.Dev])
 		case err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR):
 			return fmt.Errorf("check that the host's %s is unreachable: %w", path, err)
 		}
