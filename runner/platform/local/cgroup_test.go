@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"os/exec"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -104,8 +105,20 @@ func TestInvocationCPU(t *testing.T) {
 	inv := platformtest.Invoke(t, big, `{"cpu_ms": 100}`)
 	platformtest.Want(t, inv, platform.StatusOK, "")
 	cpu, host := inv.EnvCPUUser+inv.EnvCPUSystem, inv.CPUUser+inv.CPUSystem
-	if cpu < 0.095 || cpu > 0.5 || host <= cpu {
-		t.Errorf("beside a busy neighbour: function CPU %.3f s, host CPU %.3f s; want about 0.1 s, and the host's more", cpu, host)
+	if cpu < 0.095 || cpu > 0.5 {
+		t.Errorf("beside a busy neighbour: function CPU %.3f s, want about 0.1 s", cpu)
+	}
+	// /proc/stat's ticks tell the host's CPU time only where they came:
+	// a VM whose virtual CPUs its own host deschedules (the emulated one
+	// of TestCgroupV2VM, on a loaded machine) loses ticks, and its
+	// figures then cover a fraction of the call's CPU time.
+	accounted := inv.CPUUser + inv.CPUSystem + inv.CPUIdle + inv.CPUIOWait + inv.CPUSteal
+	span := inv.RoundTrip.Seconds() * float64(runtime.NumCPU())
+	switch {
+	case accounted < span/2:
+		t.Logf("/proc/stat accounted %.2f s of the %.2f CPU-seconds the call spanned: it lost ticks, so the host's CPU is not compared", accounted, span)
+	case host <= cpu:
+		t.Errorf("beside a busy neighbour: function CPU %.3f s, host CPU %.3f s; want the host's more", cpu, host)
 	}
 	t.Logf("beside a busy neighbour: function CPU %.3f s in %v (share %.2f), throttled %v; host CPU %.3f s",
 		cpu, inv.Duration, cpu/inv.Duration.Seconds(), inv.CPUThrottled, host)
