@@ -94,11 +94,20 @@ func createStage(t *testing.T, c *lambda.Client, name, outPrefix string) string 
 	if err != nil {
 		t.Fatalf("CreateFunction %s: %v", name, err)
 	}
+	waitActive(t, c, name)
+	return sdkaws.ToString(out.FunctionArn)
+}
+
+// waitActive waits, as Lambda's clients do, until the new function name
+// leaves Pending: however short the fake's activation, a loaded host may
+// run the next request first, and an invocation of a Pending function
+// conflicts.
+func waitActive(t *testing.T, c *lambda.Client, name string) {
+	t.Helper()
 	if err := lambda.NewFunctionActiveV2Waiter(c, func(o *lambda.FunctionActiveV2WaiterOptions) { o.MinDelay = 20 * time.Millisecond }).
-		Wait(ctx, &lambda.GetFunctionInput{FunctionName: &name}, time.Minute); err != nil {
+		Wait(context.Background(), &lambda.GetFunctionInput{FunctionName: &name}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	return sdkaws.ToString(out.FunctionArn)
 }
 
 func notification(id, arn, prefix string, events ...s3types.Event) s3types.LambdaFunctionConfiguration {
@@ -470,6 +479,7 @@ func TestAsyncRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitActive(t, c, "flaky")
 	fn := sdkaws.String("flaky")
 	var notFound *types.ResourceNotFoundException
 	if _, err := c.GetFunctionEventInvokeConfig(ctx, &lambda.GetFunctionEventInvokeConfigInput{FunctionName: fn}); !errors.As(err, &notFound) {
