@@ -83,17 +83,6 @@ var zygoteEscapes = []string{"signalled another process", "changed another proce
 
 func TestLocalZygoteHostile(t *testing.T) {
 	c := localChecker(t)
-	dir := func(files map[string]string) string {
-		d := t.TempDir()
-		for name, text := range files {
-			path := filepath.Join(d, name)
-			os.MkdirAll(filepath.Dir(path), 0o755)
-			if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return d
-	}
 	fn := quickstartArtifacts(t, "primes")[0].cand
 	td, err := c.takeZygote(context.Background(), fn)
 	if err != nil {
@@ -109,10 +98,10 @@ func TestLocalZygoteHostile(t *testing.T) {
 
 	sample := fn
 	gi := fn
-	gi.CodeDir = dir(map[string]string{"handler.py": "from gi.repository import Gtk\n\n\ndef handler(event, context):\n    return Gtk\n",
+	gi.CodeDir = codeDir(t, map[string]string{"handler.py": "from gi.repository import Gtk\n\n\ndef handler(event, context):\n    return Gtk\n",
 		"gi/__init__.py": zygoteAttack, "gi/repository/__init__.py": zygoteAttack})
 	previous := fn
-	previous.CodeDir = dir(map[string]string{"handler.py": "def handler(event, context):\n    return 1\n",
+	previous.CodeDir = codeDir(t, map[string]string{"handler.py": "def handler(event, context):\n    return 1\n",
 		"previous_marker_" + fmt.Sprint(os.Getpid()) + ".py": "X = 1\n"})
 
 	want := c.StaticMetrics(context.Background(), sample)
@@ -158,16 +147,8 @@ func TestLocalZygoteTimeout(t *testing.T) {
 	c := localChecker(t)
 	fn := quickstartArtifacts(t, "primes")[0].cand
 	hang := "import os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nos.fork()\nwhile True:\n    time.sleep(1)\n"
-	d := t.TempDir()
-	for name, text := range map[string]string{"handler.py": "from gi.repository import Gtk\n", "gi/__init__.py": hang, "gi/repository/__init__.py": ""} {
-		os.MkdirAll(filepath.Dir(filepath.Join(d, name)), 0o755)
-		if err := os.WriteFile(filepath.Join(d, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	td := primedZygote(t, c, fn)
-	hung := fn
-	hung.CodeDir = d
+	hung := giAttack(t, fn, hang)
 	m := c.StaticMetrics(context.Background(), hung)
 	if m.PylintScore != nil || !strings.Contains(m.Note, "timed out") {
 		t.Errorf("hanging code: %s, want no pylint score and a timeout", showMetrics(m))
@@ -192,16 +173,7 @@ func TestLocalZygoteBombs(t *testing.T) {
 		t.Fatalf("sample: %s", showMetrics(want))
 	}
 	gi := func(attack string) Metrics {
-		d := t.TempDir()
-		for name, text := range map[string]string{"handler.py": "from gi.repository import Gtk\n", "gi/__init__.py": attack, "gi/repository/__init__.py": ""} {
-			os.MkdirAll(filepath.Dir(filepath.Join(d, name)), 0o755)
-			if err := os.WriteFile(filepath.Join(d, name), []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		a := fn
-		a.CodeDir = d
-		return c.StaticMetrics(context.Background(), a)
+		return c.StaticMetrics(context.Background(), giAttack(t, fn, attack))
 	}
 	forkBomb := `import os
 if os.fork() == 0:
@@ -245,16 +217,7 @@ os.symlink("/proc/self/status", os.path.join(top, "error.txt"))
 os.kill(os.getppid(), signal.SIGKILL)
 os._exit(0)
 `
-	d := t.TempDir()
-	for name, text := range map[string]string{"handler.py": "from gi.repository import Gtk\n", "gi/__init__.py": attack, "gi/repository/__init__.py": ""} {
-		os.MkdirAll(filepath.Dir(filepath.Join(d, name)), 0o755)
-		if err := os.WriteFile(filepath.Join(d, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a := fn
-	a.CodeDir = d
-	m := c.StaticMetrics(context.Background(), a)
+	m := c.StaticMetrics(context.Background(), giAttack(t, fn, attack))
 	t.Logf("attack: %s", showMetrics(m))
 	if m.PylintScore != nil || !strings.Contains(m.Note, "no result") {
 		t.Errorf("attack: %s, want no score and no result", showMetrics(m))
@@ -291,4 +254,32 @@ func wantOneZygote(t *testing.T, c *Checker, td *toolDeployment, artifacts strin
 	if n != 1 || !live {
 		t.Errorf("%d tools deployments (first zygote live: %v), want the one zygote that measured %s", n, live, artifacts)
 	}
+}
+
+// giAttack returns fn with code that imports gi.repository, whose package
+// runs attack when astroid, inside pylint, imports it to infer what it
+// holds.
+func giAttack(t *testing.T, fn platform.Function, attack string) platform.Function {
+	t.Helper()
+	fn.CodeDir = codeDir(t, map[string]string{"handler.py": "from gi.repository import Gtk\n",
+		"gi/__init__.py": attack, "gi/repository/__init__.py": ""})
+	return fn
+}
+
+// codeDir writes files, named by their paths, into a new temporary
+// directory and returns it. (codeFunction, in the external test package,
+// does the same for the metrics tests.)
+func codeDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	d := t.TempDir()
+	for name, text := range files {
+		path := filepath.Join(d, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
 }
